@@ -1,0 +1,69 @@
+# Cadre — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/cadre
+AXE_VERSION := 4.14.1
+export DJANGO_SETTINGS_MODULE ?= config.settings
+
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+db: install
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py load_territories
+
+demo: db
+	$(PY) manage.py seed_demo --if-empty
+
+run: demo
+	@$(PY) manage.py demo_accounts
+	@echo "Cadre : http://127.0.0.1:$(PORT)/"
+	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Debian's Chromium (never a downloaded browser) and the axe-core audit script.
+browser-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+	@test -f .cache/axe/node_modules/axe-core/axe.min.js || npm install --silent --no-save --no-package-lock --prefix .cache/axe axe-core@$(AXE_VERSION)
+
+test: install-dev browser-deps
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+test-sqlite: install-dev
+	DATABASE_URL= $(VENV)/bin/pytest
+
+test-postgres: install-dev
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest --create-db
+
+quality: install-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/djlint --check cadre
+	$(VENV)/bin/djlint --lint cadre
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/djlint --reformat cadre || true
+
+bench: install-dev
+	$(PY) benchmarks/foundation.py
+
+clean:
+	rm -rf $(VENV) .cache db.sqlite3 staticfiles

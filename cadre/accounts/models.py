@@ -1,0 +1,183 @@
+"""Users (e-mail login), their memberships of partners or structures, and API tokens."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from cadre.core.models import TrackedHistory
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **fields):
+        if not email:
+            raise ValueError("L'adresse électronique est obligatoire.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("adresse électronique", unique=True)
+    first_name = models.CharField("prénom", max_length=150, blank=True)
+    last_name = models.CharField("nom", max_length=150, blank=True)
+    is_active = models.BooleanField("actif", default=True)
+    is_staff = models.BooleanField("accès à l'administration technique", default=False)
+    date_joined = models.DateTimeField("inscrit le", default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = "utilisateur"
+        ordering = ["last_name", "first_name", "email"]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self):
+        full = f"{self.first_name} {self.last_name}".strip()
+        return full or self.email
+
+    @property
+    def is_administrator(self):
+        """The partnership's data manager: sees and configures everything."""
+        return self.is_active and self.is_superuser
+
+    @cached_property
+    def active_memberships(self):
+        return list(self.memberships.select_related("partner", "structure"))
+
+    def partner_ids(self, roles=None):
+        return {m.partner_id for m in self.active_memberships if m.partner_id and (roles is None or m.role in roles)}
+
+    def structure_ids(self, roles=None):
+        return {
+            m.structure_id for m in self.active_memberships if m.structure_id and (roles is None or m.role in roles)
+        }
+
+    def partners(self, roles=None):
+        return [m.partner for m in self.active_memberships if m.partner_id and (roles is None or m.role in roles)]
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "responsable"
+    EDITOR = "editor", "contributeur"
+    VIEWER = "viewer", "lecteur"
+
+
+WRITE_ROLES = {Role.MANAGER, Role.EDITOR}
+
+
+class Membership(models.Model):
+    """A user's place in a partner's or a structure's team, with a role."""
+
+    user = models.ForeignKey(User, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="memberships")
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name="partenaire",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+    )
+    structure = models.ForeignKey(
+        "structures.Structure",
+        verbose_name="structure",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+    )
+    role = models.CharField("rôle", max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "rattachement"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(partner__isnull=False) & Q(structure__isnull=True))
+                | (Q(partner__isnull=True) & Q(structure__isnull=False)),
+                name="membership_partner_xor_structure",
+                violation_error_message="Un rattachement concerne soit un partenaire, soit une structure.",
+            ),
+            models.UniqueConstraint(fields=["user", "partner"], name="membership_unique_partner"),
+            models.UniqueConstraint(fields=["user", "structure"], name="membership_unique_structure"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_role_display()} — {self.organisation}"
+
+    @property
+    def organisation(self):
+        return self.partner or self.structure
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+    def authenticate(self, raw):
+        token = self.active().select_related("user").filter(digest=ApiToken.digest_of(raw)).first()
+        if token is not None:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return token
+
+
+class ApiToken(models.Model):
+    """A token for scripts; only its SHA-256 digest is stored, the secret is shown once."""
+
+    PREFIX = "cadre_"
+
+    user = models.ForeignKey(User, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField("nom", max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField("début du jeton", max_length=16, editable=False)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    last_used_at = models.DateTimeField("dernière utilisation", null=True, blank=True)
+    revoked_at = models.DateTimeField("révoqué le", null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "jeton d'API"
+        verbose_name_plural = "jetons d'API"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.hint}…)"
+
+    @staticmethod
+    def digest_of(raw):
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name):
+        """Create a token; returns (token, secret). The secret is not kept."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, digest=cls.digest_of(raw), hint=raw[:12])
+        return token, raw
+
+    def revoke(self):
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def operator(request):
+    return {"OPERATOR": settings.CADRE_OPERATOR}

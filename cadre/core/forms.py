@@ -1,0 +1,46 @@
+from django import forms
+from django.db import transaction
+from dsfr.forms import DsfrBaseForm
+
+from cadre.core.models import ConcurrentEditError
+
+
+class VersionedModelForm(DsfrBaseForm, forms.ModelForm):
+    """A ModelForm that carries the version it was read at, so a stale save is refused."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["version"] = self.instance.version
+
+    def save_relations(self):
+        self.save_m2m()
+
+    def save_tracked(self, user):
+        instance = super().save(commit=False)
+        instance.save_tracked(
+            expected_version=self.cleaned_data.get("version") if instance.pk else None,
+            save_relations=self.save_relations,
+            user=user,
+        )
+        return instance
+
+    def save_or_conflict(self, user):
+        """Save, or on a concurrent change keep the user's input, list what changed and return None."""
+        try:
+            with transaction.atomic():
+                return self.save_tracked(user)
+        except ConcurrentEditError as conflict:
+            self.conflict = conflict.changes
+            data = self.data.copy()
+            # Saving again is a deliberate choice made after seeing what changed meanwhile.
+            data["version"] = type(self.instance)._default_manager.get(pk=self.instance.pk).version
+            self.data = data
+            self.add_error(
+                None,
+                "Cette fiche a été modifiée par quelqu'un d'autre pendant votre saisie. Rien n'a été enregistré : "
+                "vérifiez les changements ci-dessous puis enregistrez à nouveau pour confirmer les vôtres.",
+            )
+            return None

@@ -1,0 +1,69 @@
+"""Readable history: who changed which field, from what to what."""
+
+from django.db import models
+
+HIDDEN_FIELDS = {"id", "uuid", "version", "created_at", "updated_at"}
+TYPE_LABELS = {"+": "Création", "~": "Modification", "-": "Suppression"}
+
+
+def display_value(record, field):
+    """A field's value as a person reads it (choice labels, names of related objects)."""
+    if field.many_to_many:
+        related = getattr(record, field.name).all()
+        return ", ".join(sorted(str(getattr(r, field.m2m_reverse_field_name())) for r in related)) or "—"
+    value = getattr(record, field.attname)
+    if value in (None, "", []):
+        return "—"
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    if isinstance(field, models.ForeignKey):
+        target = getattr(record, field.name, None)
+        return str(target) if target is not None else "—"
+    if isinstance(field, models.BooleanField):
+        return "oui" if value else "non"
+    if isinstance(field, models.JSONField) and isinstance(value, list):
+        return " ; ".join(str(v) for v in value) or "—"
+    if hasattr(value, "strftime"):
+        return value.strftime("%d/%m/%Y %H:%M" if hasattr(value, "hour") else "%d/%m/%Y")
+    return str(value)
+
+
+def tracked_fields(record):
+    model = record.instance_type
+    fields = [f for f in model._meta.concrete_fields if f.name not in HIDDEN_FIELDS]
+    m2m_names = {f.name for f in getattr(record, "_history_m2m_fields", [])}
+    fields += [f for f in model._meta.many_to_many if f.name in m2m_names]
+    return fields
+
+
+def diff_records(old, new):
+    changes = []
+    for field in tracked_fields(new):
+        old_value = display_value(old, field)
+        new_value = display_value(new, field)
+        if old_value != new_value:
+            changes.append({"label": field.verbose_name, "seen": old_value, "current": new_value})
+    return changes
+
+
+def history_entries(obj, limit=30):
+    """The latest history entries of `obj`, newest first, each with its field changes."""
+    records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    entries = []
+    for index, record in enumerate(records[:limit]):
+        previous = records[index + 1] if index + 1 < len(records) else None
+        if previous is None or record.history_type == "+":
+            changes = []
+        else:
+            changes = [
+                {"label": c["label"], "old": c["seen"], "new": c["current"]} for c in diff_records(previous, record)
+            ]
+        entries.append(
+            {
+                "date": record.history_date,
+                "user": record.history_user,
+                "kind": TYPE_LABELS.get(record.history_type, record.history_type),
+                "changes": changes,
+            }
+        )
+    return entries

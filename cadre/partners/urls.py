@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "partners"
+
+urlpatterns = [
+    path("", views.partner_list, name="list"),
+    path("nouveau/", views.partner_create, name="create"),
+    path("<uuid:uuid>/", views.partner_detail, name="detail"),
+    path("<uuid:uuid>/modifier/", views.partner_edit, name="edit"),
+    path("<uuid:uuid>/contacts/nouveau/", views.contact_create, name="contact_create"),
+    path("<uuid:uuid>/contacts/<int:pk>/modifier/", views.contact_edit, name="contact_edit"),
+    path("<uuid:uuid>/contacts/<int:pk>/supprimer/", views.contact_delete, name="contact_delete"),
+]

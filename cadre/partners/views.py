@@ -1,0 +1,119 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cadre.core.history import history_entries
+from cadre.partners import permissions
+from cadre.partners.forms import PartnerContactForm, PartnerFilterForm, PartnerForm
+from cadre.partners.models import Partner
+
+
+def partner_list(request):
+    form = PartnerFilterForm(request.GET or None)
+    queryset = Partner.objects.visible_to(request.user)
+    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name")
+    page = Paginator(queryset, settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_create": permissions.can_create_partner(request.user),
+        "title": "Partenaires",
+        "breadcrumb": [("Partenaires", None)],
+    }
+    template = "partners/_results.html" if request.htmx else "partners/list.html"
+    return render(request, template, context)
+
+
+def partner_detail(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    context = {
+        "partner": partner,
+        "departments": partner.departments.all(),
+        "communes": partner.communes.all(),
+        "contacts": partner.contacts.all(),
+        "member_count": partner.member_structures.count() if partner.is_federation else None,
+        "history": history_entries(partner),
+        "can_edit": permissions.can_edit_partner(request.user, partner),
+        "title": partner.name,
+        "breadcrumb": [("Partenaires", reverse("partners:list")), (partner.name, None)],
+    }
+    return render(request, "partners/detail.html", context)
+
+
+def _form_page(request, form, title, partner=None):
+    crumbs = [("Partenaires", reverse("partners:list"))]
+    if partner:
+        crumbs.append((partner.name, reverse("partners:detail", args=[partner.uuid])))
+    crumbs.append((title, None))
+    return render(request, "partners/form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs})
+
+
+def partner_create(request):
+    if not permissions.can_create_partner(request.user):
+        raise PermissionDenied
+    form = PartnerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        partner = form.save_tracked(request.user)
+        messages.success(request, f"Le partenaire « {partner.name} » a été créé.")
+        return redirect("partners:detail", uuid=partner.uuid)
+    return _form_page(request, form, "Nouveau partenaire")
+
+
+def partner_edit(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_edit_partner(request.user, partner):
+        raise PermissionDenied
+    form = PartnerForm(request.POST or None, instance=partner)
+    if request.method == "POST" and form.is_valid():
+        if form.save_or_conflict(request.user) is not None:
+            messages.success(request, "Les modifications ont été enregistrées.")
+            return redirect("partners:detail", uuid=partner.uuid)
+    return _form_page(request, form, f"Modifier {partner.name}", partner)
+
+
+def contact_create(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    return _contact_form(request, partner, partner.contacts.model(partner=partner))
+
+
+def contact_edit(request, uuid, pk):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    return _contact_form(request, partner, get_object_or_404(partner.contacts, pk=pk))
+
+
+def _contact_form(request, partner, contact):
+    if not permissions.can_edit_partner(request.user, partner):
+        raise PermissionDenied
+    form = PartnerContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        contact = form.save(commit=False)
+        contact._history_user = request.user
+        contact.save()
+        messages.success(request, f"Le contact « {contact.name} » a été enregistré.")
+        return redirect("partners:detail", uuid=partner.uuid)
+    title = "Modifier le contact" if contact.pk else "Nouveau contact"
+    crumbs = [
+        ("Partenaires", reverse("partners:list")),
+        (partner.name, reverse("partners:detail", args=[partner.uuid])),
+        (title, None),
+    ]
+    return render(request, "partners/contact_form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs})
+
+
+@require_POST
+def contact_delete(request, uuid, pk):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_edit_partner(request.user, partner):
+        raise PermissionDenied
+    contact = get_object_or_404(partner.contacts, pk=pk)
+    contact._history_user = request.user
+    contact.delete()
+    messages.success(request, f"Le contact « {contact.name} » a été supprimé.")
+    return redirect("partners:detail", uuid=partner.uuid)

@@ -1,0 +1,188 @@
+"""Forms of the registry: structure identity card, approvals, contacts, list filters."""
+
+from django import forms
+from django.db.models import F, Q
+from dsfr.forms import DsfrBaseForm
+
+from cadre.core.forms import VersionedModelForm
+from cadre.partners.models import Partner
+from cadre.structures.models import (
+    MAX_PROJECT_AXES,
+    Approval,
+    Management,
+    PriorityAreaStatus,
+    Structure,
+    StructureContact,
+    StructureKind,
+)
+from cadre.territories.forms import CommuneField, PriorityAreaCodesField
+from cadre.territories.models import Department, Region
+
+
+class StructureForm(VersionedModelForm):
+    commune = CommuneField(label="Commune d'implantation")
+    priority_area_codes = PriorityAreaCodesField(label="QPV concernés")
+    project_axes_text = forms.CharField(
+        label="Axes du projet",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=f"Un axe par ligne, {MAX_PROJECT_AXES} au plus.",
+    )
+
+    class Meta:
+        model = Structure
+        fields = [
+            "name",
+            "kind",
+            "siret",
+            "manager_name",
+            "management",
+            "address",
+            "address_complement",
+            "postal_code",
+            "commune",
+            "served_population",
+            "territory_type",
+            "territory_size",
+            "priority_area_status",
+            "federation",
+            "serves_travellers",
+            "multi_site",
+            "itinerant",
+            "first_approval_date",
+            "email",
+            "phone",
+            "website",
+            "closed_on",
+        ]
+        widgets = {
+            "first_approval_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "closed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    field_order = [*Meta.fields[:13], "priority_area_codes", *Meta.fields[13:17], "project_axes_text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["federation"].queryset = Partner.objects.federations()
+        self.fields["siret"].widget.attrs.update(inputmode="numeric", maxlength="17")
+        if self.instance.pk:
+            self.initial["priority_area_codes"] = ", ".join(a.code for a in self.instance.priority_areas.all())
+            self.initial["project_axes_text"] = "\n".join(self.instance.project_axes)
+            self.initial["commune"] = self.instance.commune
+
+    def clean_siret(self):
+        return "".join(ch for ch in self.cleaned_data.get("siret", "") if not ch.isspace())
+
+    def clean_project_axes_text(self):
+        axes = [line.strip() for line in self.cleaned_data.get("project_axes_text", "").splitlines() if line.strip()]
+        if len(axes) > MAX_PROJECT_AXES:
+            raise forms.ValidationError(f"Au plus {MAX_PROJECT_AXES} axes (vous en avez saisi {len(axes)}).")
+        if any(len(a) > 200 for a in axes):
+            raise forms.ValidationError("Un axe tient en 200 caractères au plus.")
+        return axes
+
+    def clean(self):
+        cleaned = super().clean()
+        self.instance.project_axes = cleaned.get("project_axes_text", [])
+        status = cleaned.get("priority_area_status")
+        areas = cleaned.get("priority_area_codes")
+        commune = cleaned.get("commune")
+        if status and areas is not None and commune is not None:
+            probe = Structure(priority_area_status=status, commune=commune)
+            error = probe.check_priority_areas(areas)
+            if error:
+                self.add_error("priority_area_codes", error)
+        return cleaned
+
+    def save_relations(self):
+        self.instance.priority_areas.set(self.cleaned_data["priority_area_codes"])
+
+
+class ApprovalForm(VersionedModelForm):
+    class Meta:
+        model = Approval
+        fields = ["kind", "starts", "ends", "board_decision_date", "notes"]
+        widgets = {
+            "starts": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "ends": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "board_decision_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, structure, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.structure = structure
+        allowed = {
+            StructureKind.CENTRE_SOCIAL: ["social_project", "family_project"],
+            StructureKind.EVS: ["evs"],
+        }[structure.kind]
+        self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] in allowed]
+
+
+class StructureContactForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = StructureContact
+        fields = ["name", "position", "email", "phone", "is_public"]
+
+
+SORTS = {
+    "name": ("Nom (A → Z)", ["name"]),
+    "-name": ("Nom (Z → A)", ["-name"]),
+    "commune": ("Commune", ["commune__name", "name"]),
+    "department": ("Département", ["commune__department_id", "commune__name", "name"]),
+    "approval": ("Fin d'agrément la plus proche", [F("approval_ends").asc(nulls_last=True), "name"]),
+    "-updated": ("Modifiées récemment", ["-updated_at"]),
+}
+QPV_CHOICES = [("", "Toutes"), ("yes", "En lien avec un QPV"), ("in_area", "Implantées en QPV"), ("no", "Sans lien avec un QPV")]
+APPROVAL_CHOICES = [("", "Peu importe"), ("3", "dans les 3 mois"), ("6", "dans les 6 mois"), ("12", "dans les 12 mois"), ("18", "dans les 18 mois")]
+
+
+class StructureFilterForm(DsfrBaseForm):
+    """Filters of the structure list, shared by the page, its exports and the API."""
+
+    q = forms.CharField(label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET")
+    region = forms.ModelChoiceField(label="Région", queryset=Region.objects.all(), required=False, empty_label="Toutes", to_field_name="code")
+    department = forms.ModelChoiceField(
+        label="Département", queryset=Department.objects.all(), required=False, empty_label="Tous", to_field_name="code"
+    )
+    commune = CommuneField(label="Commune", required=False, help_text="")
+    kind = forms.ChoiceField(label="Type", choices=[("", "Tous"), *StructureKind.choices], required=False)
+    management = forms.ChoiceField(label="Mode de gestion", choices=[("", "Tous"), *Management.choices], required=False)
+    qpv = forms.ChoiceField(label="Politique de la ville", choices=QPV_CHOICES, required=False)
+    approval_ending = forms.ChoiceField(label="Agrément se terminant", choices=APPROVAL_CHOICES, required=False)
+    sort = forms.ChoiceField(label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False)
+
+    def apply(self, queryset):
+        """Filter and sort `queryset`; an invalid filter narrows to nothing rather than ignoring it."""
+        if not self.is_valid():
+            return queryset.none()
+        data = self.cleaned_data
+        if data["q"]:
+            text = data["q"].strip()
+            compact = text.replace(" ", "")
+            condition = Q(name__icontains=text) | Q(manager_name__icontains=text) | Q(commune__name__icontains=text)
+            if compact.isdigit():
+                condition |= Q(siret__startswith=compact) | Q(postal_code=compact)
+            queryset = queryset.filter(condition)
+        if data["region"]:
+            queryset = queryset.filter(commune__department__region=data["region"])
+        if data["department"]:
+            queryset = queryset.filter(commune__department=data["department"])
+        if data["commune"]:
+            commune = data["commune"]
+            queryset = queryset.filter(Q(commune=commune) | Q(commune__parent=commune))
+        if data["kind"]:
+            queryset = queryset.filter(kind=data["kind"])
+        if data["management"]:
+            queryset = queryset.filter(management=data["management"])
+        if data["qpv"] == "yes":
+            queryset = queryset.exclude(priority_area_status=PriorityAreaStatus.NONE)
+        elif data["qpv"] == "in_area":
+            queryset = queryset.filter(priority_area_status=PriorityAreaStatus.IN_AREA)
+        elif data["qpv"] == "no":
+            queryset = queryset.filter(priority_area_status=PriorityAreaStatus.NONE)
+        if data["approval_ending"]:
+            queryset = queryset.approval_ending_within(int(data["approval_ending"]))
+        queryset = queryset.with_current_approval_end()
+        return queryset.order_by(*SORTS[data["sort"] or "name"][1])

@@ -1,0 +1,350 @@
+"""Social facilities (centres sociaux, EVS): the SENACS identity card and Caf approvals."""
+
+import calendar
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from cadre.accounts.models import WRITE_ROLES
+from cadre.core.models import TrackedHistory, VersionedModel
+from cadre.partners.models import Partner, PartnerKind, territory_q, validate_siret
+from cadre.territories.models import Commune, PriorityArea
+
+MAX_PROJECT_AXES = 5
+
+
+class StructureKind(models.TextChoices):
+    CENTRE_SOCIAL = "centre_social", "Centre social"
+    EVS = "evs", "Espace de vie sociale"
+
+
+class Management(models.TextChoices):
+    ASSOCIATION = "association", "Associatif"
+    LOCAL_AUTHORITY = "local_authority", "Collectivité territoriale"
+    CAF = "caf", "Caf"
+    OTHER = "other", "Autre"
+
+
+class TerritoryType(models.TextChoices):
+    NEIGHBOURHOOD = "neighbourhood", "Un quartier"
+    SEVERAL_NEIGHBOURHOODS = "several_neighbourhoods", "Plusieurs quartiers"
+    COMMUNE = "commune", "Une commune"
+    SEVERAL_COMMUNES = "several_communes", "Plusieurs communes"
+    INTERCOMMUNAL = "intercommunal", "Une intercommunalité"
+
+
+class TerritorySize(models.TextChoices):
+    UNDER_2K = "lt2k", "Moins de 2 000 habitants"
+    FROM_2K = "2k-10k", "De 2 000 à 10 000 habitants"
+    FROM_10K = "10k-50k", "De 10 000 à 50 000 habitants"
+    FROM_50K = "50k-100k", "De 50 000 à 100 000 habitants"
+    OVER_100K = "gt100k", "Plus de 100 000 habitants"
+
+
+class PriorityAreaStatus(models.TextChoices):
+    IN_AREA = "in_area", "Implantée dans un QPV"
+    SERVES_AREA = "serves_area", "Hors QPV, accueille les habitants d'un QPV"
+    NONE = "none", "Sans lien avec un QPV"
+
+
+class StructureQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The structures a user may see: see DESIGN.md, « Users and what each may see »."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(scope_q(user))
+
+    def editable_by(self, user):
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(scope_q(user, roles=WRITE_ROLES, partner_kinds=EDITING_PARTNER_KINDS))
+
+    def public(self):
+        return self.filter(closed_on__isnull=True)
+
+    def with_current_approval_end(self, today=None):
+        """Annotate `approval_ends`: end of the main approval in force (social project or EVS)."""
+        today = today or timezone.localdate()
+        current = Approval.objects.filter(
+            structure=OuterRef("pk"),
+            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            starts__lte=today,
+            ends__gte=today,
+        ).order_by("-ends")
+        return self.annotate(approval_ends=models.Subquery(current.values("ends")[:1]))
+
+    def approval_ending_within(self, months, today=None):
+        today = today or timezone.localdate()
+        limit = add_months(today, months)
+        ending = Approval.objects.filter(
+            structure=OuterRef("pk"),
+            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            starts__lte=today,
+            ends__gte=today,
+            ends__lte=limit,
+        )
+        # A renewal already recorded after the current approval means nothing is ending.
+        renewed = Approval.objects.filter(
+            structure=OuterRef("pk"),
+            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            starts__gt=today,
+        )
+        return self.filter(Exists(ending)).exclude(Exists(renewed))
+
+
+# Partners whose staff may edit the registry of the structures in their scope.
+EDITING_PARTNER_KINDS = {PartnerKind.CAF, PartnerKind.FEDERATION}
+
+
+def scope_q(user, roles=None, partner_kinds=None):
+    """Q of the structures reachable through the user's memberships.
+
+    Structure staff: their structures. Federation staff: member structures.
+    Other partners' staff: structures whose commune is in the partner's territory.
+    """
+    q = Q(pk__in=user.structure_ids(roles)) if user.structure_ids(roles) else Q(pk__in=[])
+    partners = [p for p in user.partners(roles) if partner_kinds is None or p.kind in partner_kinds]
+    federation_ids = [p.pk for p in partners if p.kind == PartnerKind.FEDERATION]
+    territorial_ids = [p.pk for p in partners if p.kind != PartnerKind.FEDERATION]
+    if federation_ids:
+        q |= Q(federation_id__in=federation_ids)
+    if territorial_ids:
+        q |= territory_q(territorial_ids)
+    return q
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def validate_project_axes(value):
+    if not isinstance(value, list):
+        raise ValidationError("Les axes du projet doivent être une liste.")
+    if len(value) > MAX_PROJECT_AXES:
+        raise ValidationError(f"Au plus {MAX_PROJECT_AXES} axes de projet (vous en avez saisi {len(value)}).")
+    for axis in value:
+        if not isinstance(axis, str) or not axis.strip():
+            raise ValidationError("Un axe de projet ne peut pas être vide.")
+        if len(axis) > 200:
+            raise ValidationError("Un axe de projet tient en 200 caractères au plus.")
+
+
+class Structure(VersionedModel):
+    name = models.CharField("nom", max_length=200)
+    kind = models.CharField("type de structure", max_length=20, choices=StructureKind.choices)
+    siret = models.CharField(
+        "SIRET", max_length=14, blank=True, validators=[validate_siret], help_text="14 chiffres, sans espace"
+    )
+    manager_name = models.CharField(
+        "gestionnaire", max_length=200, blank=True, help_text="association, collectivité ou organisme qui gère"
+    )
+    management = models.CharField("mode de gestion", max_length=20, choices=Management.choices)
+    address = models.CharField("adresse", max_length=250, blank=True)
+    address_complement = models.CharField("complément d'adresse", max_length=250, blank=True)
+    postal_code = models.CharField("code postal", max_length=5, blank=True)
+    commune = models.ForeignKey(Commune, verbose_name="commune", on_delete=models.PROTECT, related_name="structures")
+    served_population = models.PositiveIntegerField(
+        "population de la zone d'influence", null=True, blank=True, help_text="nombre d'habitants"
+    )
+    territory_type = models.CharField(
+        "type de territoire d'intervention", max_length=30, choices=TerritoryType.choices, blank=True
+    )
+    territory_size = models.CharField(
+        "taille du territoire d'intervention", max_length=10, choices=TerritorySize.choices, blank=True
+    )
+    priority_area_status = models.CharField(
+        "situation au regard de la politique de la ville",
+        max_length=12,
+        choices=PriorityAreaStatus.choices,
+        default=PriorityAreaStatus.NONE,
+    )
+    priority_areas = models.ManyToManyField(
+        PriorityArea, verbose_name="QPV", blank=True, related_name="structures"
+    )
+    federation = models.ForeignKey(
+        Partner,
+        verbose_name="fédération d'adhésion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="member_structures",
+        limit_choices_to={"kind": PartnerKind.FEDERATION},
+    )
+    serves_travellers = models.BooleanField("accueil des gens du voyage", default=False)
+    multi_site = models.BooleanField("multi-sites", default=False)
+    itinerant = models.BooleanField("itinérant", default=False)
+    project_axes = models.JSONField(
+        "axes du projet", default=list, blank=True, validators=[validate_project_axes]
+    )
+    first_approval_date = models.DateField("date du premier agrément", null=True, blank=True)
+    email = models.EmailField("adresse électronique", blank=True)
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    website = models.URLField("site internet", blank=True)
+    closed_on = models.DateField("fermée le", null=True, blank=True)
+
+    objects = StructureQuerySet.as_manager()
+    history = TrackedHistory(m2m_fields=[priority_areas])
+
+    class Meta:
+        verbose_name = "structure"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind", "management"]), models.Index(fields=["name"])]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.postal_code and self.commune_id and self.postal_code not in self.commune.postal_code_list:
+            known = ", ".join(self.commune.postal_code_list) or "aucun"
+            errors["postal_code"] = (
+                f"Le code postal {self.postal_code} n'appartient pas à {self.commune.name} (codes connus : {known})."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def check_priority_areas(self, areas):
+        """Errors for a set of QPV chosen with this status and commune (used by forms and the API)."""
+        areas = list(areas)
+        if self.priority_area_status == PriorityAreaStatus.NONE and areas:
+            return "Une structure sans lien avec un QPV ne peut pas avoir de QPV rattaché."
+        if self.priority_area_status != PriorityAreaStatus.NONE and not areas:
+            return "Indiquez au moins un QPV (code du type QN06901M)."
+        if self.priority_area_status == PriorityAreaStatus.IN_AREA and self.commune_id:
+            commune_codes = {self.commune_id, self.commune.parent_id}
+            for area in areas:
+                area_communes = {c.code for c in area.communes.all()}
+                if not area_communes & commune_codes:
+                    return (
+                        f"Le QPV {area.code} ({area.name}) n'est pas situé sur la commune {self.commune.name} : "
+                        "choisissez « Hors QPV, accueille les habitants d'un QPV » ou corrigez la commune."
+                    )
+        if self.commune_id:
+            for area in areas:
+                if area.department_id != self.commune.department_id:
+                    return f"Le QPV {area.code} est dans un autre département que la structure."
+        return None
+
+    @property
+    def is_in_priority_area(self):
+        return self.priority_area_status != PriorityAreaStatus.NONE
+
+
+class ApprovalKind(models.TextChoices):
+    SOCIAL_PROJECT = "social_project", "Animation globale (projet social)"
+    FAMILY_PROJECT = "family_project", "Animation collective familles (projet familles)"
+    EVS = "evs", "Espace de vie sociale"
+
+
+APPROVAL_KINDS_BY_STRUCTURE = {
+    StructureKind.CENTRE_SOCIAL: {ApprovalKind.SOCIAL_PROJECT, ApprovalKind.FAMILY_PROJECT},
+    StructureKind.EVS: {ApprovalKind.EVS},
+}
+
+
+class ApprovalQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(structure__in=Structure.objects.visible_to(user))
+
+    def current(self, today=None):
+        today = today or timezone.localdate()
+        return self.filter(starts__lte=today, ends__gte=today)
+
+
+class Approval(VersionedModel):
+    """A Caf approval (agrément) of a structure's project, for 1 to 4 years."""
+
+    structure = models.ForeignKey(
+        Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="approvals"
+    )
+    kind = models.CharField("type d'agrément", max_length=20, choices=ApprovalKind.choices)
+    starts = models.DateField("début")
+    ends = models.DateField("fin")
+    board_decision_date = models.DateField(
+        "date de décision du conseil d'administration de la Caf", null=True, blank=True
+    )
+    notes = models.TextField("observations", blank=True)
+
+    objects = ApprovalQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "agrément"
+        ordering = ["-starts"]
+        indexes = [models.Index(fields=["structure", "kind", "ends"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends__gt=models.F("starts")),
+                name="approval_ends_after_start",
+                violation_error_message="La fin de l'agrément doit être postérieure à son début.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} du {self.starts:%d/%m/%Y} au {self.ends:%d/%m/%Y}"
+
+    @property
+    def duration_label(self):
+        months = (self.ends.year - self.starts.year) * 12 + self.ends.month - self.starts.month + 1
+        years, rest = divmod(months, 12)
+        if rest == 0:
+            return f"{years} an{'s' if years > 1 else ''}"
+        return f"{months} mois"
+
+    def clean(self):
+        errors = {}
+        if self.starts and self.ends:
+            if self.ends <= self.starts:
+                errors["ends"] = "La fin de l'agrément doit être postérieure à son début."
+            elif self.ends >= add_months(self.starts, 48):
+                errors["ends"] = "Un agrément dure au plus 4 ans : la fin doit précéder le " + (
+                    f"{add_months(self.starts, 48):%d/%m/%Y}."
+                )
+            elif self.ends < add_months(self.starts, 12) - datetime.timedelta(days=1):
+                errors["ends"] = "Un agrément dure au moins 1 an."
+        if self.board_decision_date and self.starts and self.board_decision_date > self.ends:
+            errors["board_decision_date"] = "La décision du conseil d'administration précède la fin de l'agrément."
+        if self.structure_id and self.kind:
+            allowed = APPROVAL_KINDS_BY_STRUCTURE[self.structure.kind]
+            if self.kind not in allowed:
+                errors["kind"] = (
+                    f"Ce type d'agrément ne convient pas à un {self.structure.get_kind_display().lower()}."
+                )
+        if self.structure_id and self.kind and self.starts and self.ends and "ends" not in errors:
+            overlapping = Approval.objects.filter(
+                structure_id=self.structure_id, kind=self.kind, starts__lte=self.ends, ends__gte=self.starts
+            ).exclude(pk=self.pk)
+            if overlapping.exists():
+                errors["starts"] = "Cette période chevauche un autre agrément du même type pour cette structure."
+        if errors:
+            raise ValidationError(errors)
+
+
+class StructureContact(models.Model):
+    structure = models.ForeignKey(
+        Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField("nom", max_length=150)
+    position = models.CharField("fonction", max_length=150, blank=True, help_text="par exemple : directrice")
+    email = models.EmailField("adresse électronique", blank=True)
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    is_public = models.BooleanField("visible dans l'annuaire public", default=False)
+
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "contact de la structure"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,19 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "structures"
+
+urlpatterns = [
+    path("", views.structure_list, name="list"),
+    re_path(r"^export\.(?P<fmt>csv|xlsx)$", views.structure_export, name="export"),
+    path("nouvelle/", views.structure_create, name="create"),
+    path("<uuid:uuid>/", views.structure_detail, name="detail"),
+    path("<uuid:uuid>/modifier/", views.structure_edit, name="edit"),
+    path("<uuid:uuid>/agrements/nouveau/", views.approval_create, name="approval_create"),
+    path("agrements/<uuid:uuid>/modifier/", views.approval_edit, name="approval_edit"),
+    path("agrements/<uuid:uuid>/supprimer/", views.approval_delete, name="approval_delete"),
+    path("<uuid:uuid>/contacts/nouveau/", views.contact_create, name="contact_create"),
+    path("<uuid:uuid>/contacts/<int:pk>/modifier/", views.contact_edit, name="contact_edit"),
+    path("<uuid:uuid>/contacts/<int:pk>/supprimer/", views.contact_delete, name="contact_delete"),
+]

@@ -1,0 +1,232 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cadre.core.history import history_entries
+from cadre.core.exports import tabular_response
+from cadre.structures import permissions
+from cadre.structures.exports import HEADERS, export_rows
+from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
+from cadre.structures.models import Approval, Structure, StructureContact
+
+
+def _filtered(request):
+    form = StructureFilterForm(request.GET or None)
+    queryset = Structure.objects.visible_to(request.user)
+    if form.is_bound:
+        queryset = form.apply(queryset)
+    else:
+        queryset = queryset.with_current_approval_end().order_by("name")
+    return form, queryset
+
+
+def structure_list(request):
+    form, queryset = _filtered(request)
+    queryset = queryset.select_related("commune__department")
+    page = Paginator(queryset, settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_create": permissions.can_create_structure(request.user),
+        "today": timezone.localdate(),
+        "title": "Structures",
+        "breadcrumb": [("Structures", None)],
+    }
+    template = "structures/_results.html" if request.htmx and not request.htmx.boosted else "structures/list.html"
+    return render(request, template, context)
+
+
+def structure_export(request, fmt):
+    _, queryset = _filtered(request)
+    stamp = timezone.localdate().isoformat()
+    return tabular_response(fmt, f"structures-{stamp}", HEADERS, export_rows(queryset), "Structures")
+
+
+def _get_visible(request, uuid):
+    return get_object_or_404(Structure.objects.visible_to(request.user).select_related(
+        "commune__department__region", "commune__epci", "federation"
+    ), uuid=uuid)
+
+
+def structure_detail(request, uuid):
+    structure = _get_visible(request, uuid)
+    context = {
+        "structure": structure,
+        "approvals": structure.approvals.all(),
+        "contacts": structure.contacts.all(),
+        "priority_areas": structure.priority_areas.all(),
+        "history": history_entries(structure),
+        "can_edit": permissions.can_edit_structure(request.user, structure),
+        "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
+        "today": timezone.localdate(),
+        "title": structure.name,
+        "breadcrumb": [("Structures", reverse("structures:list")), (structure.name, None)],
+    }
+    return render(request, "structures/detail.html", context)
+
+
+def structure_create(request):
+    if not permissions.can_create_structure(request.user):
+        raise PermissionDenied
+    form = StructureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            structure = form.save_tracked(request.user)
+            if not permissions.can_edit_structure(request.user, structure):
+                # Created outside the creator's scope: undo, and say which field decides it.
+                transaction.set_rollback(True)
+                form.add_error(
+                    "commune" if not structure.federation_id else "federation",
+                    "Cette structure serait hors de votre périmètre : choisissez une commune de votre territoire "
+                    "(ou votre fédération d'adhésion).",
+                )
+                structure = None
+        if structure is not None:
+            messages.success(request, f"La structure « {structure.name} » a été créée.")
+            return redirect("structures:detail", uuid=structure.uuid)
+    return render(
+        request,
+        "structures/form.html",
+        {
+            "form": form,
+            "title": "Nouvelle structure",
+            "breadcrumb": [("Structures", reverse("structures:list")), ("Nouvelle structure", None)],
+        },
+    )
+
+
+def structure_edit(request, uuid):
+    structure = _get_visible(request, uuid)
+    if not permissions.can_edit_structure(request.user, structure):
+        raise PermissionDenied
+    form = StructureForm(request.POST or None, instance=structure)
+    if request.method == "POST" and form.is_valid():
+        if form.save_or_conflict(request.user) is not None:
+            messages.success(request, "Les modifications ont été enregistrées.")
+            return redirect("structures:detail", uuid=structure.uuid)
+    return render(
+        request,
+        "structures/form.html",
+        {
+            "form": form,
+            "structure": structure,
+            "title": f"Modifier {structure.name}",
+            "breadcrumb": [
+                ("Structures", reverse("structures:list")),
+                (structure.name, reverse("structures:detail", args=[structure.uuid])),
+                ("Modifier", None),
+            ],
+        },
+    )
+
+
+def _approval_page(request, structure, form, title):
+    return render(
+        request,
+        "structures/approval_form.html",
+        {
+            "form": form,
+            "structure": structure,
+            "title": title,
+            "breadcrumb": [
+                ("Structures", reverse("structures:list")),
+                (structure.name, reverse("structures:detail", args=[structure.uuid])),
+                (title, None),
+            ],
+        },
+    )
+
+
+def approval_create(request, uuid):
+    structure = _get_visible(request, uuid)
+    if not permissions.can_manage_approvals(request.user, structure):
+        raise PermissionDenied
+    form = ApprovalForm(request.POST or None, structure=structure)
+    if request.method == "POST" and form.is_valid():
+        form.save_tracked(request.user)
+        messages.success(request, "L'agrément a été enregistré.")
+        return redirect("structures:detail", uuid=structure.uuid)
+    return _approval_page(request, structure, form, "Nouvel agrément")
+
+
+def approval_edit(request, uuid):
+    approval = get_object_or_404(Approval.objects.visible_to(request.user).select_related("structure"), uuid=uuid)
+    structure = approval.structure
+    if not permissions.can_manage_approvals(request.user, structure):
+        raise PermissionDenied
+    form = ApprovalForm(request.POST or None, instance=approval, structure=structure)
+    if request.method == "POST" and form.is_valid():
+        if form.save_or_conflict(request.user) is not None:
+            messages.success(request, "L'agrément a été modifié.")
+            return redirect("structures:detail", uuid=structure.uuid)
+    return _approval_page(request, structure, form, "Modifier l'agrément")
+
+
+@require_POST
+def approval_delete(request, uuid):
+    approval = get_object_or_404(Approval.objects.visible_to(request.user).select_related("structure"), uuid=uuid)
+    if not permissions.can_manage_approvals(request.user, approval.structure):
+        raise PermissionDenied
+    approval._history_user = request.user
+    approval.delete()
+    messages.success(request, f"L'agrément « {approval} » a été supprimé.")
+    return redirect("structures:detail", uuid=approval.structure.uuid)
+
+
+def contact_create(request, uuid):
+    structure = _get_visible(request, uuid)
+    return _contact_form(request, structure, StructureContact(structure=structure))
+
+
+def contact_edit(request, uuid, pk):
+    structure = _get_visible(request, uuid)
+    contact = get_object_or_404(structure.contacts, pk=pk)
+    return _contact_form(request, structure, contact)
+
+
+def _contact_form(request, structure, contact):
+    if not permissions.can_edit_structure(request.user, structure):
+        raise PermissionDenied
+    form = StructureContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        contact = form.save(commit=False)
+        contact._history_user = request.user
+        contact.save()
+        messages.success(request, f"Le contact « {contact.name} » a été enregistré.")
+        return redirect("structures:detail", uuid=structure.uuid)
+    title = "Modifier le contact" if contact.pk else "Nouveau contact"
+    return render(
+        request,
+        "structures/contact_form.html",
+        {
+            "form": form,
+            "structure": structure,
+            "title": title,
+            "breadcrumb": [
+                ("Structures", reverse("structures:list")),
+                (structure.name, reverse("structures:detail", args=[structure.uuid])),
+                (title, None),
+            ],
+        },
+    )
+
+
+@require_POST
+def contact_delete(request, uuid, pk):
+    structure = _get_visible(request, uuid)
+    if not permissions.can_edit_structure(request.user, structure):
+        raise PermissionDenied
+    contact = get_object_or_404(structure.contacts, pk=pk)
+    contact._history_user = request.user
+    contact.delete()
+    messages.success(request, f"Le contact « {contact.name} » a été supprimé.")
+    return redirect("structures:detail", uuid=structure.uuid)

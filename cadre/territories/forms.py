@@ -1,0 +1,121 @@
+"""Form fields for official geography: communes typed by name, postal code or INSEE code."""
+
+import re
+
+from django import forms
+from django.urls import reverse_lazy
+
+from cadre.territories.models import Commune, PriorityArea
+
+LABEL_CODE = re.compile(r"\(([0-9][0-9AB][0-9]{3})\)\s*$", re.IGNORECASE)
+PRIORITY_AREA_CODE = re.compile(r"QN[0-9A-Z]{3}[0-9]{2}[A-Z]", re.IGNORECASE)
+
+
+class CommuneInput(forms.TextInput):
+    """A text input whose suggestions (a native datalist) come from the server as one types."""
+
+    template_name = "territories/widgets/commune_input.html"
+
+    def __init__(self, attrs=None):
+        base = {
+            "autocomplete": "off",
+            "hx-get": reverse_lazy("territories:commune_suggestions"),
+            "hx-trigger": "input changed delay:250ms",
+            "hx-swap": "innerHTML",
+            "hx-sync": "this:replace",
+            "placeholder": "Nom, code postal ou code INSEE",
+        }
+        super().__init__({**base, **(attrs or {})})
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        list_id = f"{context['widget']['attrs'].get('id', name)}-suggestions"
+        context["widget"]["attrs"]["list"] = list_id
+        context["widget"]["attrs"]["hx-target"] = f"#{list_id}"
+        context["list_id"] = list_id
+        return context
+
+
+class CommuneField(forms.Field):
+    widget = CommuneInput
+    default_error_messages = {
+        "required": "Indiquez la commune.",
+        "unknown": "Commune inconnue : « %(value)s ». Tapez le nom, le code postal ou le code INSEE puis choisissez dans la liste.",
+        "ambiguous": "« %(value)s » désigne plusieurs communes (%(choices)s) : choisissez-en une dans la liste.",
+    }
+
+    def __init__(self, *, queryset=None, **kwargs):
+        self.queryset = queryset if queryset is not None else Commune.objects.all()
+        kwargs.setdefault("help_text", "Tapez le nom, le code postal ou le code INSEE, puis choisissez dans la liste.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, Commune):
+            return value.label
+        if isinstance(value, str) and value and LABEL_CODE.search(value) is None:
+            commune = Commune.objects.filter(pk=value).first()
+            return commune.label if commune else value
+        return value
+
+    def to_python(self, value):
+        text = (value or "").strip()
+        if not text:
+            return None
+        return resolve_commune(text, self.queryset, self.error_messages)
+
+
+def resolve_commune(text, queryset=None, messages=None):
+    """The one commune `text` designates, or a French ValidationError."""
+    queryset = queryset if queryset is not None else Commune.objects.all()
+    messages = messages or CommuneField.default_error_messages
+    match = LABEL_CODE.search(text)
+    code = match.group(1).upper() if match else None
+    if code is None and re.fullmatch(r"[0-9][0-9AB][0-9]{3}", text, re.IGNORECASE):
+        candidates = list(queryset.filter(pk=text.upper())) or list(
+            queryset.filter(postal_codes__contains=text).order_by("name")[:20]
+        )
+        candidates = [c for c in candidates if c.code == text.upper() or text in c.postal_code_list]
+    elif code is not None:
+        candidates = list(queryset.filter(pk=code))
+    else:
+        candidates = list(queryset.filter(search_name=Commune.normalise(text)).select_related("department")[:20])
+    if not candidates:
+        raise forms.ValidationError(messages["unknown"], code="unknown", params={"value": text})
+    if len(candidates) > 1:
+        choices = ", ".join(c.label for c in candidates[:6])
+        raise forms.ValidationError(messages["ambiguous"], code="ambiguous", params={"value": text, "choices": choices})
+    return candidates[0]
+
+
+class PriorityAreaCodesField(forms.CharField):
+    """QPV codes typed or pasted, separated by spaces, commas or semicolons."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Codes des QPV séparés par des virgules, par exemple : QN06901M, QN06902M.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str):
+            return ", ".join(getattr(v, "code", str(v)) for v in value)
+        return value
+
+    def clean(self, value):
+        text = super().clean(value) or ""
+        tokens = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
+        if not tokens:
+            return []
+        malformed = [t for t in tokens if not PRIORITY_AREA_CODE.fullmatch(t)]
+        if malformed:
+            raise forms.ValidationError(
+                "Code QPV mal formé : %(codes)s. Un code QPV ressemble à QN06901M.",
+                params={"codes": ", ".join(malformed)},
+            )
+        codes = list(dict.fromkeys(t.upper() for t in tokens))
+        found = {a.code: a for a in PriorityArea.objects.filter(code__in=codes).prefetch_related("communes")}
+        unknown = [c for c in codes if c not in found]
+        if unknown:
+            raise forms.ValidationError(
+                "Code QPV inconnu dans la liste officielle 2024 : %(codes)s.", params={"codes": ", ".join(unknown)}
+            )
+        return [found[c] for c in codes]

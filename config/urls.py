@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from cadre.api.api import api
+
+urlpatterns = [
+    path("", include("cadre.core.urls")),
+    path("compte/", include("cadre.accounts.urls")),
+    path("territoires/", include("cadre.territories.urls")),
+    path("partenaires/", include("cadre.partners.urls")),
+    path("structures/", include("cadre.structures.urls")),
+    path("annuaire/", include("cadre.structures.directory_urls")),
+    path("api/v1/", api.urls),
+    path("admin-technique/", admin.site.urls),
+]
+
+handler404 = "cadre.core.views.not_found"
+handler403 = "cadre.core.views.forbidden"
