@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "cadre.partners",
     "cadre.structures",
     "cadre.api",
+    "cadre.demo",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
 from django.shortcuts import render
 
 
@@ -20,6 +21,12 @@ def personal_data(request):
 @login_not_required
 def legal_notice(request):
     return render(request, "core/legal_notice.html")
+
+
+@login_not_required
+def empty_view(request):
+    """No template, no query: the floor of every timing."""
+    return HttpResponse("")
 
 
 @login_not_required
