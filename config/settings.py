@@ -1,6 +1,7 @@
 """Cadre settings: one module, everything overridable from the environment."""
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -30,13 +31,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
+    "cadre.core",  # before dsfr: overrides one of its form snippets
     "dsfr",
     "widget_tweaks",
     "django_htmx",
     "simple_history",
     "axes",
     "ninja",
-    "cadre.core",
     "cadre.accounts",
     "cadre.territories",
     "cadre.partners",
@@ -123,6 +125,7 @@ LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -171,3 +174,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CADRE_LOG_LEVEL", "WARNING")},
 }
+
+# WhiteNoise serves from the app folders (finders) until `collectstatic` fills STATIC_ROOT.
+warnings.filterwarnings("ignore", message="No directory at")
+warnings.filterwarnings("ignore", message="Transitional Django setting DSFR_MARK_OPTIONAL_FIELDS")

@@ -44,3 +44,12 @@ class VersionedModelForm(DsfrBaseForm, forms.ModelForm):
                 "vérifiez les changements ci-dessous puis enregistrez à nouveau pour confirmer les vôtres.",
             )
             return None
+
+
+class FieldsetsMixin:
+    """Group a form's fields under legends: `fieldsets = [(legend, [field names])]`."""
+
+    fieldsets = None
+
+    def grouped_fields(self):
+        return [(legend, [self[name] for name in names if name in self.fields]) for legend, names in self.fieldsets]

@@ -55,6 +55,8 @@ class PartnerContactForm(DsfrBaseForm, forms.ModelForm):
 
 
 class PartnerFilterForm(DsfrBaseForm):
+    is_filter_form = True
+
     q = forms.CharField(label="Rechercher", required=False)
     kind = forms.ChoiceField(label="Type", required=False, choices=[("", "Tous"), *Partner._meta.get_field("kind").choices])
     department = forms.ModelChoiceField(

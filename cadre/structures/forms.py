@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import F, Q
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import VersionedModelForm
+from cadre.core.forms import FieldsetsMixin, VersionedModelForm
 from cadre.partners.models import Partner
 from cadre.structures.models import (
     MAX_PROJECT_AXES,
@@ -19,7 +19,7 @@ from cadre.territories.forms import CommuneField, PriorityAreaCodesField
 from cadre.territories.models import Department, Region
 
 
-class StructureForm(VersionedModelForm):
+class StructureForm(FieldsetsMixin, VersionedModelForm):
     commune = CommuneField(label="Commune d'implantation")
     priority_area_codes = PriorityAreaCodesField(label="QPV concernés")
     project_axes_text = forms.CharField(
@@ -60,7 +60,17 @@ class StructureForm(VersionedModelForm):
             "closed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
 
-    field_order = [*Meta.fields[:13], "priority_area_codes", *Meta.fields[13:17], "project_axes_text"]
+    fieldsets = [
+        ("Identité", ["name", "kind", "siret", "manager_name", "management", "federation", "closed_on"]),
+        ("Adresse", ["address", "address_complement", "postal_code", "commune"]),
+        ("Territoire d'intervention", ["served_population", "territory_type", "territory_size"]),
+        ("Politique de la ville", ["priority_area_status", "priority_area_codes"]),
+        (
+            "Projet",
+            ["first_approval_date", "project_axes_text", "serves_travellers", "multi_site", "itinerant"],
+        ),
+        ("Coordonnées publiques", ["email", "phone", "website"]),
+    ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -140,6 +150,8 @@ APPROVAL_CHOICES = [("", "Peu importe"), ("3", "dans les 3 mois"), ("6", "dans l
 
 class StructureFilterForm(DsfrBaseForm):
     """Filters of the structure list, shared by the page, its exports and the API."""
+
+    is_filter_form = True
 
     q = forms.CharField(label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET")
     region = forms.ModelChoiceField(label="Région", queryset=Region.objects.all(), required=False, empty_label="Toutes", to_field_name="code")

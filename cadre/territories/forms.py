@@ -71,10 +71,10 @@ def resolve_commune(text, queryset=None, messages=None):
     match = LABEL_CODE.search(text)
     code = match.group(1).upper() if match else None
     if code is None and re.fullmatch(r"[0-9][0-9AB][0-9]{3}", text, re.IGNORECASE):
-        candidates = list(queryset.filter(pk=text.upper())) or list(
-            queryset.filter(postal_codes__contains=text).order_by("name")[:20]
-        )
-        candidates = [c for c in candidates if c.code == text.upper() or text in c.postal_code_list]
+        # Five digits may be an INSEE code or a postal code (13001 is both Aix and Marseille 1er).
+        by_code = list(queryset.filter(pk=text.upper()))
+        by_postcode = [c for c in queryset.filter(postal_codes__contains=text).order_by("name")[:20] if text in c.postal_code_list]
+        candidates = list({c.code: c for c in by_code + by_postcode}.values())
     elif code is not None:
         candidates = list(queryset.filter(pk=code))
     else:
