@@ -14,3 +14,22 @@ def load_reference_data():
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_reference_data()
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker):
+    """The demo partnership (seed_demo) for one test module, rolled back after it.
+
+    Tests of the module still run each in their own savepoint (the `db` fixture nests).
+    """
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo", verbosity=0)
+        yield
+        transaction.set_rollback(True)
+
+
+def pytest_collection_modifyitems(items):
+    # Browser tests flush the database when they end (live server, real transactions): run them last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -1,0 +1,182 @@
+"""Every URL of the project, walked as every member of the demo cast.
+
+A new URL fails `test_every_url_is_in_the_matrix` until its expected statuses are written here.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from cadre.accounts.models import ApiToken, User
+from cadre.demo import cast
+from cadre.partners.models import Partner
+from cadre.structures.models import Structure
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "structure_a", "structure_b", "caf69", "caf13", "city", "federation69", "admin"]
+EMAILS = {
+    "structure_a": cast.STRUCTURE_A,
+    "structure_b": cast.STRUCTURE_B,
+    "caf69": cast.CAF69,
+    "caf13": cast.CAF13,
+    "city": cast.CITY_VILLEURBANNE,
+    "federation69": cast.FEDERATION69,
+    "admin": cast.ADMIN,
+}
+LOGIN = 302  # anonymous visitor sent to the login page
+
+
+def row(*statuses):
+    assert len(statuses) == len(ROLES)
+    return dict(zip(ROLES, statuses, strict=True))
+
+
+ALL_OK = row(*[200] * 8)
+SIGNED_IN = row(LOGIN, *[200] * 7)
+# Structure A (a centre social of Villeurbanne, member of the Rhône federation):
+A_VISIBLE = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
+A_EDITABLE = row(LOGIN, 200, 404, 200, 404, 403, 200, 200)
+A_APPROVALS = row(LOGIN, 403, 404, 200, 404, 403, 403, 200)
+A_DELETE = {**A_EDITABLE, **{role: 302 for role, status in A_EDITABLE.items() if status == 200}}
+A_APPROVAL_DELETE = {**A_APPROVALS, **{role: 302 for role, status in A_APPROVALS.items() if status == 200}}
+CREATE_STRUCTURE = row(LOGIN, 403, 403, 200, 200, 403, 200, 200)
+ADMIN_ONLY = row(LOGIN, *[403] * 6, 200)
+ADMIN_ONLY_POST = row(LOGIN, *[403] * 6, 302)
+
+# name: (method, url builder, expected statuses)
+MATRIX = {
+    "core:home": ("get", lambda o: reverse("core:home"), ALL_OK),
+    "core:accessibility": ("get", lambda o: reverse("core:accessibility"), ALL_OK),
+    "core:personal_data": ("get", lambda o: reverse("core:personal_data"), ALL_OK),
+    "core:legal_notice": ("get", lambda o: reverse("core:legal_notice"), ALL_OK),
+    "core:empty_view": ("get", lambda o: reverse("core:empty_view"), ALL_OK),
+    "core:empty_layout": ("get", lambda o: reverse("core:empty_layout"), ALL_OK),
+    "accounts:login": ("get", lambda o: reverse("accounts:login"), row(200, *[302] * 7)),
+    "accounts:logout": ("post", lambda o: reverse("accounts:logout"), row(*[302] * 8)),
+    "accounts:password_reset": ("get", lambda o: reverse("accounts:password_reset"), ALL_OK),
+    "accounts:password_reset_done": ("get", lambda o: reverse("accounts:password_reset_done"), ALL_OK),
+    "accounts:password_reset_confirm": (
+        "get",
+        lambda o: reverse("accounts:password_reset_confirm", args=["MQ", "faux-jeton"]),
+        ALL_OK,
+    ),
+    "accounts:password_reset_complete": ("get", lambda o: reverse("accounts:password_reset_complete"), ALL_OK),
+    "accounts:password_change": ("get", lambda o: reverse("accounts:password_change"), SIGNED_IN),
+    "accounts:profile": ("get", lambda o: reverse("accounts:profile"), SIGNED_IN),
+    # The token belongs to the administrator: nobody else can even find it.
+    "accounts:revoke_token": (
+        "post",
+        lambda o: reverse("accounts:revoke_token", args=[o["token"].pk]),
+        row(LOGIN, *[404] * 6, 302),
+    ),
+    "territories:commune_suggestions": (
+        "get",
+        lambda o: reverse("territories:commune_suggestions") + "?q=villeur",
+        ALL_OK,
+    ),
+    "partners:list": ("get", lambda o: reverse("partners:list"), SIGNED_IN),
+    "partners:create": ("get", lambda o: reverse("partners:create"), ADMIN_ONLY),
+    "partners:detail": ("get", lambda o: reverse("partners:detail", args=[o["caf69"].uuid]), SIGNED_IN),
+    "partners:edit": ("get", lambda o: reverse("partners:edit", args=[o["caf69"].uuid]), ADMIN_ONLY),
+    "partners:contact_create": (
+        "get",
+        lambda o: reverse("partners:contact_create", args=[o["caf69"].uuid]),
+        ADMIN_ONLY,
+    ),
+    "partners:contact_edit": (
+        "get",
+        lambda o: reverse("partners:contact_edit", args=[o["caf69"].uuid, o["caf69_contact"].pk]),
+        ADMIN_ONLY,
+    ),
+    "partners:contact_delete": (
+        "post",
+        lambda o: reverse("partners:contact_delete", args=[o["caf69"].uuid, o["caf69_contact"].pk]),
+        ADMIN_ONLY_POST,
+    ),
+    "structures:list": ("get", lambda o: reverse("structures:list") + "?department=69", SIGNED_IN),
+    "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
+    "structures:create": ("get", lambda o: reverse("structures:create"), CREATE_STRUCTURE),
+    "structures:detail": ("get", lambda o: reverse("structures:detail", args=[o["a"].uuid]), A_VISIBLE),
+    "structures:edit": ("get", lambda o: reverse("structures:edit", args=[o["a"].uuid]), A_EDITABLE),
+    "structures:approval_create": (
+        "get",
+        lambda o: reverse("structures:approval_create", args=[o["a"].uuid]),
+        A_APPROVALS,
+    ),
+    "structures:approval_edit": (
+        "get",
+        lambda o: reverse("structures:approval_edit", args=[o["a_approval"].uuid]),
+        A_APPROVALS,
+    ),
+    "structures:approval_delete": (
+        "post",
+        lambda o: reverse("structures:approval_delete", args=[o["a_approval"].uuid]),
+        A_APPROVAL_DELETE,
+    ),
+    "structures:contact_create": (
+        "get",
+        lambda o: reverse("structures:contact_create", args=[o["a"].uuid]),
+        A_EDITABLE,
+    ),
+    "structures:contact_edit": (
+        "get",
+        lambda o: reverse("structures:contact_edit", args=[o["a"].uuid, o["a_contact"].pk]),
+        A_EDITABLE,
+    ),
+    "structures:contact_delete": (
+        "post",
+        lambda o: reverse("structures:contact_delete", args=[o["a"].uuid, o["a_contact"].pk]),
+        A_DELETE,
+    ),
+    "directory:list": ("get", lambda o: reverse("directory:list"), ALL_OK),
+    "directory:detail": ("get", lambda o: reverse("directory:detail", args=[o["a"].uuid]), ALL_OK),
+    "admin:index": ("get", lambda o: reverse("admin:index"), row(*[302] * 7, 200)),
+}
+
+
+def url_names(patterns=None, namespace=""):
+    """Every named URL of the project (the admin site's generated model pages excepted)."""
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            if inner == "admin:":
+                yield "admin:index"
+                continue
+            yield from url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_is_in_the_matrix():
+    missing = sorted(set(url_names()) - set(MATRIX))
+    assert not missing, f"URL absentes de la matrice d'accès : {missing}"
+
+
+@pytest.fixture
+def objects(demo):
+    a = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    federation = Partner.objects.get(memberships__user__email=cast.FEDERATION69)
+    if a.federation_id != federation.pk:
+        Structure.objects.filter(pk=a.pk).update(federation=federation)
+    caf69 = Partner.objects.get(memberships__user__email=cast.CAF69)
+    token, _ = ApiToken.issue(User.objects.get(email=cast.ADMIN), "matrice")
+    return {
+        "a": a,
+        "a_approval": a.approvals.first(),
+        "a_contact": a.contacts.first() or a.contacts.create(name="Contact de test"),
+        "caf69": caf69,
+        "caf69_contact": caf69.contacts.first() or caf69.contacts.create(name="Contact de test"),
+        "token": token,
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_url_as_role(client, objects, name, role):
+    method, build, expected = MATRIX[name]
+    if role != "anonymous":
+        client.force_login(User.objects.get(email=EMAILS[role]))
+    response = getattr(client, method)(build(objects))
+    assert response.status_code == expected[role], f"{name} en tant que {role}"
+    if expected[role] == LOGIN and role == "anonymous" and name not in {"accounts:logout", "admin:index"}:
+        assert response["Location"].startswith(reverse("accounts:login"))
