@@ -37,11 +37,16 @@ def test_password_reset_sends_a_working_link(client):
     link = next(line for line in mail.outbox[0].body.splitlines() if "/compte/mot-de-passe/" in line)
     response = client.get(link.replace("http://testserver", ""), follow=True)
     form_url = response.redirect_chain[-1][0]
-    response = client.post(form_url, {"new_password1": "Un-nouveau-secret-2026", "new_password2": "Un-nouveau-secret-2026"})
+    response = client.post(
+        form_url, {"new_password1": "Un-nouveau-secret-2026", "new_password2": "Un-nouveau-secret-2026"}
+    )
     assert response.status_code == 302
-    assert client.post(
-        reverse("accounts:login"), {"username": "oubli@exemple.fr", "password": "Un-nouveau-secret-2026"}
-    ).status_code == 302
+    assert (
+        client.post(
+            reverse("accounts:login"), {"username": "oubli@exemple.fr", "password": "Un-nouveau-secret-2026"}
+        ).status_code
+        == 302
+    )
 
 
 def test_token_created_once_then_revoked(client):

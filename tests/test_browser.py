@@ -106,7 +106,8 @@ def test_editor_of_b_cannot_reach_structure_a(page, site):
 def audit(page):
     page.evaluate(AXE.read_text())
     result = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations'], runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})"
+        "async () => await axe.run(document, {resultTypes: ['violations'], "
+        "runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})"
     )
     return [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]][:5]}

@@ -110,7 +110,9 @@ class TestApprovalRules:
 
     def test_four_years_is_accepted(self):
         structure = StructureFactory()
-        form = ApprovalForm({"kind": "social_project", "starts": "2024-01-01", "ends": "2027-12-31"}, structure=structure)
+        form = ApprovalForm(
+            {"kind": "social_project", "starts": "2024-01-01", "ends": "2027-12-31"}, structure=structure
+        )
         assert form.is_valid(), form.errors
 
     def test_evs_approval_kind_does_not_fit_a_centre_social(self):
@@ -221,7 +223,12 @@ class TestHistoryAndConcurrency:
         second.force_login(other)
         first.force_login(caf69)
         payload = structure_data(priority_area_status="none", priority_area_codes="", version=version_read)
-        assert second.post(reverse("structures:edit", args=[structure.uuid]), {**payload, "name": "Nom d'Alex"}).status_code == 302
+        assert (
+            second.post(
+                reverse("structures:edit", args=[structure.uuid]), {**payload, "name": "Nom d'Alex"}
+            ).status_code
+            == 302
+        )
         response = first.post(reverse("structures:edit", args=[structure.uuid]), {**payload, "name": "Mon nom"})
         assert response.status_code == 200
         page = response.content.decode()
@@ -263,7 +270,12 @@ class TestScope:
 
     def test_creation_outside_ones_territory_is_refused_on_the_commune(self, client, caf69):
         client.force_login(caf69)
-        data = structure_data(commune="Marseille 3e Arrondissement (13203)", postal_code="13003", priority_area_status="none", priority_area_codes="")
+        data = structure_data(
+            commune="Marseille 3e Arrondissement (13203)",
+            postal_code="13003",
+            priority_area_status="none",
+            priority_area_codes="",
+        )
         response = client.post(reverse("structures:create"), data)
         assert response.status_code == 200
         assert "hors de votre périmètre" in " ".join(response.context["form"].errors["commune"])

@@ -37,9 +37,19 @@ def empty_layout(request):
 
 @login_not_required
 def not_found(request, exception=None):
-    return render(request, "core/error.html", {"code": 404, "message": "Cette page n'existe pas ou ne vous est pas accessible."}, status=404)
+    return render(
+        request,
+        "core/error.html",
+        {"code": 404, "message": "Cette page n'existe pas ou ne vous est pas accessible."},
+        status=404,
+    )
 
 
 @login_not_required
 def forbidden(request, exception=None):
-    return render(request, "core/error.html", {"code": 403, "message": "Vous n'avez pas le droit de faire cette action."}, status=403)
+    return render(
+        request,
+        "core/error.html",
+        {"code": 403, "message": "Vous n'avez pas le droit de faire cette action."},
+        status=403,
+    )

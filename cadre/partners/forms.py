@@ -58,7 +58,9 @@ class PartnerFilterForm(DsfrBaseForm):
     is_filter_form = True
 
     q = forms.CharField(label="Rechercher", required=False)
-    kind = forms.ChoiceField(label="Type", required=False, choices=[("", "Tous"), *Partner._meta.get_field("kind").choices])
+    kind = forms.ChoiceField(
+        label="Type", required=False, choices=[("", "Tous"), *Partner._meta.get_field("kind").choices]
+    )
     department = forms.ModelChoiceField(
         label="Département", queryset=Department.objects.all(), required=False, empty_label="Tous", to_field_name="code"
     )

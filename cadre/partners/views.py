@@ -52,7 +52,9 @@ def _form_page(request, form, title, partner=None):
     if partner:
         crumbs.append((partner.name, reverse("partners:detail", args=[partner.uuid])))
     crumbs.append((title, None))
-    return render(request, "partners/form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs})
+    return render(
+        request, "partners/form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs}
+    )
 
 
 def partner_create(request):
@@ -104,7 +106,9 @@ def _contact_form(request, partner, contact):
         (partner.name, reverse("partners:detail", args=[partner.uuid])),
         (title, None),
     ]
-    return render(request, "partners/contact_form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs})
+    return render(
+        request, "partners/contact_form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs}
+    )
 
 
 @require_POST

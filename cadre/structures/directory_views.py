@@ -22,7 +22,13 @@ def directory_list(request):
     )
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "title": "Annuaire public", "breadcrumb": [("Annuaire public", None)]}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "title": "Annuaire public",
+        "breadcrumb": [("Annuaire public", None)],
+    }
     template = "structures/directory/_results.html" if request.htmx else "structures/directory/list.html"
     return render(request, template, context)
 

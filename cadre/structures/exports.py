@@ -34,9 +34,7 @@ COLUMNS = [
 
 
 def export_rows(queryset):
-    queryset = queryset.select_related("commune__department__region", "federation").prefetch_related(
-        "priority_areas"
-    )
+    queryset = queryset.select_related("commune__department__region", "federation").prefetch_related("priority_areas")
     for structure in queryset.iterator(chunk_size=500):
         yield [getter(structure) for _, getter in COLUMNS]
 

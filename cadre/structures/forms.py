@@ -144,8 +144,19 @@ SORTS = {
     "approval": ("Fin d'agrément la plus proche", [F("approval_ends").asc(nulls_last=True), "name"]),
     "-updated": ("Modifiées récemment", ["-updated_at"]),
 }
-QPV_CHOICES = [("", "Toutes"), ("yes", "En lien avec un QPV"), ("in_area", "Implantées en QPV"), ("no", "Sans lien avec un QPV")]
-APPROVAL_CHOICES = [("", "Peu importe"), ("3", "dans les 3 mois"), ("6", "dans les 6 mois"), ("12", "dans les 12 mois"), ("18", "dans les 18 mois")]
+QPV_CHOICES = [
+    ("", "Toutes"),
+    ("yes", "En lien avec un QPV"),
+    ("in_area", "Implantées en QPV"),
+    ("no", "Sans lien avec un QPV"),
+]
+APPROVAL_CHOICES = [
+    ("", "Peu importe"),
+    ("3", "dans les 3 mois"),
+    ("6", "dans les 6 mois"),
+    ("12", "dans les 12 mois"),
+    ("18", "dans les 18 mois"),
+]
 
 
 class StructureFilterForm(DsfrBaseForm):
@@ -154,7 +165,9 @@ class StructureFilterForm(DsfrBaseForm):
     is_filter_form = True
 
     q = forms.CharField(label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET")
-    region = forms.ModelChoiceField(label="Région", queryset=Region.objects.all(), required=False, empty_label="Toutes", to_field_name="code")
+    region = forms.ModelChoiceField(
+        label="Région", queryset=Region.objects.all(), required=False, empty_label="Toutes", to_field_name="code"
+    )
     department = forms.ModelChoiceField(
         label="Département", queryset=Department.objects.all(), required=False, empty_label="Tous", to_field_name="code"
     )

@@ -168,9 +168,7 @@ class Structure(VersionedModel):
         choices=PriorityAreaStatus.choices,
         default=PriorityAreaStatus.NONE,
     )
-    priority_areas = models.ManyToManyField(
-        PriorityArea, verbose_name="QPV", blank=True, related_name="structures"
-    )
+    priority_areas = models.ManyToManyField(PriorityArea, verbose_name="QPV", blank=True, related_name="structures")
     federation = models.ForeignKey(
         Partner,
         verbose_name="fédération d'adhésion",
@@ -183,9 +181,7 @@ class Structure(VersionedModel):
     serves_travellers = models.BooleanField("accueil des gens du voyage", default=False)
     multi_site = models.BooleanField("multi-sites", default=False)
     itinerant = models.BooleanField("itinérant", default=False)
-    project_axes = models.JSONField(
-        "axes du projet", default=list, blank=True, validators=[validate_project_axes]
-    )
+    project_axes = models.JSONField("axes du projet", default=list, blank=True, validators=[validate_project_axes])
     first_approval_date = models.DateField("date du premier agrément", null=True, blank=True)
     email = models.EmailField("adresse électronique", blank=True)
     phone = models.CharField("téléphone", max_length=30, blank=True)
@@ -317,9 +313,7 @@ class Approval(VersionedModel):
         if self.structure_id and self.kind:
             allowed = APPROVAL_KINDS_BY_STRUCTURE[self.structure.kind]
             if self.kind not in allowed:
-                errors["kind"] = (
-                    f"Ce type d'agrément ne convient pas à un {self.structure.get_kind_display().lower()}."
-                )
+                errors["kind"] = f"Ce type d'agrément ne convient pas à un {self.structure.get_kind_display().lower()}."
         if self.structure_id and self.kind and self.starts and self.ends and "ends" not in errors:
             overlapping = Approval.objects.filter(
                 structure_id=self.structure_id, kind=self.kind, starts__lte=self.ends, ends__gte=self.starts

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cadre.core.history import history_entries
 from cadre.core.exports import tabular_response
+from cadre.core.history import history_entries
 from cadre.structures import permissions
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
@@ -52,9 +52,12 @@ def structure_export(request, fmt):
 
 
 def _get_visible(request, uuid):
-    return get_object_or_404(Structure.objects.visible_to(request.user).select_related(
-        "commune__department__region", "commune__epci", "federation"
-    ), uuid=uuid)
+    return get_object_or_404(
+        Structure.objects.visible_to(request.user).select_related(
+            "commune__department__region", "commune__epci", "federation"
+        ),
+        uuid=uuid,
+    )
 
 
 def structure_detail(request, uuid):

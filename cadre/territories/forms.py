@@ -40,7 +40,10 @@ class CommuneField(forms.Field):
     widget = CommuneInput
     default_error_messages = {
         "required": "Indiquez la commune.",
-        "unknown": "Commune inconnue : « %(value)s ». Tapez le nom, le code postal ou le code INSEE puis choisissez dans la liste.",
+        "unknown": (
+            "Commune inconnue : « %(value)s ». Tapez le nom, le code postal ou le code INSEE "
+            "puis choisissez dans la liste."
+        ),
         "ambiguous": "« %(value)s » désigne plusieurs communes (%(choices)s) : choisissez-en une dans la liste.",
     }
 
@@ -73,7 +76,9 @@ def resolve_commune(text, queryset=None, messages=None):
     if code is None and re.fullmatch(r"[0-9][0-9AB][0-9]{3}", text, re.IGNORECASE):
         # Five digits may be an INSEE code or a postal code (13001 is both Aix and Marseille 1er).
         by_code = list(queryset.filter(pk=text.upper()))
-        by_postcode = [c for c in queryset.filter(postal_codes__contains=text).order_by("name")[:20] if text in c.postal_code_list]
+        by_postcode = [
+            c for c in queryset.filter(postal_codes__contains=text).order_by("name")[:20] if text in c.postal_code_list
+        ]
         candidates = list({c.code: c for c in by_code + by_postcode}.values())
     elif code is not None:
         candidates = list(queryset.filter(pk=code))

@@ -99,6 +99,10 @@ class Commune(models.Model):
     def __str__(self):
         return f"{self.name} ({self.code})"
 
+    def save(self, *args, **kwargs):
+        self.search_name = self.normalise(self.name)
+        super().save(*args, **kwargs)
+
     @property
     def label(self):
         """The text a commune field shows and accepts back."""
@@ -114,10 +118,6 @@ class Commune(models.Model):
 
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
         return " ".join(text.lower().replace("-", " ").replace("'", " ").split())
-
-    def save(self, *args, **kwargs):
-        self.search_name = self.normalise(self.name)
-        super().save(*args, **kwargs)
 
 
 class PriorityArea(models.Model):

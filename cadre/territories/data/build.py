@@ -5,8 +5,8 @@ Keeps only the columns Cadre uses, gzip-compressed. Origin and licence: see READ
 """
 
 import csv
-import io
 import gzip
+import io
 import sys
 from pathlib import Path
 

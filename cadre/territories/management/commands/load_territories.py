@@ -90,9 +90,7 @@ class Command(BaseCommand):
             [Department(code=r["code"], name=r["nom"], region_id=r["region"]) for r in read("departements")],
             ["name", "region"],
         )
-        upsert(
-            Epci, [Epci(siren=r["code"], name=r["nom"], kind=r["type"]) for r in read("epci")], ["name", "kind"]
-        )
+        upsert(Epci, [Epci(siren=r["code"], name=r["nom"], kind=r["type"]) for r in read("epci")], ["name", "kind"])
         communes = [
             Commune(
                 code=r["code"],
