@@ -46,24 +46,37 @@ def diff_records(old, new):
     return changes
 
 
-def history_entries(obj, limit=30):
-    """The latest history entries of `obj`, newest first, each with its field changes."""
-    records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+def history_entries(*sources, limit=30):
+    """The latest history entries, newest first, each with its field changes.
+
+    `sources` are objects with a history, or (label, historical queryset) pairs, so that a page
+    can show its record's history together with its children's (approvals, contacts…).
+    """
     entries = []
-    for index, record in enumerate(records[:limit]):
-        previous = records[index + 1] if index + 1 < len(records) else None
-        if previous is None or record.history_type == "+":
+    for source in sources:
+        label, queryset = source if isinstance(source, tuple) else ("", source.history.all())
+        records = list(queryset.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+        previous_by_object = {}
+        # Walk oldest first so each record is diffed against the one before it, for the same object.
+        for record in reversed(records):
+            object_id = record.id
+            previous = previous_by_object.get(object_id)
+            if previous is None and record.history_type != "+":
+                previous = record.prev_record
             changes = []
-        else:
-            changes = [
-                {"label": c["label"], "old": c["seen"], "new": c["current"]} for c in diff_records(previous, record)
-            ]
-        entries.append(
-            {
-                "date": record.history_date,
-                "user": record.history_user,
-                "kind": TYPE_LABELS.get(record.history_type, record.history_type),
-                "changes": changes,
-            }
-        )
-    return entries
+            if previous is not None and record.history_type == "~":
+                changes = [
+                    {"label": c["label"], "old": c["seen"], "new": c["current"]} for c in diff_records(previous, record)
+                ]
+            previous_by_object[object_id] = record
+            entries.append(
+                {
+                    "date": record.history_date,
+                    "user": record.history_user,
+                    "kind": TYPE_LABELS.get(record.history_type, record.history_type),
+                    "subject": f"{label} « {record.instance} »" if label else "",
+                    "changes": changes,
+                }
+            )
+    entries.sort(key=lambda e: e["date"], reverse=True)
+    return entries[:limit]

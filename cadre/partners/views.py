@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from cadre.core.history import history_entries
 from cadre.partners import permissions
 from cadre.partners.forms import PartnerContactForm, PartnerFilterForm, PartnerForm
-from cadre.partners.models import Partner
+from cadre.partners.models import Partner, PartnerContact
 
 
 def partner_list(request):
@@ -39,7 +39,7 @@ def partner_detail(request, uuid):
         "communes": partner.communes.all(),
         "contacts": partner.contacts.all(),
         "member_count": partner.member_structures.count() if partner.is_federation else None,
-        "history": history_entries(partner),
+        "history": history_entries(partner, ("Contact", PartnerContact.history.filter(partner_id=partner.pk))),
         "can_edit": permissions.can_edit_partner(request.user, partner),
         "title": partner.name,
         "breadcrumb": [("Partenaires", reverse("partners:list")), (partner.name, None)],

@@ -67,7 +67,11 @@ def structure_detail(request, uuid):
         "approvals": structure.approvals.all(),
         "contacts": structure.contacts.all(),
         "priority_areas": structure.priority_areas.all(),
-        "history": history_entries(structure),
+        "history": history_entries(
+            structure,
+            ("Agrément", Approval.history.filter(structure_id=structure.pk)),
+            ("Contact", StructureContact.history.filter(structure_id=structure.pk)),
+        ),
         "can_edit": permissions.can_edit_structure(request.user, structure),
         "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
         "today": timezone.localdate(),

@@ -1,0 +1,73 @@
+"""Layout, operator configuration, legal pages, history of children on the parent's page."""
+
+import pytest
+from django.urls import reverse
+
+from cadre.partners.models import PartnerKind
+from cadre.structures.forms import ApprovalForm
+from tests.factories import ApprovalFactory, PartnerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_brand_block_only_for_a_state_service(client, settings):
+    settings.CADRE_OPERATOR = {
+        **settings.CADRE_OPERATOR,
+        "is_state_service": False,
+        "name": "Convention cadre du Rhône",
+    }
+    page = client.get(reverse("core:home")).content.decode()
+    assert "fr-logo" not in page and "Convention cadre du Rhône" in page
+    settings.CADRE_OPERATOR = {**settings.CADRE_OPERATOR, "is_state_service": True}
+    assert "fr-logo" in client.get(reverse("core:home")).content.decode()
+
+
+@pytest.mark.parametrize("name", ["core:accessibility", "core:personal_data", "core:legal_notice"])
+def test_legal_pages_are_public_and_name_the_operator(client, settings, name):
+    settings.CADRE_OPERATOR = {**settings.CADRE_OPERATOR, "contact_email": "avs@operateur.example"}
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert "avs@operateur.example" in response.content.decode() or name == "core:legal_notice"
+
+
+def test_pages_are_in_french(client):
+    page = client.get(reverse("accounts:login")).content.decode()
+    assert '<html lang="fr"' in page and "Mot de passe oublié" in page
+
+
+def test_unknown_page_is_a_french_404(client):
+    response = client.get("/nulle-part/")
+    assert response.status_code == 404
+
+
+def test_approval_change_shows_on_the_structure_history(client):
+    admin = UserFactory(is_superuser=True, first_name="Dominique", last_name="Admin")
+    approval = ApprovalFactory()
+    form = ApprovalForm(
+        {"kind": "social_project", "starts": "2024-01-01", "ends": "2026-12-31", "version": approval.version},
+        instance=approval,
+        structure=approval.structure,
+    )
+    assert form.is_valid(), form.errors
+    form.save_tracked(admin)
+    client.force_login(admin)
+    page = client.get(reverse("structures:detail", args=[approval.structure.uuid])).content.decode()
+    assert "Agrément « Animation globale" in page
+    assert "31/12/2027" in page and "31/12/2026" in page and "Dominique Admin" in page
+
+
+def test_partner_territory_edit_is_versioned_and_recorded(client):
+    admin = UserFactory(is_superuser=True)
+    partner = PartnerFactory(kind=PartnerKind.COMMUNE, communes=["69266"])
+    client.force_login(admin)
+    data = {"name": partner.name, "kind": "commune", "commune_codes": "69266, Vénissieux", "version": partner.version}
+    response = client.post(reverse("partners:edit", args=[partner.uuid]), data)
+    assert response.status_code == 302
+    assert sorted(partner.communes.values_list("code", flat=True)) == ["69259", "69266"]
+    stale = client.post(reverse("partners:edit", args=[partner.uuid]), {**data, "name": "Autre nom"})
+    assert stale.status_code == 200 and "modifiée par quelqu" in stale.content.decode()
+    bad = client.post(
+        reverse("partners:edit", args=[partner.uuid]),
+        {**data, "commune_codes": "Atlantide", "version": partner.history.latest().version},
+    )
+    assert "Commune inconnue" in bad.content.decode()
