@@ -1,0 +1,63 @@
+"""Print the demo accounts and their password (what `make run` shows before serving)."""
+
+from django.core.management.base import BaseCommand
+
+from cadre.accounts.models import Membership, User
+from cadre.demo import cast
+
+ROLE_LINES = {
+    cast.ADMIN: "administratrice de la plateforme (gestionnaire de données du partenariat)",
+}
+
+
+class Command(BaseCommand):
+    help = "Affiche les comptes de démonstration et leur mot de passe, s'ils existent."
+
+    def handle(self, *args, **options):
+        demo_users = User.objects.filter(email__iendswith="@" + cast.DOMAIN)
+        if not demo_users.exists():
+            self.stdout.write("Pas de comptes de démonstration (voir « manage.py seed_demo »).")
+            return
+        memberships = {}
+        for membership in Membership.objects.filter(user__in=demo_users).select_related("user", "partner", "structure"):
+            memberships.setdefault(membership.user.email, []).append(membership)
+        existing = set(demo_users.values_list("email", flat=True))
+
+        self.stdout.write(f"Comptes de démonstration — mot de passe pour tous : {cast.PASSWORD}")
+        cast_emails = [cast.ADMIN, *cast.PARTNER_ACCOUNTS]
+        width = max(len(email) for email in cast_emails) + 2
+        for email in cast_emails:
+            if email not in existing:
+                continue
+            if email in ROLE_LINES:
+                line = ROLE_LINES[email]
+            else:
+                line = (
+                    " ; ".join(f"{m.get_role_display()} — {m.organisation}" for m in memberships.get(email, []))
+                    or "sans rattachement"
+                )
+            self.stdout.write(f"  {email.ljust(width)}{line}")
+
+        editors = sorted(e for e in existing if e.startswith("structure-"))
+        sample = sorted(e for e in existing if e.startswith("contributeur-"))
+        others = sorted(e for e in existing if e not in cast_emails and e not in editors and e not in sample)
+        if others:
+            shown = ", ".join(others[:3]) + ("…" if len(others) > 3 else "")
+            self.stdout.write(f"  … et {len(others)} autres comptes de partenaires ({shown})")
+        if editors:
+            self.stdout.write(
+                f"  {editors[0].split('@')[0]} … {editors[-1]} : contributeur ou contributrice de chaque structure"
+            )
+        if sample:
+            self.stdout.write(
+                f"  {sample[0].split('@')[0]} … {sample[-1]} : contributeur ou contributrice d'un échantillon "
+                "de structures"
+            )
+        for label, email in (("A", cast.STRUCTURE_A), ("B", cast.STRUCTURE_B)):
+            for membership in memberships.get(email, []):
+                if membership.structure_id:
+                    structure = membership.structure
+                    self.stdout.write(
+                        f"    structure {label} ({email.split('@')[0]}) : {structure.name}, "
+                        f"{structure.commune.name} ({structure.commune.department_id})"
+                    )

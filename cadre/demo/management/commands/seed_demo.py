@@ -1,0 +1,44 @@
+"""Create the demo partnership: `manage.py seed_demo [--if-empty] [--seed N] [--scale demo|national]`."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cadre.demo import seed as demo_seed
+
+
+class Command(BaseCommand):
+    help = (
+        "Crée les données de démonstration (partenaires, structures, agréments, comptes) du Rhône et des "
+        "Bouches-du-Rhône, ou de toute la France avec --scale national. Toujours les mêmes pour une même graine."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="ne rien faire (sans erreur) si des structures ou des comptes de démonstration existent déjà",
+        )
+        parser.add_argument("--seed", type=int, default=demo_seed.DEFAULT_SEED, help="graine du générateur")
+        parser.add_argument(
+            "--scale",
+            choices=["demo", "national"],
+            default="demo",
+            help="demo : Rhône et Bouches-du-Rhône (~150 structures) ; national : ~4 000 structures en France",
+        )
+
+    def handle(self, *args, if_empty=False, seed=demo_seed.DEFAULT_SEED, scale="demo", **options):
+        if if_empty and demo_seed.demo_exists():
+            self.stdout.write("Des structures existent déjà : données de démonstration non créées.")
+            return
+        try:
+            summary = demo_seed.seed(scale=scale, seed=seed)
+        except demo_seed.SeedError as error:
+            raise CommandError(str(error)) from error
+        if options.get("verbosity", 1) < 1:
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Démonstration créée : {summary['structures']} structures, {summary['approvals']} agréments, "
+                f"{summary['partners']} partenaires, {summary['users']} comptes en {summary['seconds']:.1f} s "
+                f"(graine {seed})."
+            )
+        )
