@@ -1,10 +1,59 @@
 """REST API v1: /api/v1/, OpenAPI document at /api/v1/openapi.json, docs at /api/v1/docs."""
 
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import URLPattern, URLResolver, path, reverse
 from ninja import NinjaAPI
 
-api = NinjaAPI(
+from cadre.api import partners, structures, territories
+from cadre.api.auth import DEFAULT_AUTH
+from cadre.api.errors import install_handlers
+
+
+def exempt_from_login_redirect(patterns):
+    """LoginRequiredMiddleware would send API callers to the login page; ninja's auth answers 401 instead."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            exempt_from_login_redirect(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            login_not_required(pattern.callback)
+    return patterns
+
+
+class CadreAPI(NinjaAPI):
+    def _get_urls(self):
+        urls = [self.index_url() if getattr(p, "name", None) == "api-root" else p for p in super()._get_urls()]
+        return exempt_from_login_redirect(urls)
+
+    def index_url(self):
+        """/api/v1/ answers where the documentation is (ninja's own root view is a bare 404)."""
+
+        def index(request):
+            return JsonResponse(
+                {
+                    "title": self.title,
+                    "version": self.version,
+                    "documentation": reverse(f"{self.urls_namespace}:openapi-view"),
+                    "openapi": reverse(f"{self.urls_namespace}:openapi-json"),
+                },
+                json_dumps_params={"ensure_ascii": False},
+            )
+
+        return path("", index, name="api-root")
+
+
+api = CadreAPI(
     title="API Cadre",
     version="1.0.0",
-    description="API de Cadre : territoires, structures et partenaires.",
+    description=(
+        "API de Cadre : territoires, structures et partenaires. Les territoires sont publics ; le reste demande "
+        "un jeton (`Authorization: Bearer <jeton>`, créé sur la page « Mon compte ») ou une session ouverte. "
+        "Chacun ne voit et ne modifie que ce que lui permettent les pages web. Voir docs/api.md."
+    ),
     urls_namespace="api-1.0.0",
+    auth=DEFAULT_AUTH,
 )
+install_handlers(api)
+api.add_router("", territories.router)
+api.add_router("/structures", structures.router)
+api.add_router("/partners", partners.router)
