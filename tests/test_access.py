@@ -42,6 +42,8 @@ A_APPROVAL_DELETE = {**A_APPROVALS, **{role: 302 for role, status in A_APPROVALS
 CREATE_STRUCTURE = row(LOGIN, 403, 403, 200, 200, 403, 200, 200)
 ADMIN_ONLY = row(LOGIN, *[403] * 6, 200)
 ADMIN_ONLY_POST = row(LOGIN, *[403] * 6, 302)
+API_SIGNED_IN = {**SIGNED_IN, "anonymous": 401}
+API_A_VISIBLE = {**A_VISIBLE, "anonymous": 401}
 
 # name: (method, url builder, expected statuses)
 MATRIX = {
@@ -131,6 +133,24 @@ MATRIX = {
     "directory:list": ("get", lambda o: reverse("directory:list"), ALL_OK),
     "directory:detail": ("get", lambda o: reverse("directory:detail", args=[o["a"].uuid]), ALL_OK),
     "admin:index": ("get", lambda o: reverse("admin:index"), row(*[302] * 7, 200)),
+    # REST API (session here; bearer tokens are tested in test_api.py). Anonymous callers get a JSON 401.
+    "api-1.0.0:api-root": ("get", lambda o: reverse("api-1.0.0:api-root"), ALL_OK),
+    "api-1.0.0:openapi-json": ("get", lambda o: reverse("api-1.0.0:openapi-json"), ALL_OK),
+    "api-1.0.0:openapi-view": ("get", lambda o: reverse("api-1.0.0:openapi-view"), ALL_OK),
+    "api-1.0.0:regions": ("get", lambda o: reverse("api-1.0.0:regions"), ALL_OK),
+    "api-1.0.0:region": ("get", lambda o: reverse("api-1.0.0:region", args=["84"]), ALL_OK),
+    "api-1.0.0:departments": ("get", lambda o: reverse("api-1.0.0:departments") + "?region=84", ALL_OK),
+    "api-1.0.0:department": ("get", lambda o: reverse("api-1.0.0:department", args=["69"]), ALL_OK),
+    "api-1.0.0:epcis": ("get", lambda o: reverse("api-1.0.0:epcis") + "?department=69", ALL_OK),
+    "api-1.0.0:epci": ("get", lambda o: reverse("api-1.0.0:epci", args=["200046977"]), ALL_OK),
+    "api-1.0.0:communes": ("get", lambda o: reverse("api-1.0.0:communes") + "?q=villeur", ALL_OK),
+    "api-1.0.0:commune": ("get", lambda o: reverse("api-1.0.0:commune", args=["69266"]), ALL_OK),
+    "api-1.0.0:priority_areas": ("get", lambda o: reverse("api-1.0.0:priority_areas") + "?department=69", ALL_OK),
+    "api-1.0.0:priority_area": ("get", lambda o: reverse("api-1.0.0:priority_area", args=["QN06921M"]), ALL_OK),
+    "api-1.0.0:structures": ("get", lambda o: reverse("api-1.0.0:structures") + "?department=69", API_SIGNED_IN),
+    "api-1.0.0:structure": ("get", lambda o: reverse("api-1.0.0:structure", args=[o["a"].uuid]), API_A_VISIBLE),
+    "api-1.0.0:partners": ("get", lambda o: reverse("api-1.0.0:partners"), API_SIGNED_IN),
+    "api-1.0.0:partner": ("get", lambda o: reverse("api-1.0.0:partner", args=[o["caf69"].uuid]), API_SIGNED_IN),
 }
 
 

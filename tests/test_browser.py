@@ -59,7 +59,7 @@ def page(browser):
 
 def log_in(page, site, email):
     page.goto(f"{site}/compte/connexion/")
-    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_role("textbox", name="Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(cast.PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url(f"{site}/")

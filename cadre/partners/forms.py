@@ -78,4 +78,4 @@ class PartnerFilterForm(DsfrBaseForm):
                 communes__department=data["department"]
             )
             queryset = queryset.distinct()
-        return queryset.order_by("name")
+        return queryset.order_by("name", "pk")

@@ -15,7 +15,7 @@ from cadre.partners.models import Partner, PartnerContact
 def partner_list(request):
     form = PartnerFilterForm(request.GET or None)
     queryset = Partner.objects.visible_to(request.user)
-    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name")
+    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name", "pk")
     page = Paginator(queryset, settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

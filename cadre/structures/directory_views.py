@@ -16,7 +16,7 @@ def directory_list(request):
     for private in ("approval_ending", "management"):
         form.fields.pop(private)
     queryset = Structure.objects.public()
-    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name")
+    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name", "pk")
     page = Paginator(queryset.select_related("commune__department"), settings.CADRE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )

@@ -210,4 +210,5 @@ class StructureFilterForm(DsfrBaseForm):
         if data["approval_ending"]:
             queryset = queryset.approval_ending_within(int(data["approval_ending"]))
         queryset = queryset.with_current_approval_end()
-        return queryset.order_by(*SORTS[data["sort"] or "name"][1])
+        # The primary key breaks ties, so that no structure shows on two pages.
+        return queryset.order_by(*SORTS[data["sort"] or "name"][1], "pk")

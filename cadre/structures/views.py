@@ -22,7 +22,7 @@ def _filtered(request):
     if form.is_bound:
         queryset = form.apply(queryset)
     else:
-        queryset = queryset.with_current_approval_end().order_by("name")
+        queryset = queryset.with_current_approval_end().order_by("name", "pk")
     return form, queryset
 
 
@@ -81,6 +81,14 @@ def structure_detail(request, uuid):
     return render(request, "structures/detail.html", context)
 
 
+def _out_of_scope(form):
+    form.add_error(
+        "federation" if form.cleaned_data.get("federation") else "commune",
+        "Cette structure serait hors de votre périmètre : choisissez une commune de votre territoire "
+        "(ou votre fédération d'adhésion).",
+    )
+
+
 def structure_create(request):
     if not permissions.can_create_structure(request.user):
         raise PermissionDenied
@@ -91,11 +99,7 @@ def structure_create(request):
             if not permissions.can_edit_structure(request.user, structure):
                 # Created outside the creator's scope: undo, and say which field decides it.
                 transaction.set_rollback(True)
-                form.add_error(
-                    "commune" if not structure.federation_id else "federation",
-                    "Cette structure serait hors de votre périmètre : choisissez une commune de votre territoire "
-                    "(ou votre fédération d'adhésion).",
-                )
+                _out_of_scope(form)
                 structure = None
         if structure is not None:
             messages.success(request, f"La structure « {structure.name} » a été créée.")
@@ -117,7 +121,14 @@ def structure_edit(request, uuid):
         raise PermissionDenied
     form = StructureForm(request.POST or None, instance=structure)
     if request.method == "POST" and form.is_valid():
-        if form.save_or_conflict(request.user) is not None:
+        with transaction.atomic():
+            saved = form.save_or_conflict(request.user)
+            if saved is not None and not permissions.can_edit_structure(request.user, saved):
+                # A mistyped commune must not move the structure out of its editor's reach.
+                transaction.set_rollback(True)
+                _out_of_scope(form)
+                saved = None
+        if saved is not None:
             messages.success(request, "Les modifications ont été enregistrées.")
             return redirect("structures:detail", uuid=structure.uuid)
     return render(
