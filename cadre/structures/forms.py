@@ -15,8 +15,7 @@ from cadre.structures.models import (
     StructureContact,
     StructureKind,
 )
-from cadre.territories.forms import CommuneField, PriorityAreaCodesField
-from cadre.territories.models import Department, Region
+from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaCodesField
 
 
 class StructureForm(FieldsetsMixin, VersionedModelForm):
@@ -165,12 +164,8 @@ class StructureFilterForm(DsfrBaseForm):
     is_filter_form = True
 
     q = forms.CharField(label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET")
-    region = forms.ModelChoiceField(
-        label="Région", queryset=Region.objects.all(), required=False, empty_label="Toutes", to_field_name="code"
-    )
-    department = forms.ModelChoiceField(
-        label="Département", queryset=Department.objects.all(), required=False, empty_label="Tous", to_field_name="code"
-    )
+    region = AreaChoiceField("region", "Toutes", label="Région", required=False)
+    department = AreaChoiceField("department", "Tous", label="Département", required=False)
     commune = CommuneField(label="Commune", required=False, help_text="")
     kind = forms.ChoiceField(label="Type", choices=[("", "Tous"), *StructureKind.choices], required=False)
     management = forms.ChoiceField(label="Mode de gestion", choices=[("", "Tous"), *Management.choices], required=False)
@@ -191,9 +186,9 @@ class StructureFilterForm(DsfrBaseForm):
                 condition |= Q(siret__startswith=compact) | Q(postal_code=compact)
             queryset = queryset.filter(condition)
         if data["region"]:
-            queryset = queryset.filter(commune__department__region=data["region"])
+            queryset = queryset.filter(commune__department__region_id=data["region"])
         if data["department"]:
-            queryset = queryset.filter(commune__department=data["department"])
+            queryset = queryset.filter(commune__department_id=data["department"])
         if data["commune"]:
             commune = data["commune"]
             queryset = queryset.filter(Q(commune=commune) | Q(commune__parent=commune))

@@ -5,7 +5,8 @@ import re
 from django import forms
 from django.urls import reverse_lazy
 
-from cadre.territories.models import Commune, PriorityArea
+from cadre.core.forms import FastSelect
+from cadre.territories.models import Commune, Department, PriorityArea, Region
 
 LABEL_CODE = re.compile(r"\(([0-9][0-9AB][0-9]{3})\)\s*$", re.IGNORECASE)
 PRIORITY_AREA_CODE = re.compile(r"QN[0-9A-Z]{3}[0-9]{2}[A-Z]", re.IGNORECASE)
@@ -124,3 +125,32 @@ class PriorityAreaCodesField(forms.CharField):
                 "Code QPV inconnu dans la liste officielle 2024 : %(codes)s.", params={"codes": ", ".join(unknown)}
             )
         return [found[c] for c in codes]
+
+
+_choices_cache = {}
+
+
+def area_choices(kind):
+    """(code, name) of all régions or départements, read once per process: reference data only
+    changes with `load_territories`, which is followed by a restart."""
+    if kind not in _choices_cache:
+        model = {"region": Region, "department": Department}[kind]
+        choices = [(a.code, str(a)) for a in model.objects.order_by("code" if kind == "department" else "name")]
+        if not choices:
+            return []
+        _choices_cache[kind] = choices
+    return _choices_cache[kind]
+
+
+class AreaChoiceField(forms.ChoiceField):
+    """A région or département chosen by INSEE code, from the cached list."""
+
+    widget = FastSelect
+
+    def __init__(self, kind, empty_label, **kwargs):
+        self.kind = kind
+        self.empty_label = empty_label
+        super().__init__(choices=self.lazy_choices, **kwargs)
+
+    def lazy_choices(self):
+        return [("", self.empty_label), *area_choices(self.kind)]
