@@ -1,4 +1,5 @@
 from django import forms
+from django.db.models import Q
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import VersionedModelForm
@@ -74,8 +75,9 @@ class PartnerFilterForm(DsfrBaseForm):
         if data["kind"]:
             queryset = queryset.filter(kind=data["kind"])
         if data["department"]:
-            queryset = queryset.filter(departments=data["department"]) | queryset.filter(
-                communes__department=data["department"]
+            department = data["department"]
+            queryset = queryset.filter(
+                Q(pk__in=Partner.departments.through.objects.filter(department=department).values("partner_id"))
+                | Q(pk__in=Partner.communes.through.objects.filter(commune__department=department).values("partner_id"))
             )
-            queryset = queryset.distinct()
         return queryset.order_by("name", "pk")

@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cadre.core.history import history_entries
+from cadre.core.pagination import paginate
 from cadre.partners import permissions
 from cadre.partners.forms import PartnerContactForm, PartnerFilterForm, PartnerForm
 from cadre.partners.models import Partner, PartnerContact
@@ -16,7 +16,7 @@ def partner_list(request):
     form = PartnerFilterForm(request.GET or None)
     queryset = Partner.objects.visible_to(request.user)
     queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name", "pk")
-    page = Paginator(queryset, settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(queryset, request.GET.get("page"), settings.CADRE_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

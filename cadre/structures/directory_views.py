@@ -2,10 +2,10 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
+from cadre.core.pagination import paginate
 from cadre.structures.forms import StructureFilterForm
 from cadre.structures.models import Structure
 
@@ -17,9 +17,7 @@ def directory_list(request):
         form.fields.pop(private)
     queryset = Structure.objects.public()
     queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name", "pk")
-    page = Paginator(queryset.select_related("commune__department"), settings.CADRE_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = paginate(queryset.select_related("commune__department"), request.GET.get("page"), settings.CADRE_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

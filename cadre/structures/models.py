@@ -8,7 +8,6 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from cadre.accounts.models import WRITE_ROLES
 from cadre.core.models import TrackedHistory, VersionedModel
 from cadre.partners.models import Partner, PartnerKind, territory_q, validate_siret
 from cadre.territories.models import Commune, PriorityArea
@@ -58,13 +57,6 @@ class StructureQuerySet(models.QuerySet):
         if user.is_administrator:
             return self
         return self.filter(scope_q(user))
-
-    def editable_by(self, user):
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_administrator:
-            return self
-        return self.filter(scope_q(user, roles=WRITE_ROLES, partner_kinds=EDITING_PARTNER_KINDS))
 
     def public(self):
         return self.filter(closed_on__isnull=True)

@@ -1,12 +1,56 @@
-"""Named action rights on structures, shared by pages, exports and the API."""
+"""Named action rights on structures, shared by pages, exports and the API.
+
+Each right is a row condition (Q), so a page can read it as an annotation of the query that
+loads the structure (`with_rights`) instead of asking the database once per right.
+"""
+
+from django.db.models import BooleanField, Case, Q, Value, When
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.partners.models import PartnerKind, territory_q
-from cadre.structures.models import EDITING_PARTNER_KINDS, Structure
+from cadre.structures.models import EDITING_PARTNER_KINDS, Structure, scope_q
+
+NOTHING = Q(pk__in=[])
 
 
 def _active(user):
     return user.is_authenticated and user.is_active
+
+
+def edit_condition(user):
+    """Administrators; the structure's own editors; Caf and federation editors of its scope."""
+    if not _active(user):
+        return NOTHING
+    if user.is_administrator:
+        return ~NOTHING
+    return scope_q(user, roles=WRITE_ROLES, partner_kinds=EDITING_PARTNER_KINDS)
+
+
+def approvals_condition(user):
+    """Approvals are Caf decisions: administrators and Caf editors of the structure's territory."""
+    if not _active(user):
+        return NOTHING
+    if user.is_administrator:
+        return ~NOTHING
+    caf_ids = [p.pk for p in user.partners(WRITE_ROLES) if p.kind == PartnerKind.CAF]
+    return territory_q(caf_ids) if caf_ids else NOTHING
+
+
+def with_rights(queryset, user):
+    """Annotate `user_can_edit` and `user_can_manage_approvals` for `user`."""
+
+    def flag(condition):
+        return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+    return queryset.annotate(
+        user_can_edit=flag(edit_condition(user)), user_can_manage_approvals=flag(approvals_condition(user))
+    )
+
+
+def _holds(structure, annotation, condition):
+    if hasattr(structure, annotation):
+        return getattr(structure, annotation)
+    return Structure.objects.filter(condition, pk=structure.pk).exists()
 
 
 def can_view_structure(user, structure):
@@ -21,20 +65,11 @@ def can_create_structure(user):
 
 
 def can_edit_structure(user, structure):
-    """Administrators; the structure's own editors; Caf and federation editors of its scope."""
-    return _active(user) and Structure.objects.editable_by(user).filter(pk=structure.pk).exists()
+    return _active(user) and _holds(structure, "user_can_edit", edit_condition(user))
 
 
 def can_manage_approvals(user, structure):
-    """Approvals are Caf decisions: administrators and Caf editors of the structure's territory."""
-    if not _active(user):
-        return False
-    if user.is_administrator:
-        return True
-    caf_ids = [p.pk for p in user.partners(WRITE_ROLES) if p.kind == PartnerKind.CAF]
-    if not caf_ids:
-        return False
-    return Structure.objects.filter(territory_q(caf_ids), pk=structure.pk).exists()
+    return _active(user) and _holds(structure, "user_can_manage_approvals", approvals_condition(user))
 
 
 def can_export_structures(user):

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from cadre.core.exports import tabular_response
 from cadre.core.history import history_entries
+from cadre.core.pagination import paginate
 from cadre.structures import permissions
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
@@ -29,7 +29,7 @@ def _filtered(request):
 def structure_list(request):
     form, queryset = _filtered(request)
     queryset = queryset.select_related("commune__department")
-    page = Paginator(queryset, settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(queryset, request.GET.get("page"), settings.CADRE_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -51,17 +51,17 @@ def structure_export(request, fmt):
     return tabular_response(fmt, f"structures-{stamp}", HEADERS, export_rows(queryset), "Structures")
 
 
-def _get_visible(request, uuid):
-    return get_object_or_404(
-        Structure.objects.visible_to(request.user).select_related(
-            "commune__department__region", "commune__epci", "federation"
-        ),
-        uuid=uuid,
+def _get_visible(request, uuid, with_rights=False):
+    queryset = Structure.objects.visible_to(request.user).select_related(
+        "commune__department__region", "commune__epci", "federation"
     )
+    if with_rights:
+        queryset = permissions.with_rights(queryset, request.user)
+    return get_object_or_404(queryset, uuid=uuid)
 
 
 def structure_detail(request, uuid):
-    structure = _get_visible(request, uuid)
+    structure = _get_visible(request, uuid, with_rights=True)
     context = {
         "structure": structure,
         "approvals": structure.approvals.all(),

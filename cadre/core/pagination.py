@@ -1,0 +1,38 @@
+"""Pages of a list with their total from one query (COUNT(*) OVER ()) instead of two."""
+
+from django.core.paginator import InvalidPage, Page, Paginator
+from django.db.models import Count, Window
+from django.utils.functional import cached_property
+
+
+class _KnownCountPaginator(Paginator):
+    def __init__(self, count, per_page):
+        super().__init__([], per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self):
+        return self._known_count
+
+
+def paginate(queryset, number, per_page):
+    """The page `number` of `queryset` (last page if beyond, first if not a number)."""
+    try:
+        number = max(int(number), 1)
+    except (TypeError, ValueError):
+        number = 1
+    offset = (number - 1) * per_page
+    rows = list(queryset.annotate(_total=Window(Count("pk")))[offset : offset + per_page])
+    if rows:
+        total = rows[0]._total
+    else:
+        total = queryset.count()
+        if total and offset >= total:
+            number = (total + per_page - 1) // per_page
+            offset = (number - 1) * per_page
+            rows = list(queryset[offset : offset + per_page])
+    paginator = _KnownCountPaginator(total, per_page)
+    try:
+        return Page(rows, number if total else 1, paginator)
+    except InvalidPage:  # pragma: no cover - guarded above
+        return paginator.page(1)
