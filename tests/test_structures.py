@@ -293,3 +293,30 @@ class TestPublicDirectory:
         page = client.get(reverse("directory:detail", args=[open_one.uuid])).content.decode()
         assert "Direction publique" in page and "04 78 00 00 00" in page
         assert "Trésorière privée" not in page and VALID_SIRET not in page
+
+
+class TestPaginationAndScopeOnEdit:
+    def test_page_beyond_the_end_shows_the_last_page_with_the_right_total(self, client, settings):
+        settings.CADRE_PAGE_SIZE = 2
+        StructureFactory.create_batch(5)
+        client.force_login(UserFactory(is_superuser=True))
+        page = client.get(reverse("structures:list"), {"page": "99"}).context["page"]
+        assert (page.number, page.paginator.count, page.paginator.num_pages, len(page.object_list)) == (3, 5, 3, 1)
+        page = client.get(reverse("structures:list"), {"page": "abc"}).context["page"]
+        assert (page.number, len(page.object_list)) == (1, 2)
+
+    def test_editing_the_commune_out_of_ones_territory_is_refused(self, client, caf69):
+        structure = StructureFactory(name="Reste dans le Rhône")
+        client.force_login(caf69)
+        data = structure_data(
+            name="Reste dans le Rhône",
+            commune="Marseille 3e Arrondissement (13203)",
+            postal_code="13003",
+            priority_area_status="none",
+            priority_area_codes="",
+            version=structure.version,
+        )
+        response = client.post(reverse("structures:edit", args=[structure.uuid]), data)
+        assert "hors de votre périmètre" in " ".join(response.context["form"].errors["commune"])
+        structure.refresh_from_db()
+        assert structure.commune_id == "69266"
