@@ -294,6 +294,13 @@ class TestPublicDirectory:
         assert "Direction publique" in page and "04 78 00 00 00" in page
         assert "Trésorière privée" not in page and VALID_SIRET not in page
 
+    def test_directory_filters_ignore_private_criteria(self, client):
+        StructureFactory(name="Ouverte à Villeurbanne")
+        StructureFactory(name="Ouverte à Marseille", commune=Commune.objects.get(code="13203"))
+        response = client.get(reverse("directory:list"), {"department": "69", "management": "caf", "q": "ouverte"})
+        assert [s.name for s in response.context["page"].object_list] == ["Ouverte à Villeurbanne"]
+        assert "management" not in response.context["form"].fields
+
 
 class TestPaginationAndScopeOnEdit:
     def test_page_beyond_the_end_shows_the_last_page_with_the_right_total(self, client, settings):

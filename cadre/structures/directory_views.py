@@ -6,17 +6,15 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from cadre.core.pagination import paginate
-from cadre.structures.forms import StructureFilterForm
+from cadre.structures.forms import PublicStructureFilterForm
 from cadre.structures.models import Structure
 
 
 @login_not_required
 def directory_list(request):
-    form = StructureFilterForm(request.GET or None)
-    for private in ("approval_ending", "management"):
-        form.fields.pop(private)
+    form = PublicStructureFilterForm(request.GET)
     queryset = Structure.objects.public()
-    queryset = form.apply(queryset) if form.is_bound else queryset.order_by("name", "pk")
+    queryset = form.apply(queryset)
     page = paginate(queryset.select_related("commune__department"), request.GET.get("page"), settings.CADRE_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import FieldsetsMixin, VersionedModelForm
@@ -136,11 +137,11 @@ class StructureContactForm(DsfrBaseForm, forms.ModelForm):
 
 
 SORTS = {
-    "name": ("Nom (A → Z)", ["name"]),
-    "-name": ("Nom (Z → A)", ["-name"]),
-    "commune": ("Commune", ["commune__name", "name"]),
-    "department": ("Département", ["commune__department_id", "commune__name", "name"]),
-    "approval": ("Fin d'agrément la plus proche", [F("approval_ends").asc(nulls_last=True), "name"]),
+    "name": ("Nom (A → Z)", [Lower("name")]),
+    "-name": ("Nom (Z → A)", [Lower("name").desc()]),
+    "commune": ("Commune", ["commune__name", Lower("name")]),
+    "department": ("Département", ["commune__department_id", "commune__name", Lower("name")]),
+    "approval": ("Fin d'agrément la plus proche", [F("approval_ends").asc(nulls_last=True), Lower("name")]),
     "-updated": ("Modifiées récemment", ["-updated_at"]),
 }
 QPV_CHOICES = [
@@ -178,32 +179,39 @@ class StructureFilterForm(DsfrBaseForm):
         if not self.is_valid():
             return queryset.none()
         data = self.cleaned_data
-        if data["q"]:
-            text = data["q"].strip()
+        if data.get("q"):
+            text = data.get("q").strip()
             compact = text.replace(" ", "")
             condition = Q(name__icontains=text) | Q(manager_name__icontains=text) | Q(commune__name__icontains=text)
             if compact.isdigit():
                 condition |= Q(siret__startswith=compact) | Q(postal_code=compact)
             queryset = queryset.filter(condition)
-        if data["region"]:
-            queryset = queryset.filter(commune__department__region_id=data["region"])
-        if data["department"]:
-            queryset = queryset.filter(commune__department_id=data["department"])
-        if data["commune"]:
-            commune = data["commune"]
+        if data.get("region"):
+            queryset = queryset.filter(commune__department__region_id=data.get("region"))
+        if data.get("department"):
+            queryset = queryset.filter(commune__department_id=data.get("department"))
+        if data.get("commune"):
+            commune = data.get("commune")
             queryset = queryset.filter(Q(commune=commune) | Q(commune__parent=commune))
-        if data["kind"]:
-            queryset = queryset.filter(kind=data["kind"])
-        if data["management"]:
-            queryset = queryset.filter(management=data["management"])
-        if data["qpv"] == "yes":
+        if data.get("kind"):
+            queryset = queryset.filter(kind=data.get("kind"))
+        if data.get("management"):
+            queryset = queryset.filter(management=data.get("management"))
+        if data.get("qpv") == "yes":
             queryset = queryset.exclude(priority_area_status=PriorityAreaStatus.NONE)
-        elif data["qpv"] == "in_area":
+        elif data.get("qpv") == "in_area":
             queryset = queryset.filter(priority_area_status=PriorityAreaStatus.IN_AREA)
-        elif data["qpv"] == "no":
+        elif data.get("qpv") == "no":
             queryset = queryset.filter(priority_area_status=PriorityAreaStatus.NONE)
-        if data["approval_ending"]:
-            queryset = queryset.approval_ending_within(int(data["approval_ending"]))
+        if data.get("approval_ending"):
+            queryset = queryset.approval_ending_within(int(data.get("approval_ending")))
         queryset = queryset.with_current_approval_end()
         # The primary key breaks ties, so that no structure shows on two pages.
-        return queryset.order_by(*SORTS[data["sort"] or "name"][1], "pk")
+        return queryset.order_by(*SORTS[data.get("sort") or "name"][1], "pk")
+
+
+class PublicStructureFilterForm(StructureFilterForm):
+    """The public directory's filters: nothing about management or approvals."""
+
+    management = None
+    approval_ending = None

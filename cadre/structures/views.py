@@ -17,13 +17,9 @@ from cadre.structures.models import Approval, Structure, StructureContact
 
 
 def _filtered(request):
-    form = StructureFilterForm(request.GET or None)
-    queryset = Structure.objects.visible_to(request.user)
-    if form.is_bound:
-        queryset = form.apply(queryset)
-    else:
-        queryset = queryset.with_current_approval_end().order_by("name", "pk")
-    return form, queryset
+    # Always bound: with no parameters every filter is empty and the default sort applies.
+    form = StructureFilterForm(request.GET)
+    return form, form.apply(Structure.objects.visible_to(request.user))
 
 
 def structure_list(request):
