@@ -143,3 +143,16 @@ def test_main_pages_pass_axe(page, site):
         failures[path] = audit(page)
     failures = {path: found for path, found in failures.items() if found}
     assert not failures, json.dumps(failures, ensure_ascii=False, indent=2)
+
+
+def test_commune_field_suggests_communes_as_one_types(page, site):
+    log_in(page, site, cast.CAF69)
+    page.goto(f"{site}/structures/nouvelle/")
+    commune = page.get_by_role("combobox", name="Commune d'implantation")
+    for typed, expected in [("villeurb", "Villeurbanne (69266)"), ("69120", "Vaulx-en-Velin (69256)")]:
+        commune.fill("")
+        commune.press_sequentially(typed, delay=30)
+        page.wait_for_function(
+            "([id, label]) => [...document.getElementById(id).options].some(o => o.value === label)",
+            arg=[commune.get_attribute("list"), expected],
+        )
