@@ -75,3 +75,18 @@ class FastSelect(forms.Select):
             ((key, mark_safe(" selected") if str(key) in selected else "", label) for key, label in self.choices),
         )
         return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
+class FastInput(forms.TextInput):
+    """A text input written in Python (no template), for pages rendered on every keystroke."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        final_attrs.update(type=self.input_type, name=name)
+        value = self.format_value(value)
+        if value not in (None, ""):
+            final_attrs["value"] = value
+        return format_html("<input{}>{}", flatatt(final_attrs), self.render_after(final_attrs))
+
+    def render_after(self, attrs):
+        return ""

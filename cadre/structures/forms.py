@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FieldsetsMixin, VersionedModelForm
+from cadre.core.forms import FastInput, FastSelect, FieldsetsMixin, VersionedModelForm
 from cadre.partners.models import Partner
 from cadre.structures.models import (
     MAX_PROJECT_AXES,
@@ -164,15 +164,25 @@ class StructureFilterForm(DsfrBaseForm):
 
     is_filter_form = True
 
-    q = forms.CharField(label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET")
+    q = forms.CharField(
+        label="Rechercher", required=False, help_text="nom, gestionnaire, commune ou SIRET", widget=FastInput
+    )
     region = AreaChoiceField("region", "Toutes", label="Région", required=False)
     department = AreaChoiceField("department", "Tous", label="Département", required=False)
     commune = CommuneField(label="Commune", required=False, help_text="")
-    kind = forms.ChoiceField(label="Type", choices=[("", "Tous"), *StructureKind.choices], required=False)
-    management = forms.ChoiceField(label="Mode de gestion", choices=[("", "Tous"), *Management.choices], required=False)
-    qpv = forms.ChoiceField(label="Politique de la ville", choices=QPV_CHOICES, required=False)
-    approval_ending = forms.ChoiceField(label="Agrément se terminant", choices=APPROVAL_CHOICES, required=False)
-    sort = forms.ChoiceField(label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False)
+    kind = forms.ChoiceField(
+        label="Type", choices=[("", "Tous"), *StructureKind.choices], required=False, widget=FastSelect
+    )
+    management = forms.ChoiceField(
+        label="Mode de gestion", choices=[("", "Tous"), *Management.choices], required=False, widget=FastSelect
+    )
+    qpv = forms.ChoiceField(label="Politique de la ville", choices=QPV_CHOICES, required=False, widget=FastSelect)
+    approval_ending = forms.ChoiceField(
+        label="Agrément se terminant", choices=APPROVAL_CHOICES, required=False, widget=FastSelect
+    )
+    sort = forms.ChoiceField(
+        label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False, widget=FastSelect
+    )
 
     def apply(self, queryset):
         """Filter and sort `queryset`; an invalid filter narrows to nothing rather than ignoring it."""

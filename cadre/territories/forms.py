@@ -4,18 +4,17 @@ import re
 
 from django import forms
 from django.urls import reverse_lazy
+from django.utils.html import format_html
 
-from cadre.core.forms import FastSelect
+from cadre.core.forms import FastInput, FastSelect
 from cadre.territories.models import Commune, Department, PriorityArea, Region
 
 LABEL_CODE = re.compile(r"\(([0-9][0-9AB][0-9]{3})\)\s*$", re.IGNORECASE)
 PRIORITY_AREA_CODE = re.compile(r"QN[0-9A-Z]{3}[0-9]{2}[A-Z]", re.IGNORECASE)
 
 
-class CommuneInput(forms.TextInput):
+class CommuneInput(FastInput):
     """A text input whose suggestions (a native datalist) come from the server as one types."""
-
-    template_name = "territories/widgets/commune_input.html"
 
     def __init__(self, attrs=None):
         base = {
@@ -28,13 +27,14 @@ class CommuneInput(forms.TextInput):
         }
         super().__init__({**base, **(attrs or {})})
 
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        list_id = f"{context['widget']['attrs'].get('id', name)}-suggestions"
-        context["widget"]["attrs"]["list"] = list_id
-        context["widget"]["attrs"]["hx-target"] = f"#{list_id}"
-        context["list_id"] = list_id
-        return context
+    def build_attrs(self, base_attrs, extra_attrs=None):
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        list_id = f"{attrs.get('id', 'commune')}-suggestions"
+        attrs.update({"list": list_id, "hx-target": f"#{list_id}"})
+        return attrs
+
+    def render_after(self, attrs):
+        return format_html('<datalist id="{}"></datalist>', attrs["list"])
 
 
 class CommuneField(forms.Field):
@@ -142,10 +142,24 @@ def area_choices(kind):
     return _choices_cache[kind]
 
 
+class AreaSelect(FastSelect):
+    """Its option list is drawn once per selected value and kept: it never changes while running."""
+
+    rendered = {}
+
+    def render(self, name, value, attrs=None, renderer=None):
+        key = (name, str(value or ""), tuple(sorted((attrs or {}).items())), tuple(sorted(self.attrs.items())))
+        if key not in self.rendered:
+            if len(self.rendered) > 1000:  # typed values are arbitrary: keep the cache bounded
+                self.rendered.clear()
+            self.rendered[key] = super().render(name, value, attrs, renderer)
+        return self.rendered[key]
+
+
 class AreaChoiceField(forms.ChoiceField):
     """A région or département chosen by INSEE code, from the cached list."""
 
-    widget = FastSelect
+    widget = AreaSelect
 
     def __init__(self, kind, empty_label, **kwargs):
         self.kind = kind
