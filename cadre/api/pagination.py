@@ -3,6 +3,8 @@
 from django.conf import settings
 from ninja import Field, Schema
 
+from cadre.core.pagination import rows_and_total
+
 
 class PageParams(Schema):
     page: int = Field(1, ge=1, description="Numéro de page, à partir de 1.")
@@ -19,10 +21,5 @@ def paginate(queryset, params: PageParams):
     # The primary key breaks ties, so that no row appears on two pages or on none.
     ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
     queryset = queryset.order_by(*ordering, "pk")
-    start = (params.page - 1) * size
-    return {
-        "count": queryset.count(),
-        "page": params.page,
-        "page_size": size,
-        "results": list(queryset[start : start + size]),
-    }
+    rows, total = rows_and_total(queryset, (params.page - 1) * size, size)
+    return {"count": total, "page": params.page, "page_size": size, "results": rows}
