@@ -71,3 +71,23 @@ def test_partner_territory_edit_is_versioned_and_recorded(client):
         {**data, "commune_codes": "Atlantide", "version": partner.history.latest().version},
     )
     assert "Commune inconnue" in bad.content.decode()
+
+
+def test_contact_added_edited_and_deleted_shows_in_history(client):
+    admin = UserFactory(is_superuser=True)
+    structure = ApprovalFactory().structure
+    client.force_login(admin)
+    url = reverse("structures:contact_create", args=[structure.uuid])
+    response = client.post(url, {"name": "Awa Diallo", "position": "directrice", "email": "pas-une-adresse"})
+    assert response.status_code == 200 and "Saisissez une adresse de courriel valide." in response.content.decode()
+    client.post(url, {"name": "Awa Diallo", "position": "directrice", "email": "awa@exemple.fr"})
+    contact = structure.contacts.get()
+    client.post(
+        reverse("structures:contact_edit", args=[structure.uuid, contact.pk]),
+        {"name": "Awa Diallo", "position": "directrice générale", "email": "awa@exemple.fr"},
+    )
+    client.post(reverse("structures:contact_delete", args=[structure.uuid, contact.pk]))
+    page = client.get(reverse("structures:detail", args=[structure.uuid])).content.decode()
+    assert "Contact « Awa Diallo »" in page
+    assert "directrice générale" in page and "Suppression" in page
+    assert not structure.contacts.exists()

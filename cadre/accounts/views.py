@@ -17,11 +17,15 @@ class LoginView(auth_views.LoginView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetForm
-    template_name = "accounts/password_reset.html"
+    template_name = "accounts/password_form.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
-    extra_context = {"title": "Mot de passe oublié"}
+    extra_context = {
+        "title": "Mot de passe oublié",
+        "intro": "Indiquez l'adresse électronique de votre compte : "
+        "vous recevrez un lien pour choisir un nouveau mot de passe.",
+    }
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -31,7 +35,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     form_class = SetPasswordForm
-    template_name = "accounts/password_reset_confirm.html"
+    template_name = "accounts/password_form.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
     extra_context = {"title": "Nouveau mot de passe"}
 
@@ -43,7 +47,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
-    template_name = "accounts/password_change.html"
+    template_name = "accounts/password_form.html"
     success_url = reverse_lazy("accounts:profile")
     extra_context = {"title": "Changer de mot de passe"}
 

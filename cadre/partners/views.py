@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.history import history_entries
 from cadre.core.pagination import paginate
 from cadre.partners import permissions
@@ -93,21 +94,14 @@ def contact_edit(request, uuid, pk):
 def _contact_form(request, partner, contact):
     if not permissions.can_edit_partner(request.user, partner):
         raise PermissionDenied
-    form = PartnerContactForm(request.POST or None, instance=contact)
-    if request.method == "POST" and form.is_valid():
-        contact = form.save(commit=False)
-        contact._history_user = request.user
-        contact.save()
-        messages.success(request, f"Le contact « {contact.name} » a été enregistré.")
-        return redirect("partners:detail", uuid=partner.uuid)
-    title = "Modifier le contact" if contact.pk else "Nouveau contact"
-    crumbs = [
-        ("Partenaires", reverse("partners:list")),
-        (partner.name, reverse("partners:detail", args=[partner.uuid])),
-        (title, None),
-    ]
-    return render(
-        request, "partners/contact_form.html", {"form": form, "partner": partner, "title": title, "breadcrumb": crumbs}
+    return contact_form_page(
+        request,
+        contact=contact,
+        owner=partner,
+        form_class=PartnerContactForm,
+        app="partners",
+        owner_label="Partenaire",
+        list_label="Partenaires",
     )
 
 
@@ -117,7 +111,4 @@ def contact_delete(request, uuid, pk):
     if not permissions.can_edit_partner(request.user, partner):
         raise PermissionDenied
     contact = get_object_or_404(partner.contacts, pk=pk)
-    contact._history_user = request.user
-    contact.delete()
-    messages.success(request, f"Le contact « {contact.name} » a été supprimé.")
-    return redirect("partners:detail", uuid=partner.uuid)
+    return delete_contact(request, contact=contact, owner=partner, app="partners")

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.exports import tabular_response
 from cadre.core.history import history_entries
 from cadre.core.pagination import paginate
@@ -213,27 +214,14 @@ def contact_edit(request, uuid, pk):
 def _contact_form(request, structure, contact):
     if not permissions.can_edit_structure(request.user, structure):
         raise PermissionDenied
-    form = StructureContactForm(request.POST or None, instance=contact)
-    if request.method == "POST" and form.is_valid():
-        contact = form.save(commit=False)
-        contact._history_user = request.user
-        contact.save()
-        messages.success(request, f"Le contact « {contact.name} » a été enregistré.")
-        return redirect("structures:detail", uuid=structure.uuid)
-    title = "Modifier le contact" if contact.pk else "Nouveau contact"
-    return render(
+    return contact_form_page(
         request,
-        "structures/contact_form.html",
-        {
-            "form": form,
-            "structure": structure,
-            "title": title,
-            "breadcrumb": [
-                ("Structures", reverse("structures:list")),
-                (structure.name, reverse("structures:detail", args=[structure.uuid])),
-                (title, None),
-            ],
-        },
+        contact=contact,
+        owner=structure,
+        form_class=StructureContactForm,
+        app="structures",
+        owner_label="Structure",
+        list_label="Structures",
     )
 
 
@@ -243,7 +231,4 @@ def contact_delete(request, uuid, pk):
     if not permissions.can_edit_structure(request.user, structure):
         raise PermissionDenied
     contact = get_object_or_404(structure.contacts, pk=pk)
-    contact._history_user = request.user
-    contact.delete()
-    messages.success(request, f"Le contact « {contact.name} » a été supprimé.")
-    return redirect("structures:detail", uuid=structure.uuid)
+    return delete_contact(request, contact=contact, owner=structure, app="structures")
