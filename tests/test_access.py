@@ -68,7 +68,7 @@ MATRIX = {
     # The token belongs to the administrator: nobody else can even find it.
     "accounts:revoke_token": (
         "post",
-        lambda o: reverse("accounts:revoke_token", args=[o["token"].pk]),
+        lambda o: reverse("accounts:revoke_token", args=[o["token"].uuid]),
         row(LOGIN, *[404] * 6, 302),
     ),
     "territories:commune_suggestions": (
@@ -87,12 +87,12 @@ MATRIX = {
     ),
     "partners:contact_edit": (
         "get",
-        lambda o: reverse("partners:contact_edit", args=[o["caf69"].uuid, o["caf69_contact"].pk]),
+        lambda o: reverse("partners:contact_edit", args=[o["caf69"].uuid, o["caf69_contact"].uuid]),
         ADMIN_ONLY,
     ),
     "partners:contact_delete": (
         "post",
-        lambda o: reverse("partners:contact_delete", args=[o["caf69"].uuid, o["caf69_contact"].pk]),
+        lambda o: reverse("partners:contact_delete", args=[o["caf69"].uuid, o["caf69_contact"].uuid]),
         ADMIN_ONLY_POST,
     ),
     "structures:list": ("get", lambda o: reverse("structures:list") + "?department=69", SIGNED_IN),
@@ -122,12 +122,12 @@ MATRIX = {
     ),
     "structures:contact_edit": (
         "get",
-        lambda o: reverse("structures:contact_edit", args=[o["a"].uuid, o["a_contact"].pk]),
+        lambda o: reverse("structures:contact_edit", args=[o["a"].uuid, o["a_contact"].uuid]),
         A_EDITABLE,
     ),
     "structures:contact_delete": (
         "post",
-        lambda o: reverse("structures:contact_delete", args=[o["a"].uuid, o["a_contact"].pk]),
+        lambda o: reverse("structures:contact_delete", args=[o["a"].uuid, o["a_contact"].uuid]),
         A_DELETE,
     ),
     "directory:list": ("get", lambda o: reverse("directory:list"), ALL_OK),

@@ -59,5 +59,5 @@ def test_token_created_once_then_revoked(client):
     # The secret is shown once: the next page does not contain it.
     assert secret not in client.get(reverse("accounts:profile")).content.decode()
     token = user.api_tokens.get()
-    client.post(reverse("accounts:revoke_token", args=[token.pk]))
+    client.post(reverse("accounts:revoke_token", args=[token.uuid]))
     assert ApiToken.objects.authenticate(secret) is None

@@ -83,11 +83,25 @@ def test_contact_added_edited_and_deleted_shows_in_history(client):
     client.post(url, {"name": "Awa Diallo", "position": "directrice", "email": "awa@exemple.fr"})
     contact = structure.contacts.get()
     client.post(
-        reverse("structures:contact_edit", args=[structure.uuid, contact.pk]),
+        reverse("structures:contact_edit", args=[structure.uuid, contact.uuid]),
         {"name": "Awa Diallo", "position": "directrice générale", "email": "awa@exemple.fr"},
     )
-    client.post(reverse("structures:contact_delete", args=[structure.uuid, contact.pk]))
+    client.post(reverse("structures:contact_delete", args=[structure.uuid, contact.uuid]))
     page = client.get(reverse("structures:detail", args=[structure.uuid])).content.decode()
     assert "Contact « Awa Diallo »" in page
     assert "directrice générale" in page and "Suppression" in page
     assert not structure.contacts.exists()
+
+
+def test_two_people_editing_one_contact_do_not_overwrite_each_other(client):
+    admin = UserFactory(is_superuser=True)
+    structure = ApprovalFactory().structure
+    contact = structure.contacts.create(name="Léa Martin", position="directrice")
+    client.force_login(admin)
+    url = reverse("structures:contact_edit", args=[structure.uuid, contact.uuid])
+    read = {"name": "Léa Martin", "version": contact.version}
+    assert client.post(url, {**read, "position": "directrice adjointe"}).status_code == 302
+    response = client.post(url, {**read, "position": "coordinatrice"})
+    assert response.status_code == 200 and "directrice adjointe" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.position == "directrice adjointe"

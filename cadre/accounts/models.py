@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import secrets
+import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
@@ -154,6 +155,7 @@ class ApiToken(models.Model):
 
     PREFIX = "cadre_"
 
+    uuid = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(User, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField("nom", max_length=100)
     digest = models.CharField(max_length=64, unique=True, editable=False)

@@ -18,5 +18,5 @@ urlpatterns = [
     path("mot-de-passe/reinitialise/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("mot-de-passe/changer/", views.PasswordChangeView.as_view(), name="password_change"),
     path("", views.profile, name="profile"),
-    path("jetons/<int:pk>/revoquer/", views.revoke_token, name="revoke_token"),
+    path("jetons/<uuid:uuid>/revoquer/", views.revoke_token, name="revoke_token"),
 ]

@@ -74,8 +74,8 @@ def profile(request):
 
 
 @require_POST
-def revoke_token(request, pk):
-    token = get_object_or_404(request.user.api_tokens.filter(revoked_at__isnull=True), pk=pk)
+def revoke_token(request, uuid):
+    token = get_object_or_404(request.user.api_tokens.filter(revoked_at__isnull=True), uuid=uuid)
     token.revoke()
     messages.success(request, f"Le jeton « {token.name} » a été révoqué : il ne donne plus accès à l'API.")
     return redirect("accounts:profile")

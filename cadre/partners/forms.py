@@ -49,7 +49,7 @@ class PartnerForm(VersionedModelForm):
         self.instance.communes.set(self.cleaned_data["commune_codes"])
 
 
-class PartnerContactForm(DsfrBaseForm, forms.ModelForm):
+class PartnerContactForm(VersionedModelForm):
     class Meta:
         model = PartnerContact
         fields = ["name", "position", "email", "phone"]

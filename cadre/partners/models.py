@@ -101,7 +101,7 @@ def territory_q(partner_ids, commune_path="commune"):
     )
 
 
-class PartnerContact(models.Model):
+class PartnerContact(VersionedModel):
     partner = models.ForeignKey(Partner, verbose_name="partenaire", on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField("nom", max_length=150)
     position = models.CharField("fonction", max_length=150, blank=True)

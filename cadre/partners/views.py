@@ -86,9 +86,9 @@ def contact_create(request, uuid):
     return _contact_form(request, partner, partner.contacts.model(partner=partner))
 
 
-def contact_edit(request, uuid, pk):
+def contact_edit(request, uuid, contact):
     partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
-    return _contact_form(request, partner, get_object_or_404(partner.contacts, pk=pk))
+    return _contact_form(request, partner, get_object_or_404(partner.contacts, uuid=contact))
 
 
 def _contact_form(request, partner, contact):
@@ -106,9 +106,9 @@ def _contact_form(request, partner, contact):
 
 
 @require_POST
-def contact_delete(request, uuid, pk):
+def contact_delete(request, uuid, contact):
     partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
     if not permissions.can_edit_partner(request.user, partner):
         raise PermissionDenied
-    contact = get_object_or_404(partner.contacts, pk=pk)
+    contact = get_object_or_404(partner.contacts, uuid=contact)
     return delete_contact(request, contact=contact, owner=partner, app="partners")

@@ -130,7 +130,7 @@ class ApprovalForm(VersionedModelForm):
         self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] in allowed]
 
 
-class StructureContactForm(DsfrBaseForm, forms.ModelForm):
+class StructureContactForm(VersionedModelForm):
     class Meta:
         model = StructureContact
         fields = ["name", "position", "email", "phone", "is_public"]

@@ -316,7 +316,7 @@ class Approval(VersionedModel):
             raise ValidationError(errors)
 
 
-class StructureContact(models.Model):
+class StructureContact(VersionedModel):
     structure = models.ForeignKey(
         Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="contacts"
     )

@@ -14,6 +14,6 @@ urlpatterns = [
     path("agrements/<uuid:uuid>/modifier/", views.approval_edit, name="approval_edit"),
     path("agrements/<uuid:uuid>/supprimer/", views.approval_delete, name="approval_delete"),
     path("<uuid:uuid>/contacts/nouveau/", views.contact_create, name="contact_create"),
-    path("<uuid:uuid>/contacts/<int:pk>/modifier/", views.contact_edit, name="contact_edit"),
-    path("<uuid:uuid>/contacts/<int:pk>/supprimer/", views.contact_delete, name="contact_delete"),
+    path("<uuid:uuid>/contacts/<uuid:contact>/modifier/", views.contact_edit, name="contact_edit"),
+    path("<uuid:uuid>/contacts/<uuid:contact>/supprimer/", views.contact_delete, name="contact_delete"),
 ]

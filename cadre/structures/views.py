@@ -205,9 +205,9 @@ def contact_create(request, uuid):
     return _contact_form(request, structure, StructureContact(structure=structure))
 
 
-def contact_edit(request, uuid, pk):
+def contact_edit(request, uuid, contact):
     structure = _get_visible(request, uuid)
-    contact = get_object_or_404(structure.contacts, pk=pk)
+    contact = get_object_or_404(structure.contacts, uuid=contact)
     return _contact_form(request, structure, contact)
 
 
@@ -226,9 +226,9 @@ def _contact_form(request, structure, contact):
 
 
 @require_POST
-def contact_delete(request, uuid, pk):
+def contact_delete(request, uuid, contact):
     structure = _get_visible(request, uuid)
     if not permissions.can_edit_structure(request.user, structure):
         raise PermissionDenied
-    contact = get_object_or_404(structure.contacts, pk=pk)
+    contact = get_object_or_404(structure.contacts, uuid=contact)
     return delete_contact(request, contact=contact, owner=structure, app="structures")
