@@ -105,3 +105,38 @@ def test_two_people_editing_one_contact_do_not_overwrite_each_other(client):
     assert response.status_code == 200 and "directrice adjointe" in response.content.decode()
     contact.refresh_from_db()
     assert contact.position == "directrice adjointe"
+
+
+def test_history_queries_do_not_grow_with_the_number_of_changes():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cadre.core.history import history_entries
+    from cadre.territories.models import Commune, PriorityArea
+
+    admin = UserFactory(is_superuser=True)
+    structure = ApprovalFactory().structure
+    communes = [Commune.objects.get(code="69266"), Commune.objects.get(code="69259")]
+    areas = list(PriorityArea.objects.filter(communes__in=communes)[:2])
+
+    def edit(times):
+        for i in range(times):
+            structure.name = f"Nom {i}"
+            structure.commune = communes[i % 2]
+            structure.save_tracked(
+                user=admin,
+                expected_version=structure.version,
+                save_relations=lambda i=i: structure.priority_areas.set(areas[: i % 2 + 1]),
+            )
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            entries = history_entries(structure)
+        return len(queries), entries
+
+    edit(3)
+    few, _ = count()
+    edit(12)
+    many, entries = count()
+    assert many == few
+    assert {c["label"] for c in entries[0]["changes"]} == {"nom", "commune", "QPV"}
