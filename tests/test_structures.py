@@ -261,6 +261,35 @@ class TestScope:
         for user, expected in cases.items():
             assert set(Structure.objects.visible_to(user)) == expected, user
 
+    def test_rights_read_from_the_page_query_match_each_role(self):
+        from cadre.structures.permissions import can_edit_structure, can_manage_approvals, with_rights
+
+        a = StructureFactory(name="A")
+        lyon = StructureFactory(name="Lyon", commune=Commune.objects.get(code="69388"))
+        federation = PartnerFactory(kind=PartnerKind.FEDERATION, departments=["69"])
+        lyon.federation = federation
+        lyon.save()
+        caf = PartnerFactory(kind=PartnerKind.CAF, departments=["69"])
+        city = PartnerFactory(kind=PartnerKind.COMMUNE, communes=["69123", "69266"])
+        both = member(member(UserFactory(), caf, Role.EDITOR), city, Role.VIEWER)
+        expected = {
+            # user: {structure: (can edit, can manage approvals)}
+            member(UserFactory(), a): {a: (True, False)},
+            member(UserFactory(), a, Role.VIEWER): {a: (False, False)},
+            member(UserFactory(), caf): {a: (True, True), lyon: (True, True)},
+            member(UserFactory(), caf, Role.VIEWER): {a: (False, False), lyon: (False, False)},
+            member(UserFactory(), federation): {lyon: (True, False)},
+            member(UserFactory(), city, Role.EDITOR): {a: (False, False), lyon: (False, False)},
+            both: {a: (True, True), lyon: (True, True)},
+        }
+        for user, rights in expected.items():
+            rows = with_rights(Structure.objects.visible_to(user), user)
+            seen = {s: (s.user_can_edit, s.user_can_manage_approvals) for s in rows}
+            assert seen == rights, user
+            for structure, (edit, approvals) in rights.items():
+                fresh = Structure.objects.get(pk=structure.pk)
+                assert (can_edit_structure(user, fresh), can_manage_approvals(user, fresh)) == (edit, approvals)
+
     def test_a_city_viewer_cannot_edit(self, client):
         structure = StructureFactory()
         city = member(UserFactory(), PartnerFactory(kind=PartnerKind.COMMUNE, communes=["69266"]), Role.VIEWER)

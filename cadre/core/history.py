@@ -1,6 +1,7 @@
 """Readable history: who changed which field, from what to what."""
 
 from django.db import models
+from django.db.models import prefetch_related_objects
 
 HIDDEN_FIELDS = {"id", "uuid", "version", "created_at", "updated_at"}
 TYPE_LABELS = {"+": "Création", "~": "Modification", "-": "Suppression"}
@@ -85,15 +86,14 @@ def history_entries(*sources, limit=30):
     entries, names = [], {}
     for source in sources:
         label, queryset = source if isinstance(source, tuple) else ("", source.history.all())
+        records = list(queryset.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+        # Relation sets are only read to diff modifications: fetch them for all records at once, if any.
         m2m = [
             f"{m2m_rows_accessor(queryset.model, f)}__{f.m2m_reverse_field_name()}"
             for f in getattr(queryset.model, "_history_m2m_fields", [])
         ]
-        records = list(
-            queryset.select_related("history_user")
-            .prefetch_related(*m2m)
-            .order_by("-history_date", "-history_id")[:limit]
-        )
+        if m2m and any(r.history_type == "~" for r in records):
+            prefetch_related_objects(records, *m2m)
         previous_by_object = {}
         # Walk oldest first so each record is diffed against the one before it, for the same object.
         for record in reversed(records):

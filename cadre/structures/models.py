@@ -95,21 +95,33 @@ class StructureQuerySet(models.QuerySet):
 EDITING_PARTNER_KINDS = {PartnerKind.CAF, PartnerKind.FEDERATION}
 
 
-def scope_q(user, roles=None, partner_kinds=None):
-    """Q of the structures reachable through the user's memberships.
+def scope_parts(user, roles=None, partner_kinds=None):
+    """What a user's memberships reach: (structure ids, federation ids, territorial partner ids)."""
+    partners = [p for p in user.partners(roles) if partner_kinds is None or p.kind in partner_kinds]
+    return (
+        frozenset(user.structure_ids(roles)),
+        frozenset(p.pk for p in partners if p.kind == PartnerKind.FEDERATION),
+        frozenset(p.pk for p in partners if p.kind != PartnerKind.FEDERATION),
+    )
+
+
+def parts_q(parts):
+    """Q of the structures reached by `scope_parts`.
 
     Structure staff: their structures. Federation staff: member structures.
     Other partners' staff: structures whose commune is in the partner's territory.
     """
-    q = Q(pk__in=user.structure_ids(roles)) if user.structure_ids(roles) else Q(pk__in=[])
-    partners = [p for p in user.partners(roles) if partner_kinds is None or p.kind in partner_kinds]
-    federation_ids = [p.pk for p in partners if p.kind == PartnerKind.FEDERATION]
-    territorial_ids = [p.pk for p in partners if p.kind != PartnerKind.FEDERATION]
+    structure_ids, federation_ids, territorial_ids = parts
+    q = Q(pk__in=structure_ids) if structure_ids else Q(pk__in=[])
     if federation_ids:
         q |= Q(federation_id__in=federation_ids)
     if territorial_ids:
         q |= territory_q(territorial_ids)
     return q
+
+
+def scope_q(user, roles=None, partner_kinds=None):
+    return parts_q(scope_parts(user, roles, partner_kinds))
 
 
 def add_months(day, months):

@@ -7,14 +7,23 @@ loads the structure (`with_rights`) instead of asking the database once per righ
 from django.db.models import BooleanField, Case, Q, Value, When
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.partners.models import PartnerKind, territory_q
-from cadre.structures.models import EDITING_PARTNER_KINDS, Structure, scope_q
+from cadre.partners.models import PartnerKind
+from cadre.structures.models import EDITING_PARTNER_KINDS, Structure, parts_q, scope_parts
 
 NOTHING = Q(pk__in=[])
+# Marks a right that holds on every structure the user can see: no condition to evaluate.
+EVERY_VISIBLE = object()
 
 
 def _active(user):
     return user.is_authenticated and user.is_active
+
+
+def _condition(user, parts):
+    """Q for a right reaching `parts`, or EVERY_VISIBLE when it reaches exactly what the user sees."""
+    if parts == scope_parts(user):
+        return EVERY_VISIBLE
+    return parts_q(parts)
 
 
 def edit_condition(user):
@@ -22,8 +31,8 @@ def edit_condition(user):
     if not _active(user):
         return NOTHING
     if user.is_administrator:
-        return ~NOTHING
-    return scope_q(user, roles=WRITE_ROLES, partner_kinds=EDITING_PARTNER_KINDS)
+        return EVERY_VISIBLE
+    return _condition(user, scope_parts(user, roles=WRITE_ROLES, partner_kinds=EDITING_PARTNER_KINDS))
 
 
 def approvals_condition(user):
@@ -31,15 +40,17 @@ def approvals_condition(user):
     if not _active(user):
         return NOTHING
     if user.is_administrator:
-        return ~NOTHING
-    caf_ids = [p.pk for p in user.partners(WRITE_ROLES) if p.kind == PartnerKind.CAF]
-    return territory_q(caf_ids) if caf_ids else NOTHING
+        return EVERY_VISIBLE
+    caf_ids = frozenset(p.pk for p in user.partners(WRITE_ROLES) if p.kind == PartnerKind.CAF)
+    return _condition(user, (frozenset(), frozenset(), caf_ids)) if caf_ids else NOTHING
 
 
 def with_rights(queryset, user):
-    """Annotate `user_can_edit` and `user_can_manage_approvals` for `user`."""
+    """Annotate `user_can_edit` and `user_can_manage_approvals` for `user` (rows already visible to them)."""
 
     def flag(condition):
+        if condition is EVERY_VISIBLE:
+            return Value(True, output_field=BooleanField())
         return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
 
     return queryset.annotate(
@@ -47,9 +58,11 @@ def with_rights(queryset, user):
     )
 
 
-def _holds(structure, annotation, condition):
+def _holds(user, structure, annotation, condition):
     if hasattr(structure, annotation):
         return getattr(structure, annotation)
+    if condition is EVERY_VISIBLE:
+        return Structure.objects.visible_to(user).filter(pk=structure.pk).exists()
     return Structure.objects.filter(condition, pk=structure.pk).exists()
 
 
@@ -65,11 +78,11 @@ def can_create_structure(user):
 
 
 def can_edit_structure(user, structure):
-    return _active(user) and _holds(structure, "user_can_edit", edit_condition(user))
+    return _active(user) and _holds(user, structure, "user_can_edit", edit_condition(user))
 
 
 def can_manage_approvals(user, structure):
-    return _active(user) and _holds(structure, "user_can_manage_approvals", approvals_condition(user))
+    return _active(user) and _holds(user, structure, "user_can_manage_approvals", approvals_condition(user))
 
 
 def can_export_structures(user):
