@@ -1,7 +1,5 @@
 """Columns of the structure list export (CSV and XLSX)."""
 
-from cadre.structures.models import Structure
-
 COLUMNS = [
     ("Nom", lambda s: s.name),
     ("Type", lambda s: s.get_kind_display()),
@@ -40,4 +38,3 @@ def export_rows(queryset):
 
 
 HEADERS = [title for title, _ in COLUMNS]
-__all__ = ["HEADERS", "export_rows", "Structure"]

@@ -235,10 +235,6 @@ class Structure(VersionedModel):
                     return f"Le QPV {area.code} est dans un autre département que la structure."
         return None
 
-    @property
-    def is_in_priority_area(self):
-        return self.priority_area_status != PriorityAreaStatus.NONE
-
 
 class ApprovalKind(models.TextChoices):
     SOCIAL_PROJECT = "social_project", "Animation globale (projet social)"
@@ -255,10 +251,6 @@ APPROVAL_KINDS_BY_STRUCTURE = {
 class ApprovalQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self.filter(structure__in=Structure.objects.visible_to(user))
-
-    def current(self, today=None):
-        today = today or timezone.localdate()
-        return self.filter(starts__lte=today, ends__gte=today)
 
 
 class Approval(VersionedModel):

@@ -83,7 +83,3 @@ def can_edit_structure(user, structure):
 
 def can_manage_approvals(user, structure):
     return _active(user) and _holds(user, structure, "user_can_manage_approvals", approvals_condition(user))
-
-
-def can_export_structures(user):
-    return _active(user)
