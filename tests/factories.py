@@ -69,5 +69,5 @@ def member(user, organisation, role=Role.EDITOR):
     """Attach `user` to a partner or a structure."""
     field = "partner" if isinstance(organisation, Partner) else "structure"
     Membership.objects.create(user=user, role=role, **{field: organisation})
-    user.__dict__.pop("active_memberships", None)
+    user.forget_scope()
     return user

@@ -79,6 +79,7 @@ MATRIX = {
     "partners:list": ("get", lambda o: reverse("partners:list"), SIGNED_IN),
     "partners:create": ("get", lambda o: reverse("partners:create"), ADMIN_ONLY),
     "partners:detail": ("get", lambda o: reverse("partners:detail", args=[o["caf69"].uuid]), SIGNED_IN),
+    "partners:history": ("get", lambda o: reverse("partners:history", args=[o["caf69"].uuid]), SIGNED_IN),
     "partners:edit": ("get", lambda o: reverse("partners:edit", args=[o["caf69"].uuid]), ADMIN_ONLY),
     "partners:contact_create": (
         "get",
@@ -99,6 +100,7 @@ MATRIX = {
     "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
     "structures:create": ("get", lambda o: reverse("structures:create"), CREATE_STRUCTURE),
     "structures:detail": ("get", lambda o: reverse("structures:detail", args=[o["a"].uuid]), A_VISIBLE),
+    "structures:history": ("get", lambda o: reverse("structures:history", args=[o["a"].uuid]), A_VISIBLE),
     "structures:edit": ("get", lambda o: reverse("structures:edit", args=[o["a"].uuid]), A_EDITABLE),
     "structures:approval_create": (
         "get",

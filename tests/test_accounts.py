@@ -1,11 +1,12 @@
-"""Accounts: e-mail login, throttling, password reset, API tokens on the account page."""
+"""Accounts: e-mail login, throttling, password reset, API tokens on the account page, cached scopes."""
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 
-from cadre.accounts.models import ApiToken
-from tests.factories import UserFactory
+from cadre.accounts.models import ApiToken, User
+from cadre.partners.models import PartnerKind
+from tests.factories import PartnerFactory, StructureFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +62,53 @@ def test_token_created_once_then_revoked(client):
     token = user.api_tokens.get()
     client.post(reverse("accounts:revoke_token", args=[token.uuid]))
     assert ApiToken.objects.authenticate(secret) is None
+
+
+class TestCachedScope:
+    """A user's scope is cached between requests; every change to what they reach is seen at once."""
+
+    @pytest.fixture
+    def caf(self):
+        return PartnerFactory(kind=PartnerKind.CAF, departments=["69"])
+
+    @pytest.fixture
+    def advisor(self, caf):
+        return member(UserFactory(), caf)
+
+    def sees(self, client, user, structure):
+        client.force_login(user)
+        return client.get(reverse("structures:detail", args=[structure.uuid])).status_code == 200
+
+    def test_removed_membership_takes_effect_on_the_next_request(self, client, advisor):
+        structure = StructureFactory()
+        assert self.sees(client, advisor, structure)
+        advisor.memberships.get().delete()
+        assert not self.sees(client, advisor, structure)
+
+    def test_partner_territory_change_reaches_its_members(self, client, caf, advisor):
+        lyon = StructureFactory()
+        marseille = StructureFactory(commune_id="13055")
+        assert self.sees(client, advisor, lyon) and not self.sees(client, advisor, marseille)
+        caf.departments.set(["13"])
+        assert not self.sees(client, advisor, lyon) and self.sees(client, advisor, marseille)
+        caf.departments.clear()
+        caf.communes.add("69266")
+        assert self.sees(client, advisor, lyon)
+
+    def test_partner_kind_change_reaches_its_members(self, client, caf, advisor):
+        client.force_login(advisor)
+        create = reverse("structures:create")
+        assert client.get(create).status_code == 200
+        caf.kind = PartnerKind.DEPARTMENT
+        caf.save()
+        assert client.get(create).status_code == 403
+
+    def test_an_older_copy_of_the_user_saved_later_keeps_the_new_scope(self, client, advisor):
+        structure = StructureFactory()
+        stale = User.objects.get(pk=advisor.pk)
+        assert self.sees(client, stale, structure)
+        advisor.memberships.get().delete()
+        stale.first_name = "Renommée"
+        stale.save()
+        assert not self.sees(client, User.objects.get(pk=advisor.pk), structure)
+        assert User.objects.get(pk=advisor.pk).first_name == "Renommée"

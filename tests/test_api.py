@@ -495,7 +495,7 @@ class TestUpdateStructure:
 
     def test_stale_version_is_a_409_listing_what_changed(self, caf69):
         structure = StructureFactory(name="Les Buers", phone="04 00 00 00 00")
-        colleague = member(UserFactory(first_name="Dominique", last_name="Durand"), caf69.partners()[0])
+        colleague = member(UserFactory(first_name="Dominique", last_name="Durand"), caf69.memberships.get().partner)
         mine, theirs = Api(caf69), Api(colleague)
         etag = mine.get(url("structure", structure.uuid))["ETag"]
         assert (
@@ -583,7 +583,7 @@ class TestPartners:
         assert not Partner.objects.filter(name="Nouveau").exists()
 
     def test_managers_patch_their_partner_editors_do_not(self, caf69):
-        partner = caf69.partners()[0]
+        partner = caf69.memberships.get().partner
         manager = member(UserFactory(), partner, Role.MANAGER)
         response = Api(caf69).patch(url("partner", partner.uuid), {"phone": "04"}, **{"If-Match": '"1"'})
         assert response.status_code == 403

@@ -88,6 +88,8 @@ def test_caf_advisor_filters_opens_edits_and_sees_history(page, site):
     page.get_by_label("Téléphone").fill("04 72 00 00 01")
     page.get_by_role("button", name="Enregistrer").click()
     page.get_by_text("Les modifications ont été enregistrées.").wait_for()
+    # The history loads once its section comes into view.
+    page.get_by_role("heading", name="Historique des modifications").scroll_into_view_if_needed()
     history = page.locator("#history-title + .fr-table")
     assert "04 72 00 00 01" in history.inner_text()
     assert User.objects.get(email=cast.CAF69).display_name in history.inner_text()
@@ -124,6 +126,7 @@ def test_main_pages_pass_axe(page, site):
     private_pages = [
         "/structures/?department=69",
         f"/structures/{structure.uuid}/",
+        f"/structures/{structure.uuid}/historique/",
         f"/structures/{structure.uuid}/modifier/",
         f"/structures/{structure.uuid}/agrements/nouveau/",
         "/structures/nouvelle/",

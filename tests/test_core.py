@@ -1,4 +1,4 @@
-"""Layout, operator configuration, legal pages, history of children on the parent's page."""
+"""Layout, operator configuration, legal pages, history of children with their parent's."""
 
 import pytest
 from django.urls import reverse
@@ -51,7 +51,7 @@ def test_approval_change_shows_on_the_structure_history(client):
     assert form.is_valid(), form.errors
     form.save_tracked(admin)
     client.force_login(admin)
-    page = client.get(reverse("structures:detail", args=[approval.structure.uuid])).content.decode()
+    page = client.get(reverse("structures:history", args=[approval.structure.uuid])).content.decode()
     assert "Agrément « Animation globale" in page
     assert "31/12/2027" in page and "31/12/2026" in page and "Dominique Admin" in page
 
@@ -87,7 +87,7 @@ def test_contact_added_edited_and_deleted_shows_in_history(client):
         {"name": "Awa Diallo", "position": "directrice générale", "email": "awa@exemple.fr"},
     )
     client.post(reverse("structures:contact_delete", args=[structure.uuid, contact.uuid]))
-    page = client.get(reverse("structures:detail", args=[structure.uuid])).content.decode()
+    page = client.get(reverse("structures:history", args=[structure.uuid])).content.decode()
     assert "Contact « Awa Diallo »" in page
     assert "directrice générale" in page and "Suppression" in page
     assert not structure.contacts.exists()
@@ -140,3 +140,23 @@ def test_history_queries_do_not_grow_with_the_number_of_changes():
     many, entries = count()
     assert many == few
     assert {c["label"] for c in entries[0]["changes"]} == {"nom", "commune", "QPV"}
+
+
+def test_record_page_loads_its_history_lazily_and_the_fragment_is_capped(client):
+    admin = UserFactory(is_superuser=True)
+    approval = ApprovalFactory()
+    structure = approval.structure
+    for number in range(31):
+        structure.name = f"Nom {number}"
+        structure.save_tracked(expected_version=structure.version, user=admin)
+    client.force_login(admin)
+    history_url = reverse("structures:history", args=[structure.uuid])
+    page = client.get(reverse("structures:detail", args=[structure.uuid])).content.decode()
+    assert f'hx-get="{history_url}"' in page and "Nom 29" not in page
+    fragment = client.get(history_url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in fragment and "→ <ins>Nom 30</ins>" in fragment
+    assert "→ <ins>Nom 0</ins>" not in fragment
+    assert f'href="{history_url}">Voir tout' in fragment
+    full = client.get(history_url).content.decode()
+    # The page of its own has every change, back to the creation.
+    assert "<html" in full and "→ <ins>Nom 0</ins>" in full and "Fiche créée" in full

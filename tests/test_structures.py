@@ -210,14 +210,16 @@ class TestHistoryAndConcurrency:
         data["version"] = form.initial["version"]
         response = client.post(reverse("structures:edit", args=[structure.uuid]), data)
         assert response.status_code == 302
-        page = client.get(reverse("structures:detail", args=[structure.uuid])).content.decode()
+        page = client.get(reverse("structures:history", args=[structure.uuid])).content.decode()
         assert "Ancien nom" in page and "Nouveau nom" in page
         record = structure.history.latest()
         assert record.history_user == caf69 and record.name == "Nouveau nom"
 
     def test_second_save_from_a_stale_version_is_refused_and_shows_what_changed(self, client, caf69):
         structure = StructureFactory(name="Nom lu par les deux")
-        other = member(UserFactory(email="autre@caf69.fr", first_name="Alex", last_name="Durand"), caf69.partners()[0])
+        other = member(
+            UserFactory(email="autre@caf69.fr", first_name="Alex", last_name="Durand"), caf69.memberships.get().partner
+        )
         version_read = structure.version
         first, second = client, type(client)()
         second.force_login(other)

@@ -5,3 +5,8 @@ class AccountsConfig(AppConfig):
     name = "cadre.accounts"
     label = "accounts"
     verbose_name = "Comptes"
+
+    def ready(self):
+        from cadre.accounts import signals
+
+        signals.connect()

@@ -1,11 +1,13 @@
 """Users (e-mail login), their memberships of partners or structures, and API tokens."""
 
+import dataclasses
 import datetime
 import hashlib
 import secrets
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.cache import cache
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -33,6 +35,48 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=email)
 
 
+SCOPE_CACHE_SECONDS = 600
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """What a user's memberships reach: read in three small queries, then kept in the cache
+    under the user's `scope_key` until a membership or a partner's territory changes."""
+
+    # (partner id or None, partner kind or "", structure id or None, role)
+    memberships: tuple = ()
+    # partner id → its départements and its communes (INSEE codes)
+    departments: dict = dataclasses.field(default_factory=dict)
+    communes: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, user):
+        from cadre.partners.models import Partner
+
+        memberships = tuple(user.memberships.values_list("partner_id", "partner__kind", "structure_id", "role"))
+        partner_ids = {m[0] for m in memberships if m[0]}
+        departments, communes = {}, {}
+        if partner_ids:
+            for through, field, target in (
+                (Partner.departments.through, "department_id", departments),
+                (Partner.communes.through, "commune_id", communes),
+            ):
+                for partner_id, code in through.objects.filter(partner_id__in=partner_ids).values_list(
+                    "partner_id", field
+                ):
+                    target.setdefault(partner_id, set()).add(code)
+        return cls(
+            tuple((p, k or "", s, r) for p, k, s, r in memberships),
+            {p: frozenset(c) for p, c in departments.items()},
+            {p: frozenset(c) for p, c in communes.items()},
+        )
+
+
+def refresh_scopes(users):
+    """Give `users` (a queryset) a new scope key, so that their cached scope is read again."""
+    users.update(scope_key=uuid.uuid4())
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("adresse électronique", unique=True)
     first_name = models.CharField("prénom", max_length=150, blank=True)
@@ -40,6 +84,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField("actif", default=True)
     is_staff = models.BooleanField("accès à l'administration technique", default=False)
     date_joined = models.DateTimeField("inscrit le", default=timezone.now)
+    # Names the cached Scope; changed by `refresh_scopes` whenever what the user reaches changes.
+    scope_key = models.UUIDField("clé de périmètre", default=uuid.uuid4, editable=False)
 
     objects = UserManager()
 
@@ -64,20 +110,55 @@ class User(AbstractBaseUser, PermissionsMixin):
         """The partnership's data manager: sees and configures everything."""
         return self.is_active and self.is_superuser
 
+    def save(self, *args, **kwargs):
+        # Only `refresh_scopes` writes the scope key: an older copy of this user saved later must not
+        # bring back an old key, and with it a scope cached before a membership changed.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "scope_key"
+            ]
+        super().save(*args, **kwargs)
+
     @cached_property
     def active_memberships(self):
+        """The memberships with their partner or structure, for display."""
         return list(self.memberships.select_related("partner", "structure"))
 
+    @cached_property
+    def scope(self):
+        if self.pk is None:
+            return Scope()
+        key = f"cadre:scope:{self.pk}:{self.scope_key}"
+        scope = cache.get(key)
+        if scope is None:
+            scope = Scope.load(self)
+            cache.set(key, scope, SCOPE_CACHE_SECONDS)
+        return scope
+
+    def forget_scope(self):
+        """Read memberships again on next use (after changing them during this object's life)."""
+        self.__dict__.pop("scope", None)
+        self.__dict__.pop("active_memberships", None)
+        if self.pk is not None:
+            self.scope_key = type(self).objects.values_list("scope_key", flat=True).get(pk=self.pk)
+
     def partner_ids(self, roles=None):
-        return {m.partner_id for m in self.active_memberships if m.partner_id and (roles is None or m.role in roles)}
+        return {p for p, _, _, role in self.scope.memberships if p and (roles is None or role in roles)}
 
     def structure_ids(self, roles=None):
-        return {
-            m.structure_id for m in self.active_memberships if m.structure_id and (roles is None or m.role in roles)
-        }
+        return {s for _, _, s, role in self.scope.memberships if s and (roles is None or role in roles)}
 
-    def partners(self, roles=None):
-        return [m.partner for m in self.active_memberships if m.partner_id and (roles is None or m.role in roles)]
+    def partner_kinds(self, roles=None):
+        """{partner id: kind} of the partners the user belongs to (with one of `roles`)."""
+        return {p: kind for p, kind, _, role in self.scope.memberships if p and (roles is None or role in roles)}
+
+    def partner_territory(self, partner_ids):
+        """(départements, communes) of the territories of `partner_ids`, among the user's partners."""
+        departments, communes = set(), set()
+        for partner_id in partner_ids:
+            departments |= self.scope.departments.get(partner_id, frozenset())
+            communes |= self.scope.communes.get(partner_id, frozenset())
+        return frozenset(departments), frozenset(communes)
 
 
 class Role(models.TextChoices):

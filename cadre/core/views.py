@@ -2,6 +2,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from cadre.core.history import history_entries
+
+HISTORY_PREVIEW = 30  # entries shown on a record's page
+HISTORY_FULL = 500  # entries on the history page itself
+
 
 @login_not_required
 def home(request):
@@ -33,6 +38,27 @@ def empty_view(request):
 def empty_layout(request):
     """The layout with no content: the floor the page benchmarks compare against."""
     return render(request, "core/empty.html")
+
+
+def history_page(request, *sources, name, owner_url, breadcrumb):
+    """A record's history: its latest entries as a fragment for its page (htmx), or a page of its own.
+
+    `sources` as for `history_entries`; the caller has checked that the user may see the record.
+    """
+    if request.htmx:
+        entries = history_entries(*sources, limit=HISTORY_PREVIEW + 1)
+        context = {
+            "history": entries[:HISTORY_PREVIEW],
+            "more_url": request.path if len(entries) > HISTORY_PREVIEW else None,
+        }
+        return render(request, "includes/history_table.html", context)
+    context = {
+        "history": history_entries(*sources, limit=HISTORY_FULL),
+        "title": f"Historique — {name}",
+        "owner_url": owner_url,
+        "breadcrumb": [*breadcrumb, (name, owner_url), ("Historique", None)],
+    }
+    return render(request, "core/history.html", context)
 
 
 @login_not_required

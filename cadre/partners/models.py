@@ -88,17 +88,21 @@ class Partner(VersionedModel):
         return self.kind == PartnerKind.FEDERATION
 
 
-def territory_q(partner_ids, commune_path="commune"):
-    """Q matching rows whose commune lies in the territory of one of `partner_ids`."""
-    if not partner_ids:
+def territory_q(departments, communes, commune_path="commune"):
+    """Q matching rows whose commune lies in `departments` or is one of `communes` (INSEE codes),
+    arrondissements of those communes included."""
+    conditions = []
+    if departments:
+        conditions.append(Q(**{f"{commune_path}__department_id__in": sorted(departments)}))
+    if communes:
+        conditions.append(Q(**{f"{commune_path}_id__in": sorted(communes)}))
+        conditions.append(Q(**{f"{commune_path}__parent_id__in": sorted(communes)}))
+    if not conditions:
         return Q(pk__in=[])
-    department_ids = Partner.departments.through.objects.filter(partner_id__in=partner_ids).values("department_id")
-    commune_ids = Partner.communes.through.objects.filter(partner_id__in=partner_ids).values("commune_id")
-    return (
-        Q(**{f"{commune_path}__department_id__in": department_ids})
-        | Q(**{f"{commune_path}_id__in": commune_ids})
-        | Q(**{f"{commune_path}__parent_id__in": commune_ids})
-    )
+    q = conditions[0]
+    for condition in conditions[1:]:
+        q |= condition
+    return q
 
 
 class PartnerContact(VersionedModel):

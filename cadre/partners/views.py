@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cadre.core.contacts import contact_form_page, delete_contact
-from cadre.core.history import history_entries
 from cadre.core.pagination import paginate
+from cadre.core.views import history_page
 from cadre.partners import permissions
 from cadre.partners.forms import PartnerContactForm, PartnerFilterForm, PartnerForm
 from cadre.partners.models import Partner, PartnerContact
@@ -40,12 +40,24 @@ def partner_detail(request, uuid):
         "communes": partner.communes.all(),
         "contacts": partner.contacts.all(),
         "member_count": partner.member_structures.count() if partner.is_federation else None,
-        "history": history_entries(partner, ("Contact", PartnerContact.history.filter(partner_id=partner.pk))),
+        "history_url": reverse("partners:history", args=[partner.uuid]),
         "can_edit": permissions.can_edit_partner(request.user, partner),
         "title": partner.name,
         "breadcrumb": [("Partenaires", reverse("partners:list")), (partner.name, None)],
     }
     return render(request, "partners/detail.html", context)
+
+
+def partner_history(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    return history_page(
+        request,
+        partner,
+        ("Contact", PartnerContact.history.filter(partner_id=partner.pk)),
+        name=partner.name,
+        owner_url=reverse("partners:detail", args=[partner.uuid]),
+        breadcrumb=[("Partenaires", reverse("partners:list"))],
+    )
 
 
 def _form_page(request, form, title, partner=None):

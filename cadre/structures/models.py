@@ -96,12 +96,13 @@ EDITING_PARTNER_KINDS = {PartnerKind.CAF, PartnerKind.FEDERATION}
 
 
 def scope_parts(user, roles=None, partner_kinds=None):
-    """What a user's memberships reach: (structure ids, federation ids, territorial partner ids)."""
-    partners = [p for p in user.partners(roles) if partner_kinds is None or p.kind in partner_kinds]
+    """What a user's memberships reach: (structure ids, federation ids, départements, communes)."""
+    partners = {p: k for p, k in user.partner_kinds(roles).items() if partner_kinds is None or k in partner_kinds}
+    territorial = [p for p, kind in partners.items() if kind != PartnerKind.FEDERATION]
     return (
         frozenset(user.structure_ids(roles)),
-        frozenset(p.pk for p in partners if p.kind == PartnerKind.FEDERATION),
-        frozenset(p.pk for p in partners if p.kind != PartnerKind.FEDERATION),
+        frozenset(p for p, kind in partners.items() if kind == PartnerKind.FEDERATION),
+        *user.partner_territory(territorial),
     )
 
 
@@ -111,12 +112,12 @@ def parts_q(parts):
     Structure staff: their structures. Federation staff: member structures.
     Other partners' staff: structures whose commune is in the partner's territory.
     """
-    structure_ids, federation_ids, territorial_ids = parts
-    q = Q(pk__in=structure_ids) if structure_ids else Q(pk__in=[])
+    structure_ids, federation_ids, departments, communes = parts
+    q = Q(pk__in=sorted(structure_ids)) if structure_ids else Q(pk__in=[])
     if federation_ids:
-        q |= Q(federation_id__in=federation_ids)
-    if territorial_ids:
-        q |= territory_q(territorial_ids)
+        q |= Q(federation_id__in=sorted(federation_ids))
+    if departments or communes:
+        q |= territory_q(departments, communes)
     return q
 
 

@@ -41,8 +41,8 @@ def approvals_condition(user):
         return NOTHING
     if user.is_administrator:
         return EVERY_VISIBLE
-    caf_ids = frozenset(p.pk for p in user.partners(WRITE_ROLES) if p.kind == PartnerKind.CAF)
-    return _condition(user, (frozenset(), frozenset(), caf_ids)) if caf_ids else NOTHING
+    caf_ids = [p for p, kind in user.partner_kinds(WRITE_ROLES).items() if kind == PartnerKind.CAF]
+    return _condition(user, (frozenset(), frozenset(), *user.partner_territory(caf_ids))) if caf_ids else NOTHING
 
 
 def with_rights(queryset, user):
@@ -74,7 +74,9 @@ def can_create_structure(user):
     """Administrators, and the Caf and federation staff who may write."""
     if not _active(user):
         return False
-    return user.is_administrator or any(p.kind in EDITING_PARTNER_KINDS for p in user.partners(WRITE_ROLES))
+    return user.is_administrator or any(
+        kind in EDITING_PARTNER_KINDS for kind in user.partner_kinds(WRITE_ROLES).values()
+    )
 
 
 def can_edit_structure(user, structure):

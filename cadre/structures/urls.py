@@ -10,6 +10,7 @@ urlpatterns = [
     path("nouvelle/", views.structure_create, name="create"),
     path("<uuid:uuid>/", views.structure_detail, name="detail"),
     path("<uuid:uuid>/modifier/", views.structure_edit, name="edit"),
+    path("<uuid:uuid>/historique/", views.structure_history, name="history"),
     path("<uuid:uuid>/agrements/nouveau/", views.approval_create, name="approval_create"),
     path("agrements/<uuid:uuid>/modifier/", views.approval_edit, name="approval_edit"),
     path("agrements/<uuid:uuid>/supprimer/", views.approval_delete, name="approval_delete"),

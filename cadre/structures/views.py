@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -9,14 +11,37 @@ from django.views.decorators.http import require_POST
 
 from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.exports import tabular_response
-from cadre.core.history import history_entries
 from cadre.core.pagination import paginate
+from cadre.core.views import history_page
 from cadre.structures import permissions
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
-from cadre.structures.models import Approval, Structure, StructureContact
+from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
 
 LIST_FIELDS = ["uuid", "name", "kind", "management", "priority_area_status", "commune__name", "commune__department_id"]
+_UUID_SLOT = uuid.UUID(int=0)
+
+
+def _table_rows(structures):
+    """The list's rows as plain values.
+
+    The template engine reads a dict key at once but tries a model attribute three ways, and
+    `{% url %}` and `|date` cost tens of microseconds a call: on the busiest page, 25 rows of
+    those were a fifth of the time.
+    """
+    detail_url, slot = reverse("structures:detail", args=[_UUID_SLOT]), str(_UUID_SLOT)
+    return [
+        {
+            "url": detail_url.replace(slot, str(s.uuid)),
+            "name": s.name,
+            "is_evs": s.kind == StructureKind.EVS,
+            "commune": f"{s.commune.name} ({s.commune.department_id})",
+            "management": s.get_management_display(),
+            "qpv": s.priority_area_status,
+            "approval_ends": s.approval_ends.strftime("%d/%m/%Y") if s.approval_ends else "",
+        }
+        for s in structures
+    ]
 
 
 def _filtered(request):
@@ -35,6 +60,7 @@ def structure_list(request):
     context = {
         "form": form,
         "page": page,
+        "rows": _table_rows(page.object_list),
         "query": query.urlencode(),
         "can_create": permissions.can_create_structure(request.user),
         "today": timezone.localdate(),
@@ -67,11 +93,7 @@ def structure_detail(request, uuid):
         "approvals": structure.approvals.all(),
         "contacts": structure.contacts.all(),
         "priority_areas": structure.priority_areas.all(),
-        "history": history_entries(
-            structure,
-            ("Agrément", Approval.history.filter(structure_id=structure.pk)),
-            ("Contact", StructureContact.history.filter(structure_id=structure.pk)),
-        ),
+        "history_url": reverse("structures:history", args=[structure.uuid]),
         "can_edit": permissions.can_edit_structure(request.user, structure),
         "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
         "today": timezone.localdate(),
@@ -79,6 +101,19 @@ def structure_detail(request, uuid):
         "breadcrumb": [("Structures", reverse("structures:list")), (structure.name, None)],
     }
     return render(request, "structures/detail.html", context)
+
+
+def structure_history(request, uuid):
+    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    return history_page(
+        request,
+        structure,
+        ("Agrément", Approval.history.filter(structure_id=structure.pk)),
+        ("Contact", StructureContact.history.filter(structure_id=structure.pk)),
+        name=structure.name,
+        owner_url=reverse("structures:detail", args=[structure.uuid]),
+        breadcrumb=[("Structures", reverse("structures:list"))],
+    )
 
 
 def _out_of_scope(form):
