@@ -111,7 +111,7 @@ def bench_fixture():
 
 
 def count_queries(user, token, paths):
-    """SQL queries per page, rendered in this process (same code, same database)."""
+    """SQL queries per page, rendered in this process (same code, same database), once warm."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -124,6 +124,7 @@ def count_queries(user, token, paths):
             client.force_login(user)
         elif auth == "token":
             headers["Authorization"] = f"Bearer {token}"
+        client.get(path, headers=headers)  # steady state: the user's scope is then in the cache
         with CaptureQueriesContext(connection) as context:
             response = client.get(path, headers=headers)
         counts[name] = len(context.captured_queries) if response.status_code == 200 else None
@@ -233,25 +234,39 @@ def percentile(values, share):
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def time_page(session, path, requests, warmup):
-    status, _, _ = session.get(path)
-    if status != 200:
-        return {"status": status, "samples": 0}
-    for _ in range(warmup):
-        session.get(path)
-    durations, statuses = [], set()
-    for _ in range(requests):
-        started = time.perf_counter()
+def time_pages(pages, requests, warmup):
+    """Time `requests` sequential requests to each page, in rounds (one request per page per round).
+
+    Rounds rather than one page after the other: this machine's speed drifts over a minute, and a
+    drift must not land on one page and miss the floor it is compared with.
+    `pages`: {name: (session, path)}; returns {name: result}.
+    """
+    results, durations = {}, {}
+    for name, (session, path) in pages.items():
         status, _, _ = session.get(path)
-        durations.append((time.perf_counter() - started) * 1000)
-        statuses.add(status)
-    return {
-        "status": 200 if statuses == {200} else sorted(statuses),
-        "samples": len(durations),
-        "median_ms": round(statistics.median(durations), 2),
-        "p95_ms": round(percentile(durations, 0.95), 2),
-        "max_ms": round(max(durations), 2),
-    }
+        if status != 200:
+            results[name] = {"status": status, "samples": 0}
+        else:
+            durations[name], results[name] = [], {"statuses": set()}
+    for round_number in range(warmup + requests):
+        for name in durations:
+            session, path = pages[name]
+            started = time.perf_counter()
+            status, _, _ = session.get(path)
+            elapsed = (time.perf_counter() - started) * 1000
+            if round_number >= warmup:
+                durations[name].append(elapsed)
+                results[name]["statuses"].add(status)
+    for name, values in durations.items():
+        statuses = results[name].pop("statuses")
+        results[name] = {
+            "status": 200 if statuses == {200} else sorted(statuses),
+            "samples": len(values),
+            "median_ms": round(statistics.median(values), 2),
+            "p95_ms": round(percentile(values, 0.95), 2),
+            "max_ms": round(max(values), 2),
+        }
+    return results
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -335,12 +350,16 @@ def main():
             browser = Session("127.0.0.1", port)
             log_in(browser)
             script = Session("127.0.0.1", port, headers={"Authorization": f"Bearer {fixture['token']}"})
-            results = {}
-            for name, (path, auth) in pages.items():
-                session = script if auth == "token" else browser
+            for name, (path, _) in pages.items():
                 log(f"Mesure : {name} ({path})")
-                results[name] = {"path": path, **time_page(session, path, options.requests, options.warmup)}
-                results[name]["queries"] = queries.get(name)
+            timed = time_pages(
+                {name: (script if auth == "token" else browser, path) for name, (path, auth) in pages.items()},
+                options.requests,
+                options.warmup,
+            )
+            results = {
+                name: {"path": path, **timed[name], "queries": queries.get(name)} for name, (path, _) in pages.items()
+            }
         finally:
             stop(server)
 
@@ -350,7 +369,10 @@ def main():
         f"{fixture['structures']} structures ; utilisateur {BENCH_EMAIL} (Caf {DEPARTMENT}) : "
         f"{fixture['structures_in_department']} structures dans le {DEPARTMENT} ; fiche : {fixture['structure_name']}"
     )
-    log(f"{options.requests} requêtes séquentielles par page après {options.warmup} de chauffe, gunicorn -w 2.")
+    log(
+        f"{options.requests} requêtes séquentielles par page après {options.warmup} de chauffe, "
+        "par tours (une requête de chaque page par tour), gunicorn -w 2."
+    )
     log(table)
     log(f"Cible : p95 ≤ {TARGET_FACTOR} × p95 de la page vide dans la mise en page (socle 2).")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)

@@ -296,7 +296,9 @@ class TestScope:
         structure = StructureFactory()
         city = member(UserFactory(), PartnerFactory(kind=PartnerKind.COMMUNE, communes=["69266"]), Role.VIEWER)
         client.force_login(city)
-        assert client.get(reverse("structures:detail", args=[structure.uuid])).status_code == 200
+        page = " ".join(client.get(reverse("structures:detail", args=[structure.uuid])).content.decode().split())
+        # Its place, named from the official geography.
+        assert "Villeurbanne (69266) — Rhône, Auvergne-Rhône-Alpes — Métropole de Lyon" in page
         assert client.get(reverse("structures:edit", args=[structure.uuid])).status_code == 403
 
     def test_creation_outside_ones_territory_is_refused_on_the_commune(self, client, caf69):

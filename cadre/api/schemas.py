@@ -166,6 +166,8 @@ class StructureSummaryOut(Schema):
 
     @staticmethod
     def resolve_priority_areas(obj):
+        if hasattr(obj, "priority_area_codes"):  # lists read them for a whole page at once
+            return obj.priority_area_codes
         return [a.code for a in obj.priority_areas.all()]
 
     @staticmethod

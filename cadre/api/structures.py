@@ -22,7 +22,7 @@ from cadre.api.schemas import (
 from cadre.api.writes import assign_fields, check_version, etag, expected_version, full_clean_into, get_or_404, save
 from cadre.partners.models import Partner
 from cadre.structures.forms import StructureFilterForm
-from cadre.structures.models import Structure
+from cadre.structures.models import Structure, attach_priority_area_codes
 from cadre.structures.permissions import can_create_structure, can_edit_structure
 from cadre.territories.forms import PriorityAreaCodesField
 from cadre.territories.models import Commune
@@ -57,12 +57,19 @@ class StructureFilters(Schema):
     sort: str | None = Field(None, description="name, -name, commune, department, approval ou -updated.")
 
 
+# What StructureSummaryOut reads: the list loads nothing else.
+SUMMARY_FIELDS = [
+    *("uuid", "name", "kind", "management", "manager_name", "siret", "postal_code", "priority_area_status"),
+    *("closed_on", "version", "updated_at", "commune__name", "commune__department_id", "federation__uuid"),
+]
+
+
 def visible_structures(user):
-    return Structure.objects.visible_to(user).select_related("commune", "federation").prefetch_related("priority_areas")
+    return Structure.objects.visible_to(user).select_related("commune", "federation")
 
 
 def structure_in_scope(user, structure_id):
-    structures = visible_structures(user).with_current_approval_end().prefetch_related("approvals")
+    structures = visible_structures(user).with_current_approval_end().prefetch_related("priority_areas", "approvals")
     return get_or_404(structures, NOT_FOUND, uuid=structure_id)
 
 
@@ -122,7 +129,9 @@ def list_structures(request, filters: Query[StructureFilters], paging: Query[Pag
     form = StructureFilterForm(request.GET)
     if not form.is_valid():
         raise FieldErrors(form_errors(form), detail="Filtres invalides.", status=400)
-    return paginate(form.apply(visible_structures(request.user)), paging)
+    page = paginate(form.apply(visible_structures(request.user)).only(*SUMMARY_FIELDS), paging)
+    attach_priority_area_codes(page["results"])
+    return page
 
 
 @router.get(

@@ -17,6 +17,7 @@ from cadre.structures import permissions
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
+from cadre.territories.reference import department_place, epci_name
 
 LIST_FIELDS = ["uuid", "name", "kind", "management", "priority_area_status", "commune__name", "commune__department_id"]
 _UUID_SLOT = uuid.UUID(int=0)
@@ -78,9 +79,7 @@ def structure_export(request, fmt):
 
 
 def _get_visible(request, uuid, with_rights=False):
-    queryset = Structure.objects.visible_to(request.user).select_related(
-        "commune__department__region", "commune__epci", "federation"
-    )
+    queryset = Structure.objects.visible_to(request.user).select_related("commune", "federation")
     if with_rights:
         queryset = permissions.with_rights(queryset, request.user)
     return get_object_or_404(queryset, uuid=uuid)
@@ -88,8 +87,12 @@ def _get_visible(request, uuid, with_rights=False):
 
 def structure_detail(request, uuid):
     structure = _get_visible(request, uuid, with_rights=True)
+    department, region = department_place(structure.commune.department_id)
     context = {
         "structure": structure,
+        "department_name": department,
+        "region_name": region,
+        "epci_name": epci_name(structure.commune.epci_id),
         "approvals": structure.approvals.all(),
         "contacts": structure.contacts.all(),
         "priority_areas": structure.priority_areas.all(),

@@ -142,6 +142,17 @@ def area_choices(kind):
     return _choices_cache[kind]
 
 
+def area_codes(kind):
+    """The codes of `area_choices(kind)`, as a set."""
+    key = f"{kind}-codes"
+    if key not in _choices_cache:
+        codes = frozenset(code for code, _ in area_choices(kind))
+        if not codes:
+            return codes
+        _choices_cache[key] = codes
+    return _choices_cache[key]
+
+
 class AreaSelect(FastSelect):
     """Its option list is drawn once per selected value and kept: it never changes while running."""
 
@@ -168,3 +179,7 @@ class AreaChoiceField(forms.ChoiceField):
 
     def lazy_choices(self):
         return [("", self.empty_label), *area_choices(self.kind)]
+
+    def valid_value(self, value):
+        # A set lookup: Django would normalise and walk the ~100 choices on every request.
+        return str(value) in area_codes(self.kind)
