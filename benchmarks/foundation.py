@@ -174,7 +174,9 @@ def free_port():
 
 def start_gunicorn(env, port, log_file):
     server_env = {**env, "DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+    server_env["CADRE_BIND"] = f"127.0.0.1:{port}"
+    server_env["WEB_CONCURRENCY"] = "2"
     return subprocess.Popen(
         command, cwd=ROOT, env=server_env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
     )

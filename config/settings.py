@@ -94,8 +94,6 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif os.environ.get("CADRE_PG_SERVER_SIDE_BINDING", "true") == "true":
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 # Per process: only what is keyed so that it never goes stale (the users' scopes, see accounts.models.Scope).
 CACHES = {
     "default": {
