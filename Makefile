@@ -26,6 +26,7 @@ install-dev: $(VENV)/.installed-dev
 db: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py load_territories
+	$(PY) manage.py load_questionnaire
 
 demo: db
 	$(PY) manage.py seed_demo --if-empty

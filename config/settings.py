@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "cadre.territories",
     "cadre.partners",
     "cadre.structures",
+    "cadre.observatory",
     "cadre.api",
     "cadre.demo",
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("territoires/", include("cadre.territories.urls")),
     path("partenaires/", include("cadre.partners.urls")),
     path("structures/", include("cadre.structures.urls")),
+    path("observatoire/", include("cadre.observatory.urls")),
     path("annuaire/", include("cadre.structures.directory_urls")),
     path("api/v1/", api.urls),
     path("admin-technique/", admin.site.urls),

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cadre.accounts.models import ApiToken, User
 from cadre.demo import cast
+from cadre.observatory.models import Questionnaire
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -95,6 +96,12 @@ MATRIX = {
         "post",
         lambda o: reverse("partners:contact_delete", args=[o["caf69"].uuid, o["caf69_contact"].uuid]),
         ADMIN_ONLY_POST,
+    ),
+    "observatory:questionnaires": ("get", lambda o: reverse("observatory:questionnaires"), SIGNED_IN),
+    "observatory:questionnaire": (
+        "get",
+        lambda o: reverse("observatory:questionnaire", args=[o["questionnaire"].uuid]),
+        SIGNED_IN,
     ),
     "structures:list": ("get", lambda o: reverse("structures:list") + "?department=69", SIGNED_IN),
     "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
@@ -189,6 +196,8 @@ def objects(demo):
         "caf69": caf69,
         "caf69_contact": caf69.contacts.first() or caf69.contacts.create(name="Contact de test"),
         "token": token,
+        "questionnaire": Questionnaire.objects.first()
+        or Questionnaire.objects.create(code="essai", version=1, title="Essai", digest="0" * 64),
     }
 
 

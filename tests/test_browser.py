@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from cadre.accounts.models import User
 from cadre.demo import cast
+from cadre.observatory.models import Questionnaire
 from cadre.structures.models import Structure
 from tests.conftest import load_reference_data
 
@@ -122,6 +123,8 @@ def test_main_pages_pass_axe(page, site):
     if not AXE.exists():
         pytest.fail("axe-core absent : lancez « make browser-deps ».")
     structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    call_command("load_questionnaire")
+    questionnaire = Questionnaire.objects.get(code="senacs")
     public_pages = ["/", "/compte/connexion/", "/annuaire/", f"/annuaire/{structure.uuid}/", "/accessibilite/"]
     private_pages = [
         "/structures/?department=69",
@@ -135,6 +138,8 @@ def test_main_pages_pass_axe(page, site):
         if structure.federation
         else "/partenaires/",
         "/compte/",
+        "/observatoire/questionnaires/",
+        f"/observatoire/questionnaires/{questionnaire.uuid}/",
     ]
     failures = {}
     for path in public_pages:

@@ -1,0 +1,58 @@
+"""The small expression language of questionnaires (`shown_if`, cross-question rules).
+
+Names are question codes; see docs/questionnaires.md. Evaluation goes through simpleeval (no
+attribute access, no calls but `len`), with numbers as Decimal so that sums of amounts compare
+exactly.
+"""
+
+import ast
+import decimal
+
+from simpleeval import SimpleEval
+
+CONSTANTS = {"true": True, "false": False}
+FUNCTIONS = {"len": len}
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+def parse(source):
+    """The question codes `source` reads; ExpressionError (French) if it is not a valid expression."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as error:
+        raise ExpressionError(f"expression invalide « {source} » : {error.msg}") from None
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in CONSTANTS and node.id not in FUNCTIONS:
+            names.add(node.id)
+        elif isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            raise ExpressionError(f"expression invalide « {source} » : seule la fonction len() est permise")
+        elif isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.NamedExpr)):
+            raise ExpressionError(f"expression invalide « {source} » : construction non permise")
+    return names
+
+
+class _Evaluator(SimpleEval):
+    def __init__(self, names):
+        super().__init__(functions=FUNCTIONS, names={**CONSTANTS, **names})
+        self.nodes[ast.Constant] = self._constant
+
+    @staticmethod
+    def _constant(node):
+        # 1.2 in a rule is read as the decimal 1.2, not the nearest binary float.
+        return decimal.Decimal(repr(node.value)) if isinstance(node.value, float) else node.value
+
+
+def evaluate(source, values):
+    """The value of `source` with `values` ({code: value}); None when a name it reads has no value
+    (unanswered or not asked) or the arithmetic fails (a division by zero)."""
+    names = parse(source)
+    if any(values.get(name) is None for name in names):
+        return None
+    try:
+        return _Evaluator({name: values[name] for name in names}).eval(source)
+    except (ArithmeticError, TypeError):
+        return None

@@ -1,0 +1,279 @@
+"""Observatory: questionnaire files, typed answers in French writing, conditions and cross-question rules."""
+
+import datetime
+import decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cadre.observatory import expressions
+from cadre.observatory.actions import QuestionnaireInUse, load_questionnaire
+from cadre.observatory.definitions import check
+from cadre.observatory.models import Campaign, Question, Questionnaire, check_answers
+
+pytestmark = pytest.mark.django_db
+D = decimal.Decimal
+SHIPPED = Path(__file__).resolve().parent.parent / "cadre/observatory/questionnaires"
+
+SMALL = """
+code = "essai"
+version = 1
+title = "Questionnaire d'essai"
+
+[[sections]]
+code = "rh"
+title = "Ressources humaines"
+
+[[sections.questions]]
+code = "salaries_total"
+label = "Salariés au 31 décembre"
+type = "integer"
+required = true
+min = 0
+max = 500
+
+[[sections.questions]]
+code = "salaries_cdi"
+label = "dont en CDI"
+type = "integer"
+min = 0
+
+[[sections.questions]]
+code = "directeur"
+label = "La structure a-t-elle un directeur ?"
+type = "boolean"
+applies_to = ["centre_social"]
+
+[[sections.questions]]
+code = "directeur_diplome"
+label = "Diplôme du directeur"
+type = "choice"
+required = true
+shown_if = "directeur == true"
+choices = [{ code = "niveau_7", label = "Niveau 7 (DESJEPS, master)" }, { code = "niveau_6", label = "Niveau 6" }]
+
+[[sections]]
+code = "finances"
+title = "Finances"
+
+[[sections.questions]]
+code = "budget_total"
+label = "Budget total"
+type = "amount"
+min = 0
+
+[[sections.questions]]
+code = "produits_caf"
+label = "Produits de la Caf"
+type = "amount"
+min = 0
+
+[[sections.questions]]
+code = "part_qpv"
+label = "Part des personnes habitant en QPV"
+type = "percentage"
+
+[[sections.questions]]
+code = "lieux"
+label = "Lieux d'actions hors les murs"
+type = "multiple_choice"
+choices = [
+  { code = "mediatheque", label = "Médiathèque" },
+  { code = "ecole", label = "École" },
+  { code = "bailleur", label = "Local d'un bailleur" },
+]
+
+[[rules]]
+code = "cdi_total"
+level = "error"
+check = "salaries_cdi <= salaries_total"
+message = "Les salariés en CDI ne peuvent dépasser le total des salariés."
+questions = ["salaries_cdi", "salaries_total"]
+
+[[rules]]
+code = "caf_budget"
+level = "warning"
+check = "produits_caf <= budget_total * 0.9"
+message = "Les produits de la Caf dépassent 90 % du budget : est-ce exact ?"
+questions = ["produits_caf"]
+"""
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "essai.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    questionnaire, outcome = load_questionnaire(path)
+    assert outcome == "created"
+    return questionnaire
+
+
+def question(questionnaire, code):
+    return Question.objects.select_related("section").get(questionnaire=questionnaire, code=code)
+
+
+class TestFrenchEntries:
+    @pytest.mark.parametrize(
+        "code, raw, expected",
+        [
+            ("produits_caf", "1 234", D(1234)),
+            ("salaries_total", "12", D(12)),
+            ("budget_total", "600 000 €", D("600000")),
+            ("budget_total", "12 345,67", D("12345.67")),
+            ("budget_total", "12\u202f345,5", D("12345.5")),
+            ("part_qpv", "45,5 %", D("45.5")),
+            ("directeur", "Oui", True),
+            ("directeur", "non", False),
+            ("directeur_diplome", "niveau 6", "niveau_6"),
+            ("directeur_diplome", "niveau_7", "niveau_7"),
+            ("lieux", "École ; mediatheque", ["ecole", "mediatheque"]),
+            ("salaries_total", "  ", None),
+        ],
+    )
+    def test_entries_are_read_as_typed(self, small, code, raw, expected):
+        assert question(small, code).parse(raw) == expected
+
+    @pytest.mark.parametrize(
+        "code, raw, message",
+        [
+            ("salaries_total", "12,5", "Saisissez un nombre entier."),
+            ("salaries_total", "douze", "« douze » n'est pas un nombre."),
+            ("salaries_total", "-1", "La valeur doit être au moins 0."),
+            ("salaries_total", "501", "La valeur doit être au plus 500."),
+            ("budget_total", "10,555", "Un montant a au plus deux décimales (les centimes)."),
+            ("part_qpv", "120", "La valeur doit être au plus 100 %."),
+            ("directeur", "peut-être", "Répondez par oui ou par non (et non « peut-être »)."),
+            ("directeur_diplome", "bac", "« bac » ne fait pas partie des choix proposés"),
+            ("lieux", "mediatheque; piscine", "« piscine » ne fait pas partie des choix proposés"),
+        ],
+    )
+    def test_bad_entries_get_a_french_message(self, small, code, raw, message):
+        with pytest.raises(ValidationError) as error:
+            question(small, code).parse(raw)
+        assert error.value.messages[0].startswith(message)
+
+    def test_numbers_are_shown_in_french(self, small):
+        assert question(small, "budget_total").display(D("600000.50")) == "600\u202f000,5"
+        assert question(small, "budget_total").display(D("2024")) == "2024"
+        assert question(small, "salaries_total").bounds_label == "de 0 à 500"
+        assert question(small, "lieux").display(["ecole", "mediatheque"]) == "École ; Médiathèque"
+
+
+class TestConditionsAndRules:
+    def issues(self, questionnaire, kind, values, comments=None):
+        questions = list(questionnaire.questions.select_related("section"))
+        found = check_answers(questions, list(questionnaire.rules.all()), kind, values, comments)
+        return {(i.level, i.question_code, i.rule_code or i.message) for i in found}
+
+    def test_required_question_only_when_asked(self, small):
+        values = {"salaries_total": D(3), "directeur": False}
+        assert self.issues(small, "centre_social", values) == set()
+        values["directeur"] = True
+        assert self.issues(small, "centre_social", values) == {
+            ("error", "directeur_diplome", "Cette question est obligatoire.")
+        }
+        # The director questions are not put to an EVS: nothing is missing.
+        assert self.issues(small, "evs", {"salaries_total": D(0)}) == set()
+
+    def test_error_rule_blocks_and_warning_is_settled_by_a_comment(self, small):
+        values = {"salaries_total": D(3), "salaries_cdi": D(4), "budget_total": D(100), "produits_caf": D(95)}
+        assert self.issues(small, "evs", values) == {
+            ("error", "salaries_cdi", "cdi_total"),
+            ("warning", "produits_caf", "caf_budget"),
+        }
+        comments = {"produits_caf": "Subvention exceptionnelle de la Caf cette année."}
+        assert self.issues(small, "evs", values, comments) == {("error", "salaries_cdi", "cdi_total")}
+
+    def test_rules_on_unanswered_questions_wait(self, small):
+        assert self.issues(small, "evs", {"salaries_total": D(3), "produits_caf": D(95)}) == set()
+
+    def test_decimal_literals_compare_exactly(self):
+        assert expressions.evaluate("a <= b * 0.9", {"a": D("90.00"), "b": D("100")}) is True
+        assert expressions.evaluate("a + b == c", {"a": D("0.10"), "b": D("0.20"), "c": D("0.30")}) is True
+        assert expressions.evaluate("a / b > 1", {"a": D(1), "b": D(0)}) is None
+
+    @pytest.mark.parametrize("source", ["__import__('os')", "a.real", "open('x')", "a[0]", "a ==", "(lambda: 1)()"])
+    def test_expressions_are_restricted(self, source):
+        with pytest.raises(expressions.ExpressionError):
+            expressions.parse(source)
+
+
+class TestQuestionnaireFiles:
+    def test_every_fault_is_reported_with_its_place(self):
+        data = {
+            "code": "Essai",
+            "version": 0,
+            "title": "",
+            "sections": [
+                {
+                    "code": "rh",
+                    "title": "RH",
+                    "questions": [
+                        {"code": "total", "label": "Total", "type": "integer", "min": 5, "max": 1},
+                        {"code": "total", "label": "Encore", "type": "entier"},
+                        {"code": "cdi", "label": "CDI", "type": "integer", "shown_if": "inconnu > 0"},
+                        {
+                            "code": "choix",
+                            "label": "Un choix",
+                            "type": "choice",
+                            "choices": [{"code": "a", "label": "A"}],
+                        },
+                    ],
+                }
+            ],
+            "rules": [{"code": "r1", "level": "fatal", "check": "total >", "message": "m", "questions": ["nulle"]}],
+        }
+        errors = check(data)
+        expected = [
+            "en-tête : « code » doit être en minuscules",
+            "en-tête : « version » doit être un entier positif.",
+            "en-tête : « title » est obligatoire.",
+            "rubrique rh, question total : « min » dépasse « max ».",
+            "rubrique rh, question total : le code « total » est déjà celui d'une autre question.",
+            "rubrique rh, question total : type « entier » inconnu",
+            "rubrique rh, question choix : une question à choix propose au moins deux choix.",
+            "rubrique rh, question cdi, « shown_if » : « inconnu » n'est pas le code d'une question.",
+            "règle r1 : « level » vaut « error » ou « warning ».",
+            "règle r1, « check » : expression invalide « total > »",
+            "règle r1 : la question « nulle » n'existe pas.",
+        ]
+        for message in expected:
+            assert any(e.startswith(message) for e in errors), (message, errors)
+        assert len(errors) == len(expected)
+
+    def test_a_bad_file_writes_nothing_and_says_why(self, tmp_path):
+        path = tmp_path / "faux.toml"
+        path.write_text(SMALL.replace('type = "amount"', 'type = "argent"', 1), encoding="utf-8")
+        with pytest.raises(CommandError) as error:
+            call_command("load_questionnaire", str(path))
+        assert "rien n'a été chargé" in str(error.value) and "type « argent » inconnu" in str(error.value)
+        assert not Questionnaire.objects.exists()
+
+    def test_reloading_is_idempotent_and_a_used_version_is_frozen(self, tmp_path, small):
+        path = tmp_path / "essai.toml"
+        assert load_questionnaire(path) == (small, "unchanged")
+        path.write_text(SMALL.replace("Salariés au 31 décembre", "Salariés au 31/12"), encoding="utf-8")
+        replaced, outcome = load_questionnaire(path)
+        assert outcome == "replaced" and question(replaced, "salaries_total").label == "Salariés au 31/12"
+        Campaign.objects.create(
+            year=2025,
+            title="Observatoire 2025",
+            questionnaire=replaced,
+            opens_on=datetime.date(2026, 3, 1),
+            closes_on=datetime.date(2026, 5, 31),
+        )
+        path.write_text(SMALL.replace("Budget total", "Budget"), encoding="utf-8")
+        with pytest.raises(QuestionnaireInUse, match="version = 2"):
+            load_questionnaire(path)
+        assert question(replaced, "budget_total").label == "Budget total"
+
+    def test_shipped_questionnaires_load(self):
+        paths = sorted(SHIPPED.glob("*.toml"))
+        assert paths, "aucun questionnaire livré"
+        call_command("load_questionnaire")
+        for questionnaire in Questionnaire.objects.all():
+            assert 90 <= questionnaire.questions.count() <= 120
+            assert questionnaire.rules.count() >= 8
