@@ -1,4 +1,4 @@
-"""Observatory: questionnaire files, typed answers in French writing, conditions and cross-question rules."""
+"""Observatory: questionnaire files, typed answers in French writing, conditions, rules, opening a campaign."""
 
 import datetime
 import decimal
@@ -9,10 +9,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cadre.accounts.models import Role
 from cadre.observatory import expressions
-from cadre.observatory.actions import QuestionnaireInUse, load_questionnaire
+from cadre.observatory.actions import CampaignAlreadyOpen, QuestionnaireInUse, load_questionnaire, open_campaign
 from cadre.observatory.definitions import check
-from cadre.observatory.models import Campaign, Question, Questionnaire, check_answers
+from cadre.observatory.models import Campaign, Question, Questionnaire, Submission, check_answers
+from cadre.structures.models import Structure
+from tests.factories import ApprovalFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
 D = decimal.Decimal
@@ -277,3 +280,49 @@ class TestQuestionnaireFiles:
         for questionnaire in Questionnaire.objects.all():
             assert 90 <= questionnaire.questions.count() <= 120
             assert questionnaire.rules.count() >= 8
+
+
+class TestOpeningACampaign:
+    @pytest.fixture
+    def campaign(self, small):
+        return Campaign.objects.create(
+            year=2025,
+            title="Observatoire 2025",
+            questionnaire=small,
+            opens_on=datetime.date(2026, 3, 1),
+            closes_on=datetime.date(2026, 5, 31),
+        )
+
+    def test_structures_of_the_year_are_those_approved_in_it_and_first_approved_before(self):
+        old = ApprovalFactory(starts=datetime.date(2022, 1, 1), ends=datetime.date(2025, 12, 31)).structure
+        renewed = ApprovalFactory(starts=datetime.date(2021, 1, 1), ends=datetime.date(2024, 6, 30)).structure
+        ApprovalFactory(structure=renewed, starts=datetime.date(2024, 7, 1), ends=datetime.date(2028, 6, 30))
+        new = ApprovalFactory(starts=datetime.date(2025, 6, 1), ends=datetime.date(2027, 5, 31)).structure
+        known_before = ApprovalFactory(starts=datetime.date(2025, 1, 1), ends=datetime.date(2028, 12, 31)).structure
+        Structure.objects.filter(pk=known_before.pk).update(first_approval_date=datetime.date(2012, 9, 1))
+        ended = ApprovalFactory(starts=datetime.date(2020, 1, 1), ends=datetime.date(2024, 12, 31)).structure
+        family_only = ApprovalFactory(
+            kind="family_project", starts=datetime.date(2020, 1, 1), ends=datetime.date(2027, 12, 31)
+        ).structure
+        assert set(Structure.objects.observed_in(2025)) == {old, renewed, known_before}
+        assert new in Structure.objects.observed_in(2026) and ended not in Structure.objects.observed_in(2026)
+        assert family_only not in Structure.objects.observed_in(2025)
+
+    def test_opening_creates_the_submissions_and_tells_each_structure(
+        self, campaign, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        observed = ApprovalFactory(starts=datetime.date(2022, 1, 1), ends=datetime.date(2026, 12, 31)).structure
+        director = member(UserFactory(email="directrice@buers.fr"), observed, Role.MANAGER)
+        member(UserFactory(email="lecteur@buers.fr"), observed, Role.VIEWER)
+        closed = ApprovalFactory(starts=datetime.date(2022, 1, 1), ends=datetime.date(2026, 12, 31)).structure
+        Structure.objects.filter(pk=closed.pk).update(closed_on=datetime.date(2025, 9, 30))
+        admin = UserFactory(is_superuser=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            submissions = open_campaign(campaign, actor=admin)
+        assert [s.structure for s in submissions] == [observed]
+        assert Submission.objects.get().status == "not_started"
+        assert [m.to for m in mailoutbox] == [[director.email]]
+        assert "31/05/2026" in mailoutbox[0].body and observed.name in mailoutbox[0].body
+        with pytest.raises(CampaignAlreadyOpen):
+            open_campaign(campaign, actor=admin)
+        assert Submission.objects.count() == 1

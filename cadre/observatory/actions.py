@@ -2,11 +2,21 @@
 
 import decimal
 
+from django.conf import settings
+from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
+from cadre.accounts.models import WRITE_ROLES, Membership
 from cadre.observatory import definitions
-from cadre.observatory.models import Question, Questionnaire, Rule, Section
-from cadre.structures.models import StructureKind
+from cadre.observatory.models import (
+    Question,
+    Questionnaire,
+    Rule,
+    Section,
+    Submission,
+)
+from cadre.structures.models import Structure, StructureKind
 
 ALL_KINDS = [kind for kind, _ in StructureKind.choices]
 
@@ -97,3 +107,45 @@ def _create_parts(questionnaire, data):
 
 def _decimal(value):
     return None if value is None else decimal.Decimal(repr(value))
+
+
+class CampaignAlreadyOpen(ValueError):
+    pass
+
+
+def open_campaign(campaign, *, actor):
+    """Open `campaign`: one submission per structure observed in its year, and an e-mail to each
+    structure's contributors once the transaction is committed. Returns the submissions created."""
+    with transaction.atomic():
+        campaign = type(campaign).objects.select_for_update().get(pk=campaign.pk)
+        if campaign.opened_at is not None:
+            raise CampaignAlreadyOpen(
+                f"La campagne « {campaign} » est déjà ouverte depuis le {campaign.opened_at:%d/%m/%Y}."
+            )
+        structures = list(Structure.objects.observed_in(campaign.year).filter(closed_on__isnull=True))
+        submissions = Submission.objects.bulk_create(Submission(campaign=campaign, structure=s) for s in structures)
+        campaign.opened_at = timezone.now()
+        campaign.save(update_fields=["opened_at"])
+        transaction.on_commit(lambda: send_opening_emails(campaign, structures))
+    return submissions
+
+
+def send_opening_emails(campaign, structures):
+    """One e-mail per contributor of the structures, sent in one connection."""
+    memberships = Membership.objects.filter(structure__in=structures, role__in=WRITE_ROLES, user__is_active=True)
+    messages = [
+        mail.EmailMessage(
+            subject=f"Observatoire {campaign.year} : votre questionnaire est ouvert",
+            body=(
+                f"Bonjour,\n\nLa campagne « {campaign.title} » est ouverte : le questionnaire de "
+                f"{membership.structure.name} sur l'année {campaign.year} est à remplir avant le "
+                f"{campaign.closes_on:%d/%m/%Y}.\n\nVos réponses sont enregistrées au fil de la saisie ; vous pouvez "
+                f"vous interrompre et reprendre plus tard.\n\n{settings.CADRE_OPERATOR['name']}"
+            ),
+            to=[membership.user.email],
+        )
+        for membership in memberships.select_related("user", "structure").order_by("structure__name", "user__email")
+    ]
+    if messages:
+        mail.get_connection().send_messages(messages)
+    return len(messages)

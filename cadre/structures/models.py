@@ -66,7 +66,7 @@ class StructureQuerySet(models.QuerySet):
         today = today or timezone.localdate()
         current = Approval.objects.filter(
             structure=OuterRef("pk"),
-            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            kind__in=MAIN_APPROVAL_KINDS,
             starts__lte=today,
             ends__gte=today,
         ).order_by("-ends")
@@ -77,7 +77,7 @@ class StructureQuerySet(models.QuerySet):
         limit = add_months(today, months)
         ending = Approval.objects.filter(
             structure=OuterRef("pk"),
-            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            kind__in=MAIN_APPROVAL_KINDS,
             starts__lte=today,
             ends__gte=today,
             ends__lte=limit,
@@ -85,10 +85,20 @@ class StructureQuerySet(models.QuerySet):
         # A renewal already recorded after the current approval means nothing is ending.
         renewed = Approval.objects.filter(
             structure=OuterRef("pk"),
-            kind__in=[ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS],
+            kind__in=MAIN_APPROVAL_KINDS,
             starts__gt=today,
         )
         return self.filter(Exists(ending)).exclude(Exists(renewed))
+
+    def observed_in(self, year):
+        """The structures the observatory asks about `year`: approved during that year and first
+        approved before it (a new structure joins the campaign of the year after its first approval)."""
+        start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+        main = Approval.objects.filter(structure=OuterRef("pk"), kind__in=MAIN_APPROVAL_KINDS)
+        return self.filter(
+            Exists(main.filter(starts__lte=end, ends__gte=start)),
+            Q(first_approval_date__lt=start) | Exists(main.filter(starts__lt=start)),
+        )
 
 
 # Partners whose staff may edit the registry of the structures in their scope.
@@ -253,6 +263,9 @@ class ApprovalKind(models.TextChoices):
     FAMILY_PROJECT = "family_project", "Animation collective familles (projet familles)"
     EVS = "evs", "Espace de vie sociale"
 
+
+# The approval of a structure's whole project (a family project comes on top of a social one).
+MAIN_APPROVAL_KINDS = [ApprovalKind.SOCIAL_PROJECT, ApprovalKind.EVS]
 
 APPROVAL_KINDS_BY_STRUCTURE = {
     StructureKind.CENTRE_SOCIAL: {ApprovalKind.SOCIAL_PROJECT, ApprovalKind.FAMILY_PROJECT},
