@@ -12,9 +12,11 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, OuterRef
 
 from cadre.observatory import expressions
 from cadre.structures.models import Structure
+from cadre.territories.models import Department
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -385,6 +387,23 @@ class Answer(models.Model):
 # -- campaigns and submissions -------------------------------------------------------------------
 
 
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Administrators see every campaign; others the opened ones (their submissions are scoped apart)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(opened_at__isnull=False)
+
+
+class CampaignPhase(models.TextChoices):
+    DRAFT = "draft", "en préparation"
+    SCHEDULED = "scheduled", "ouverte, saisie à venir"
+    OPEN = "open", "saisie en cours"
+    CLOSED = "closed", "close"
+
+
 class Campaign(models.Model):
     """One year's collection: every structure approved in the data year describes that year."""
 
@@ -406,6 +425,8 @@ class Campaign(models.Model):
     )
     created_at = models.DateTimeField("créée le", auto_now_add=True)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         verbose_name = "campagne"
         ordering = ["-year"]
@@ -423,6 +444,42 @@ class Campaign(models.Model):
     def is_closed(self, today):
         return today > self.closes_on
 
+    def phase(self, today):
+        if self.opened_at is None:
+            return CampaignPhase.DRAFT
+        if today < self.opens_on:
+            return CampaignPhase.SCHEDULED
+        if today > self.closes_on:
+            return CampaignPhase.CLOSED
+        return CampaignPhase.OPEN
+
+    def previous(self):
+        """The campaign of the year before (last year's answers, yearly changes), or None."""
+        return Campaign.objects.filter(year=self.year - 1).first()
+
+
+class Correspondent(models.Model):
+    """A partner's or the federation's staff member who reviews a campaign's submissions in a département."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="campagne", on_delete=models.CASCADE, related_name="correspondents"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="correspondant",
+        on_delete=models.CASCADE,
+        related_name="correspondences",
+    )
+    department = models.ForeignKey(Department, verbose_name="département", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "correspondant"
+        ordering = ["department", "user__last_name"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "user", "department"], name="correspondent_unique")]
+
+    def __str__(self):
+        return f"{self.user} ({self.department_id})"
+
 
 class SubmissionStatus(models.TextChoices):
     NOT_STARTED = "not_started", "non commencée"
@@ -435,6 +492,48 @@ class SubmissionStatus(models.TextChoices):
 
 # The structure may write in these states; the others are read-only for it.
 EDITABLE_STATUSES = {SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT, SubmissionStatus.RETURNED}
+
+
+# Submitted and waiting for a correspondant.
+TO_REVIEW_STATUSES = {SubmissionStatus.SUBMITTED, SubmissionStatus.RESUBMITTED}
+# Not yet sent by the structure (late once the campaign is closed or closing).
+NOT_SENT_STATUSES = {SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT, SubmissionStatus.RETURNED}
+# (from, to) → who may make the step: "structure", "reviewer" or "administrator".
+TRANSITIONS = {
+    (SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT): "structure",
+    (SubmissionStatus.NOT_STARTED, SubmissionStatus.SUBMITTED): "structure",
+    (SubmissionStatus.DRAFT, SubmissionStatus.SUBMITTED): "structure",
+    (SubmissionStatus.RETURNED, SubmissionStatus.RESUBMITTED): "structure",
+    (SubmissionStatus.SUBMITTED, SubmissionStatus.RETURNED): "reviewer",
+    (SubmissionStatus.RESUBMITTED, SubmissionStatus.RETURNED): "reviewer",
+    (SubmissionStatus.SUBMITTED, SubmissionStatus.VALIDATED): "reviewer",
+    (SubmissionStatus.RESUBMITTED, SubmissionStatus.VALIDATED): "reviewer",
+    (SubmissionStatus.VALIDATED, SubmissionStatus.RETURNED): "administrator",
+}
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Submissions of the structures the user may see (their own for structure staff)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(campaign__opened_at__isnull=False, structure__in=Structure.objects.visible_to(user))
+
+    def reviewable_by(self, user):
+        """Submissions the user reviews: administrators all; a correspondant those of their départements."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.visible_to(user).filter(
+            Exists(
+                Correspondent.objects.filter(
+                    campaign=OuterRef("campaign"), user=user, department=OuterRef("structure__commune__department")
+                )
+            )
+        )
 
 
 class Submission(models.Model):
@@ -462,6 +561,12 @@ class Submission(models.Model):
         blank=True,
         related_name="+",
     )
+    # Bumped by every step of the review, so that two reviewers cannot both act on one state.
+    version = models.PositiveIntegerField("version", default=1)
+    reminded_at = models.DateTimeField("dernière relance", null=True, blank=True)
+    reminder_count = models.PositiveIntegerField("relances", default=0)
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         verbose_name = "saisie"
@@ -470,6 +575,44 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"{self.structure} — {self.campaign}"
+
+    def is_open_to_structure(self, today):
+        """Whether the structure may write: before sending, or when returned (even after the closing)."""
+        if self.status == SubmissionStatus.RETURNED:
+            return True
+        campaign = self.campaign
+        return (
+            self.status in EDITABLE_STATUSES
+            and campaign.opened_at is not None
+            and campaign.opens_on <= today <= campaign.closes_on
+        )
+
+    def read_only_reason(self, today):
+        """Why the answers cannot be changed by the structure now, in French; "" when they can."""
+        if self.is_open_to_structure(today):
+            return ""
+        campaign = self.campaign
+        if self.status == SubmissionStatus.VALIDATED:
+            by = f" par {self.validated_by.display_name}" if self.validated_by else ""
+            return f"Questionnaire validé{by} le {_date(self.validated_at)} : il ne peut plus être modifié."
+        if self.status in TO_REVIEW_STATUSES:
+            return (
+                f"Questionnaire envoyé le {_date(self.submitted_at)} : il est en relecture par les correspondants "
+                "de l'observatoire, qui peuvent vous le renvoyer pour correction."
+            )
+        if today < campaign.opens_on:
+            return f"La saisie ouvre le {campaign.opens_on:%d/%m/%Y}."
+        return f"La campagne est close depuis le {campaign.closes_on:%d/%m/%Y} : la saisie n'est plus possible."
+
+    def values(self):
+        """{question code: typed value} of the stored answers."""
+        return {a.question.code: a.value for a in self.answers.select_related("question")}
+
+
+def _date(moment):
+    from django.utils import timezone
+
+    return timezone.localtime(moment).strftime("%d/%m/%Y") if moment else "?"
 
 
 class SubmissionEvent(models.Model):
@@ -490,3 +633,77 @@ class SubmissionEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+
+
+# -- anomalies: answers that look wrong, each a work item ----------------------------------------
+
+
+class AnomalyKind(models.TextChoices):
+    TERRITORY_BOUNDS = "territory_bounds", "hors des valeurs habituelles du territoire"
+    YEARLY_CHANGE = "yearly_change", "forte évolution sur un an"
+    REVIEWER = "reviewer", "remarque du correspondant"
+
+
+class AnomalyStatus(models.TextChoices):
+    OPEN = "open", "à examiner"
+    QUERIED = "queried", "question posée à la structure"
+    CORRECTED = "corrected", "corrigée"
+    JUSTIFIED = "justified", "justifiée"
+
+
+OPEN_ANOMALY_STATUSES = {AnomalyStatus.OPEN, AnomalyStatus.QUERIED}
+DETECTED_KINDS = {AnomalyKind.TERRITORY_BOUNDS, AnomalyKind.YEARLY_CHANGE}
+
+
+class AnomalyQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(submission__in=Submission.objects.visible_to(user))
+
+    def unresolved(self):
+        return self.filter(status__in=OPEN_ANOMALY_STATUSES)
+
+
+class Anomaly(models.Model):
+    """An answer that looks wrong (or a correspondant's remark on it): it ends corrected or justified."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="anomalies")
+    question = models.ForeignKey(Question, verbose_name="question", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField("nature", max_length=20, choices=AnomalyKind.choices)
+    status = models.CharField("état", max_length=10, choices=AnomalyStatus.choices, default=AnomalyStatus.OPEN)
+    detail = models.CharField("constat", max_length=500)
+    value_seen = models.DecimalField("valeur constatée", max_digits=16, decimal_places=4, null=True, blank=True)
+    query = models.TextField("question posée à la structure", blank=True)
+    queried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="posée par", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    queried_at = models.DateTimeField("posée le", null=True, blank=True)
+    justification = models.TextField("justification", blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="réglée par", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField("réglée le", null=True, blank=True)
+    created_at = models.DateTimeField("relevée le", auto_now_add=True)
+
+    objects = AnomalyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "point à vérifier"
+        verbose_name_plural = "points à vérifier"
+        ordering = ["submission", "question__position", "created_at"]
+        indexes = [models.Index(fields=["submission", "status"], name="anomaly_submission_status")]
+        constraints = [
+            # One detected anomaly of a kind per answer; a correspondant may make several remarks.
+            models.UniqueConstraint(
+                fields=["submission", "question", "kind"],
+                condition=~models.Q(kind="reviewer"),
+                name="anomaly_unique_detected",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.question.code} : {self.get_kind_display()} ({self.get_status_display()})"
+
+    @property
+    def is_unresolved(self):
+        return self.status in OPEN_ANOMALY_STATUSES
