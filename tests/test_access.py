@@ -3,12 +3,17 @@
 A new URL fails `test_every_url_is_in_the_matrix` until its expected statuses are written here.
 """
 
+import datetime
+
 import pytest
+from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from cadre.accounts.models import ApiToken, User
 from cadre.demo import cast
-from cadre.observatory.models import Questionnaire
+from cadre.observatory import actions as observatory_actions
+from cadre.observatory.models import Anomaly, AnomalyKind, Campaign, Questionnaire, Submission, SubmissionStatus
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -44,6 +49,14 @@ CREATE_STRUCTURE = row(LOGIN, 403, 403, 200, 200, 403, 200, 200)
 ADMIN_ONLY = row(LOGIN, *[403] * 6, 200)
 ADMIN_ONLY_POST = row(LOGIN, *[403] * 6, 302)
 API_SIGNED_IN = {**SIGNED_IN, "anonymous": 401}
+# Observatory. Structure A's submission is a draft; « reviewed » is another Villeurbanne centre's submission,
+# sent and waiting for the Rhône correspondants (Caf 69 and federation 69).
+A_FILLING_POST = row(LOGIN, 302, 404, 403, 404, 403, 403, 302)
+A_AUTOSAVE = row(LOGIN, 200, 404, 403, 404, 403, 403, 200)
+REVIEW = row(LOGIN, 404, 404, 200, 404, 403, 200, 200)
+REVIEW_POST = {**REVIEW, **{role: 302 for role, status in REVIEW.items() if status == 200}}
+REMIND_POST = row(LOGIN, 403, 403, 302, 302, 403, 302, 302)
+REOPEN_POST = row(LOGIN, 404, 404, 403, 404, 403, 403, 302)
 API_A_VISIBLE = {**A_VISIBLE, "anonymous": 401}
 
 # name: (method, url builder, expected statuses)
@@ -102,6 +115,80 @@ MATRIX = {
         "get",
         lambda o: reverse("observatory:questionnaire", args=[o["questionnaire"].uuid]),
         SIGNED_IN,
+    ),
+    "observatory:campaigns": ("get", lambda o: reverse("observatory:campaigns"), SIGNED_IN),
+    "observatory:campaign_create": ("get", lambda o: reverse("observatory:campaign_create"), ADMIN_ONLY),
+    "observatory:campaign": ("get", lambda o: reverse("observatory:campaign", args=[o["campaign"].uuid]), SIGNED_IN),
+    "observatory:campaign_edit": (
+        "get",
+        lambda o: reverse("observatory:campaign_edit", args=[o["campaign"].uuid]),
+        ADMIN_ONLY,
+    ),
+    "observatory:campaign_correspondents": (
+        "get",
+        lambda o: reverse("observatory:campaign_correspondents", args=[o["campaign"].uuid]),
+        ADMIN_ONLY,
+    ),
+    "observatory:campaign_open": (
+        "post",
+        lambda o: reverse("observatory:campaign_open", args=[o["campaign"].uuid]),
+        ADMIN_ONLY_POST,
+    ),
+    "observatory:campaign_remind": (
+        "post",
+        lambda o: reverse("observatory:campaign_remind", args=[o["campaign"].uuid]),
+        REMIND_POST,
+    ),
+    "observatory:submission": ("get", lambda o: reverse("observatory:submission", args=[o["a_sub"].uuid]), A_VISIBLE),
+    "observatory:submission_section": (
+        "get",
+        lambda o: reverse("observatory:submission_section", args=[o["a_sub"].uuid, "finances"]),
+        A_VISIBLE,
+    ),
+    "observatory:section_prefill": (
+        "post",
+        lambda o: reverse("observatory:section_prefill", args=[o["a_sub"].uuid, "finances"]),
+        A_FILLING_POST,
+    ),
+    "observatory:answer_save": (
+        "post",
+        lambda o: reverse("observatory:answer_save", args=[o["a_sub"].uuid, "faits_marquants"]),
+        A_AUTOSAVE,
+    ),
+    "observatory:submission_submit": (
+        "post",
+        lambda o: reverse("observatory:submission_submit", args=[o["a_sub"].uuid]),
+        A_FILLING_POST,
+    ),
+    "observatory:submission_print": (
+        "get",
+        lambda o: reverse("observatory:submission_print", args=[o["a_sub"].uuid]),
+        A_VISIBLE,
+    ),
+    "observatory:submission_return": (
+        "get",
+        lambda o: reverse("observatory:submission_return", args=[o["reviewed"].uuid]),
+        REVIEW,
+    ),
+    "observatory:submission_validate": (
+        "post",
+        lambda o: reverse("observatory:submission_validate", args=[o["reviewed"].uuid]),
+        REVIEW_POST,
+    ),
+    "observatory:submission_reopen": (
+        "post",
+        lambda o: reverse("observatory:submission_reopen", args=[o["validated"].uuid]),
+        REOPEN_POST,
+    ),
+    "observatory:anomaly_query": (
+        "post",
+        lambda o: reverse("observatory:anomaly_query", args=[o["anomaly"].uuid]),
+        REVIEW_POST,
+    ),
+    "observatory:anomaly_justify": (
+        "post",
+        lambda o: reverse("observatory:anomaly_justify", args=[o["anomaly"].uuid]),
+        REVIEW_POST,
     ),
     "structures:list": ("get", lambda o: reverse("structures:list") + "?department=69", SIGNED_IN),
     "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
@@ -190,6 +277,7 @@ def objects(demo):
     caf69 = Partner.objects.get(memberships__user__email=cast.CAF69)
     token, _ = ApiToken.issue(User.objects.get(email=cast.ADMIN), "matrice")
     return {
+        **observatory_objects(a, federation),
         "a": a,
         "a_approval": a.approvals.first(),
         "a_contact": a.contacts.first() or a.contacts.create(name="Contact de test"),
@@ -199,6 +287,42 @@ def objects(demo):
         "questionnaire": Questionnaire.objects.first()
         or Questionnaire.objects.create(code="essai", version=1, title="Essai", digest="0" * 64),
     }
+
+
+def observatory_objects(a, federation):
+    """The current campaign (open today), structure A's draft, a sent and a validated submission of Villeurbanne."""
+    admin = User.objects.get(email=cast.ADMIN)
+    today = timezone.localdate()
+    campaign = Campaign.objects.filter(year=today.year - 1).first()
+    if campaign is None:
+        if not Questionnaire.objects.filter(code="senacs").exists():
+            call_command("load_questionnaire", verbosity=0)
+        campaign = Campaign.objects.create(
+            year=today.year - 1,
+            title="Observatoire de l'an passé",
+            questionnaire=Questionnaire.objects.get(code="senacs"),
+            opens_on=today - datetime.timedelta(days=10),
+            closes_on=today + datetime.timedelta(days=30),
+        )
+        observatory_actions.open_campaign(campaign, actor=admin)
+        observatory_actions.assign_default_correspondents(campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        opens_on=today - datetime.timedelta(days=10), closes_on=today + datetime.timedelta(days=30)
+    )
+    campaign.refresh_from_db()
+    a_sub = campaign.submissions.get(structure=a)
+    others = list(campaign.submissions.filter(structure__commune_id=a.commune_id).exclude(pk=a_sub.pk)[:2])
+    Structure.objects.filter(pk__in=[s.structure_id for s in others]).update(federation=federation)
+    Submission.objects.filter(pk=a_sub.pk).update(status=SubmissionStatus.DRAFT)
+    Submission.objects.filter(pk=others[0].pk).update(status=SubmissionStatus.SUBMITTED)
+    Submission.objects.filter(pk=others[1].pk).update(status=SubmissionStatus.VALIDATED)
+    anomaly = Anomaly.objects.create(
+        submission=others[0],
+        question=campaign.questionnaire.questions.get(code="budget_total"),
+        kind=AnomalyKind.REVIEWER,
+        detail="Vérifier le budget",
+    )
+    return {"campaign": campaign, "a_sub": a_sub, "reviewed": others[0], "validated": others[1], "anomaly": anomaly}
 
 
 @pytest.mark.parametrize("role", ROLES)

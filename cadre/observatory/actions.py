@@ -603,3 +603,16 @@ def send_reminders(campaign, submissions, *, actor=None):
     if messages:
         mail.get_connection().send_messages(messages)
     return len(submissions), len(messages)
+
+
+def copy_previous_answers(submission, questions, previous, *, actor):
+    """Take last year's answers (`previous`: {code: value}) into the unanswered `questions`."""
+    copied = 0
+    for question in questions:
+        if question.code in previous:
+            value = previous[question.code]
+            save_answer(
+                submission, question, "oui" if value is True else "non" if value is False else value, actor=actor
+            )
+            copied += 1
+    return copied

@@ -299,6 +299,11 @@ class Issue:
     def is_error(self):
         return self.level == RuleLevel.ERROR
 
+    @property
+    def is_missing(self):
+        """A required question left unanswered (blocks sending, but is no mistake while filling in)."""
+        return self.level == RuleLevel.ERROR and not self.rule_code
+
 
 def asked_questions(questions, structure_kind, values):
     """The questions put to a structure of `structure_kind` given its `values` ({code: value}):
@@ -490,6 +495,15 @@ class SubmissionStatus(models.TextChoices):
     VALIDATED = "validated", "validée"
 
 
+STATUS_BADGES = {
+    SubmissionStatus.NOT_STARTED: "",
+    SubmissionStatus.DRAFT: "fr-badge--info",
+    SubmissionStatus.SUBMITTED: "fr-badge--new",
+    SubmissionStatus.RETURNED: "fr-badge--warning",
+    SubmissionStatus.RESUBMITTED: "fr-badge--new",
+    SubmissionStatus.VALIDATED: "fr-badge--success",
+}
+
 # The structure may write in these states; the others are read-only for it.
 EDITABLE_STATUSES = {SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT, SubmissionStatus.RETURNED}
 
@@ -575,6 +589,10 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"{self.structure} — {self.campaign}"
+
+    @property
+    def badge_class(self):
+        return STATUS_BADGES[self.status]
 
     def is_open_to_structure(self, today):
         """Whether the structure may write: before sending, or when returned (even after the closing)."""

@@ -1,8 +1,37 @@
-from django.db.models import Count
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from cadre.observatory.models import Questionnaire, RuleLevel
+from cadre.observatory import actions, permissions
+from cadre.observatory.forms import CampaignForm, CorrespondentForm
+from cadre.observatory.models import (
+    NOT_SENT_STATUSES,
+    OPEN_ANOMALY_STATUSES,
+    TO_REVIEW_STATUSES,
+    Anomaly,
+    AnomalyStatus,
+    Campaign,
+    Questionnaire,
+    RuleLevel,
+    Submission,
+    SubmissionStatus,
+)
+from cadre.territories.reference import department_place
+
+DASHBOARD_ROWS = 25
+# The bar of the dashboard, in DSFR colours; the table under it gives the same figures.
+STATUS_COLOURS = {
+    SubmissionStatus.NOT_STARTED: "#cecece",
+    SubmissionStatus.DRAFT: "#8585f6",
+    SubmissionStatus.SUBMITTED: "#000091",
+    SubmissionStatus.RETURNED: "#b34000",
+    SubmissionStatus.RESUBMITTED: "#465f9d",
+    SubmissionStatus.VALIDATED: "#18753c",
+}
 
 
 def questionnaire_list(request):
@@ -38,3 +67,271 @@ def questionnaire_detail(request, uuid):
             "breadcrumb": [("Questionnaires", reverse("observatory:questionnaires")), (str(questionnaire), None)],
         },
     )
+
+
+# -- campaigns -----------------------------------------------------------------------------------
+
+
+def _campaign_breadcrumb(campaign=None, *more):
+    crumbs = [("Observatoire", reverse("observatory:campaigns"))]
+    if campaign is not None:
+        crumbs.append((campaign.title, reverse("observatory:campaign", args=[campaign.uuid])))
+    return [*crumbs, *more]
+
+
+def campaign_list(request):
+    today = timezone.localdate()
+    visible = Submission.objects.visible_to(request.user)
+    campaigns = list(
+        Campaign.objects.visible_to(request.user)
+        .select_related("questionnaire")
+        .annotate(
+            total=Count("submissions", filter=Q(submissions__in=visible), distinct=True),
+            sent=Count(
+                "submissions",
+                filter=Q(submissions__in=visible, submissions__status__in=TO_REVIEW_STATUSES),
+                distinct=True,
+            ),
+            validated=Count(
+                "submissions",
+                filter=Q(submissions__in=visible, submissions__status=SubmissionStatus.VALIDATED),
+                distinct=True,
+            ),
+        )
+    )
+    own = {}
+    structure_ids = request.user.structure_ids()
+    if structure_ids:
+        for submission in visible.filter(structure_id__in=structure_ids).select_related("structure"):
+            own.setdefault(submission.campaign_id, []).append(submission)
+    for campaign in campaigns:
+        campaign.current_phase = campaign.phase(today)
+        campaign.own_submissions = own.get(campaign.pk, [])
+    return render(
+        request,
+        "observatory/campaign_list.html",
+        {
+            "campaigns": campaigns,
+            "can_manage": permissions.can_manage_campaigns(request.user),
+            "title": "Observatoire : campagnes annuelles",
+            "breadcrumb": [("Observatoire", None)],
+        },
+    )
+
+
+def _require_manager(request):
+    if not permissions.can_manage_campaigns(request.user):
+        raise PermissionDenied
+
+
+def campaign_create(request):
+    _require_manager(request)
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = form.save()
+        messages.success(
+            request, f"La campagne « {campaign} » est créée. Choisissez ses correspondants puis ouvrez-la."
+        )
+        return redirect("observatory:campaign", uuid=campaign.uuid)
+    return render(
+        request,
+        "observatory/campaign_form.html",
+        {
+            "form": form,
+            "cancel_url": reverse("observatory:campaigns"),
+            "title": "Nouvelle campagne",
+            "breadcrumb": _campaign_breadcrumb(None, ("Nouvelle campagne", None)),
+        },
+    )
+
+
+def _campaign(request, uuid):
+    return get_object_or_404(Campaign.objects.visible_to(request.user).select_related("questionnaire"), uuid=uuid)
+
+
+def campaign_edit(request, uuid):
+    campaign = _campaign(request, uuid)
+    _require_manager(request)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "La campagne a été modifiée.")
+        return redirect("observatory:campaign", uuid=campaign.uuid)
+    return render(
+        request,
+        "observatory/campaign_form.html",
+        {
+            "form": form,
+            "campaign": campaign,
+            "cancel_url": reverse("observatory:campaign", args=[campaign.uuid]),
+            "title": f"Modifier {campaign.title}",
+            "breadcrumb": _campaign_breadcrumb(campaign, ("Modifier", None)),
+        },
+    )
+
+
+def campaign_correspondents(request, uuid):
+    campaign = _campaign(request, uuid)
+    _require_manager(request)
+    form = CorrespondentForm(request.POST or None, campaign=campaign)
+    if request.method == "POST":
+        if "defaults" in request.POST:
+            added = actions.assign_default_correspondents(campaign)
+            messages.success(
+                request, f"{added} correspondant{'s' if added > 1 else ''} ajouté{'s' if added > 1 else ''}."
+            )
+            return redirect("observatory:campaign_correspondents", uuid=campaign.uuid)
+        if "remove" in request.POST:
+            campaign.correspondents.filter(pk=request.POST.get("remove")).delete()
+            messages.success(request, "Le correspondant a été retiré.")
+            return redirect("observatory:campaign_correspondents", uuid=campaign.uuid)
+        if form.is_valid():
+            correspondent = form.save()
+            messages.success(
+                request, f"{correspondent.user.display_name} est correspondant pour {correspondent.department}."
+            )
+            return redirect("observatory:campaign_correspondents", uuid=campaign.uuid)
+    correspondents = campaign.correspondents.select_related("user", "department")
+    return render(
+        request,
+        "observatory/campaign_correspondents.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "correspondents": correspondents,
+            "cancel_url": reverse("observatory:campaign", args=[campaign.uuid]),
+            "title": f"Correspondants — {campaign.title}",
+            "breadcrumb": _campaign_breadcrumb(campaign, ("Correspondants", None)),
+        },
+    )
+
+
+@require_POST
+def campaign_open(request, uuid):
+    campaign = _campaign(request, uuid)
+    _require_manager(request)
+    try:
+        submissions = actions.open_campaign(campaign, actor=request.user)
+    except actions.CampaignAlreadyOpen as error:
+        messages.error(request, str(error))
+    else:
+        if not campaign.correspondents.exists():
+            actions.assign_default_correspondents(campaign)
+        messages.success(
+            request,
+            f"La campagne est ouverte : {len(submissions)} questionnaires créés, les structures sont prévenues "
+            "par courriel.",
+        )
+    return redirect("observatory:campaign", uuid=campaign.uuid)
+
+
+def _dashboard_scope(request, campaign):
+    """(submissions the page counts, the départements offered in its filter, the one chosen)."""
+    submissions = Submission.objects.visible_to(request.user).filter(campaign=campaign)
+    reviewed = permissions.reviewed_departments(request.user, campaign)
+    codes = sorted(set(submissions.values_list("structure__commune__department_id", flat=True)))
+    if reviewed:
+        # A correspondant starts on their territory; the rest of what they see stays one choice away.
+        codes = sorted(set(codes) | reviewed)
+    chosen = request.GET.get("departement")
+    if chosen is None:
+        chosen = "mine" if reviewed else ""
+    if chosen == "mine" and reviewed:
+        submissions = submissions.filter(structure__commune__department_id__in=reviewed)
+    elif chosen in codes:
+        submissions = submissions.filter(structure__commune__department_id=chosen)
+    else:
+        chosen = ""
+    return submissions, codes, chosen, reviewed
+
+
+def campaign_detail(request, uuid):
+    campaign = _campaign(request, uuid)
+    today = timezone.localdate()
+    submissions, codes, chosen, reviewed = _dashboard_scope(request, campaign)
+    counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
+    total = sum(counts.values())
+    by_status, offset = [], 0.0
+    for status, label in SubmissionStatus.choices:
+        count = counts.get(status, 0)
+        width = 100 * count / total if total else 0
+        by_status.append({"label": label, "count": count, "x": offset, "width": width, "color": STATUS_COLOURS[status]})
+        offset += width
+    late = list(
+        submissions.filter(status__in=NOT_SENT_STATUSES)
+        .select_related("structure__commune")
+        .order_by("structure__commune__department_id", "structure__name")[:DASHBOARD_ROWS]
+    )
+    to_review = list(
+        submissions.filter(status__in=TO_REVIEW_STATUSES)
+        .select_related("structure__commune")
+        .annotate(open_anomalies=Count("anomalies", filter=Q(anomalies__status__in=OPEN_ANOMALY_STATUSES)))
+        .order_by("submitted_at")[:DASHBOARD_ROWS]
+    )
+    anomalies = Anomaly.objects.filter(submission__in=submissions)
+    anomaly_counts = (
+        anomalies.values("submission__structure__commune__department_id")
+        .annotate(
+            open=Count("pk", filter=Q(status=AnomalyStatus.OPEN)),
+            queried=Count("pk", filter=Q(status=AnomalyStatus.QUERIED)),
+            corrected=Count("pk", filter=Q(status=AnomalyStatus.CORRECTED)),
+            justified=Count("pk", filter=Q(status=AnomalyStatus.JUSTIFIED)),
+        )
+        .order_by("submission__structure__commune__department_id")
+    )
+    unresolved = list(
+        anomalies.unresolved()
+        .select_related("submission__structure", "question")
+        .order_by("submission__structure__name", "question__position")[:DASHBOARD_ROWS]
+    )
+    return render(
+        request,
+        "observatory/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "phase": campaign.phase(today),
+            "total": total,
+            "by_status": by_status,
+            "sent_share": round(100 * (total - sum(counts.get(s, 0) for s in NOT_SENT_STATUSES)) / total)
+            if total
+            else 0,
+            "late": late,
+            "late_count": sum(counts.get(s, 0) for s in NOT_SENT_STATUSES),
+            "to_review": to_review,
+            "to_review_count": sum(counts.get(s, 0) for s in TO_REVIEW_STATUSES),
+            "anomaly_counts": list(anomaly_counts),
+            "unresolved": unresolved,
+            "unresolved_count": anomalies.unresolved().count(),
+            "departments": [(code, department_place(code)[0]) for code in codes],
+            "chosen": chosen,
+            "reviewed": sorted(reviewed) if reviewed else [],
+            "can_manage": permissions.can_manage_campaigns(request.user),
+            "can_remind": permissions.can_remind(request.user, campaign) and campaign.opened_at is not None,
+            "correspondent_count": campaign.correspondents.count(),
+            "dashboard_rows": DASHBOARD_ROWS,
+            "title": campaign.title,
+            "breadcrumb": _campaign_breadcrumb(None, (campaign.title, None)),
+        },
+    )
+
+
+@require_POST
+def campaign_remind(request, uuid):
+    campaign = _campaign(request, uuid)
+    if not permissions.can_remind(request.user, campaign):
+        raise PermissionDenied
+    submissions = Submission.objects.reviewable_by(request.user).filter(campaign=campaign)
+    if request.POST.get("submission"):
+        submissions = submissions.filter(uuid=request.POST["submission"])
+    elif request.POST.get("departement"):
+        submissions = submissions.filter(structure__commune__department_id=request.POST["departement"])
+    reminded, sent = actions.send_reminders(campaign, submissions, actor=request.user)
+    if reminded:
+        messages.success(
+            request,
+            f"{reminded} structure{'s' if reminded > 1 else ''} relancée{'s' if reminded > 1 else ''} "
+            f"({sent} courriel{'s' if sent > 1 else ''}).",
+        )
+    else:
+        messages.info(request, "Aucune structure à relancer : toutes ont envoyé leur questionnaire.")
+    return redirect(request.POST.get("next") or reverse("observatory:campaign", args=[campaign.uuid]))
