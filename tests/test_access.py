@@ -245,6 +245,45 @@ MATRIX = {
     "api-1.0.0:priority_area": ("get", lambda o: reverse("api-1.0.0:priority_area", args=["QN06921M"]), ALL_OK),
     "api-1.0.0:structures": ("get", lambda o: reverse("api-1.0.0:structures") + "?department=69", API_SIGNED_IN),
     "api-1.0.0:structure": ("get", lambda o: reverse("api-1.0.0:structure", args=[o["a"].uuid]), API_A_VISIBLE),
+    "api-1.0.0:campaigns": ("get", lambda o: reverse("api-1.0.0:campaigns"), API_SIGNED_IN),
+    "api-1.0.0:campaign": ("get", lambda o: reverse("api-1.0.0:campaign", args=[o["campaign"].uuid]), API_SIGNED_IN),
+    "api-1.0.0:campaign_questions": (
+        "get",
+        lambda o: reverse("api-1.0.0:campaign_questions", args=[o["campaign"].uuid]),
+        API_SIGNED_IN,
+    ),
+    "api-1.0.0:submissions": ("get", lambda o: reverse("api-1.0.0:submissions"), API_SIGNED_IN),
+    "api-1.0.0:submission": (
+        "get",
+        lambda o: reverse("api-1.0.0:submission", args=[o["a_sub"].uuid]),
+        API_A_VISIBLE,
+    ),
+    # Writes with an empty JSON body and no If-Match: who gets past scope (404) and rights (403).
+    "api-1.0.0:submission_answers": (
+        "api_patch",
+        lambda o: reverse("api-1.0.0:submission_answers", args=[o["a_sub"].uuid]),
+        row(401, 422, 404, 403, 404, 403, 403, 422),
+    ),
+    "api-1.0.0:submission_submit": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:submission_submit", args=[o["a_sub"].uuid]),
+        row(401, 428, 404, 403, 404, 403, 403, 428),
+    ),
+    "api-1.0.0:submission_return": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:submission_return", args=[o["reviewed"].uuid]),
+        row(401, 404, 404, 428, 404, 403, 428, 428),
+    ),
+    "api-1.0.0:submission_validate": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:submission_validate", args=[o["reviewed"].uuid]),
+        row(401, 404, 404, 428, 404, 403, 428, 428),
+    ),
+    "api-1.0.0:submission_reopen": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:submission_reopen", args=[o["validated"].uuid]),
+        row(401, 404, 404, 403, 404, 403, 403, 428),
+    ),
     "api-1.0.0:partners": ("get", lambda o: reverse("api-1.0.0:partners"), API_SIGNED_IN),
     "api-1.0.0:partner": ("get", lambda o: reverse("api-1.0.0:partner", args=[o["caf69"].uuid]), API_SIGNED_IN),
 }
@@ -331,7 +370,11 @@ def test_url_as_role(client, objects, name, role):
     method, build, expected = MATRIX[name]
     if role != "anonymous":
         client.force_login(User.objects.get(email=EMAILS[role]))
-    response = getattr(client, method)(build(objects))
+    if method.startswith("api_"):
+        body = '{"answers": {}}' if method == "api_patch" else "{}"
+        response = getattr(client, method[4:])(build(objects), data=body, content_type="application/json")
+    else:
+        response = getattr(client, method)(build(objects))
     assert response.status_code == expected[role], f"{name} en tant que {role}"
     if expected[role] == LOGIN and role == "anonymous" and name not in {"accounts:logout", "admin:index"}:
         assert response["Location"].startswith(reverse("accounts:login"))

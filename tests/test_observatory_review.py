@@ -445,3 +445,38 @@ class TestEntryPages:
         # Both structures are approved through 2027 and were first approved before 2026.
         assert campaign.opened_at is not None and campaign.submissions.count() == 2
         assert Correspondent.objects.filter(campaign=campaign).count() == 2
+
+
+def test_the_pdf_copy_holds_the_answers(client, world, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.fail("pdftotext absent : installez poppler-utils (apt-get install poppler-utils).")
+    submission = fill(world, **VALID)
+    client.force_login(world["director"])
+    response = client.get(reverse("observatory:submission_print", args=[submission.uuid]) + "?format=pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert 'filename="observatoire-2025-centre-social-des-buers.pdf"' in response["Content-Disposition"]
+    path = tmp_path / "copie.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Centre social des Buers" in text and "Observatoire 2025" in text
+    assert "Salariés au 31 décembre" in text and "600 000" in text.replace("\u202f", " ")
+
+
+def test_the_daily_command_reminds_late_structures_once(world, mailoutbox):
+    from django.core.management import call_command
+
+    closing = world["campaign"].closes_on
+    call_command("send_campaign_reminders", today=(closing - datetime.timedelta(days=5)).isoformat(), verbosity=0)
+    assert mailoutbox == []
+    fourteen_days_before = (closing - datetime.timedelta(days=14)).isoformat()
+    call_command("send_campaign_reminders", today=fourteen_days_before, verbosity=0)
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "animateur@buers.fr",
+        "direction@belledemai.fr",
+        "directrice@buers.fr",
+    ]
+    call_command("send_campaign_reminders", today=fourteen_days_before, verbosity=0)
+    assert len(mailoutbox) == 3

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from ninja import NinjaAPI
 
-from cadre.api import partners, structures, territories
+from cadre.api import observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
 from cadre.api.errors import install_handlers
 
@@ -46,7 +46,7 @@ api = CadreAPI(
     title="API Cadre",
     version="1.0.0",
     description=(
-        "API de Cadre : territoires, structures et partenaires. Les territoires sont publics ; le reste demande "
+        "API de Cadre : territoires, structures, partenaires et observatoire (campagnes, saisies, réponses). Les territoires sont publics ; le reste demande "
         "un jeton (`Authorization: Bearer <jeton>`, créé sur la page « Mon compte ») ou une session ouverte. "
         "Chacun ne voit et ne modifie que ce que lui permettent les pages web. Voir docs/api.md."
     ),
@@ -57,3 +57,4 @@ install_handlers(api)
 api.add_router("", territories.router)
 api.add_router("/structures", structures.router)
 api.add_router("/partners", partners.router)
+api.add_router("", observatory.router)

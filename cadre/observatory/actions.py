@@ -188,7 +188,10 @@ def _step(submission, to_status, *, actor, comment="", at=None):
 
 
 def _locked(submission):
-    return Submission.objects.select_for_update().select_related("campaign", "structure").get(pk=submission.pk)
+    # Only the submission's row: locking its campaign too would queue every save of the campaign.
+    return (
+        Submission.objects.select_for_update(of=("self",)).select_related("campaign", "structure").get(pk=submission.pk)
+    )
 
 
 def save_answer(submission, question, raw, *, actor, expected_version=None, comment=None):
@@ -294,6 +297,8 @@ def return_submission(submission, *, actor, comment="", remarks=None, expected_v
     with transaction.atomic():
         locked = _locked(submission)
         _check_step(locked, SubmissionStatus.RETURNED, expected_version)
+        if locked.status not in TO_REVIEW_STATUSES:  # validated → returned is the administrator's reopening
+            raise TransitionRefused("Seul un questionnaire envoyé peut être renvoyé à la structure.")
         queried = locked.anomalies.filter(status=AnomalyStatus.QUERIED).exists()
         if not (comment.strip() or remarks or queried):
             raise TransitionRefused(

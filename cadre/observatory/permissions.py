@@ -13,6 +13,11 @@ def _active(user):
     return user.is_authenticated and user.is_active
 
 
+def is_data_manager(user):
+    """The partnership's data manager (an administrator of the platform)."""
+    return _active(user) and user.is_administrator
+
+
 def can_manage_campaigns(user):
     """Create, open and configure campaigns: the partnership's data manager."""
     return _active(user) and user.is_administrator
