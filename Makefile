@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cadre
 AXE_VERSION := 4.14.1
 export DJANGO_SETTINGS_MODULE ?= config.settings
 
-.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench clean
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ format: install-dev
 
 bench: install-dev
 	$(PY) benchmarks/foundation.py
+
+bench-observatory: install-dev
+	$(PY) benchmarks/observatory.py
 
 clean:
 	rm -rf $(VENV) .cache db.sqlite3 staticfiles

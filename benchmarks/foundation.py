@@ -208,13 +208,13 @@ def stop(server):
         server.wait(timeout=5)
 
 
-def log_in(session):
+def log_in(session, email=BENCH_EMAIL, password=BENCH_PASSWORD):
     status, _, page = session.get("/compte/connexion/")
     if status != 200:
         raise SystemExit(f"page de connexion : HTTP {status}")
     match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     token = match.group(1).decode() if match else session.cookies.get("csrftoken", "")
-    body = urlencode({"username": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrfmiddlewaretoken": token})
+    body = urlencode({"username": email, "password": password, "csrfmiddlewaretoken": token})
     status, headers, _ = session.request(
         "POST",
         "/compte/connexion/",
