@@ -140,6 +140,7 @@ def test_main_pages_pass_axe(page, site):
         "/compte/",
         "/observatoire/questionnaires/",
         f"/observatoire/questionnaires/{questionnaire.uuid}/",
+        *observatory_pages(),
     ]
     failures = {}
     for path in public_pages:
@@ -153,6 +154,29 @@ def test_main_pages_pass_axe(page, site):
     assert not failures, json.dumps(failures, ensure_ascii=False, indent=2)
 
 
+def observatory_pages():
+    from cadre.observatory.models import Submission
+
+    submission = current_submission_of_a()
+    campaign = submission.campaign
+    sent = Submission.objects.filter(campaign=campaign, status__in=["submitted", "resubmitted"]).first()
+    pages = [
+        "/observatoire/",
+        f"/observatoire/campagnes/{campaign.uuid}/",
+        "/observatoire/campagnes/nouvelle/",
+        f"/observatoire/campagnes/{campaign.uuid}/modifier/",
+        f"/observatoire/campagnes/{campaign.uuid}/correspondants/",
+        f"/observatoire/saisies/{submission.uuid}/",
+        f"/observatoire/saisies/{submission.uuid}/rubriques/gouvernance/",
+        f"/observatoire/saisies/{submission.uuid}/rubriques/finances/",
+        f"/observatoire/saisies/{submission.uuid}/imprimer/",
+        f"/echanges/campagnes/{campaign.uuid}/import/",
+    ]
+    if sent is not None:
+        pages += [f"/observatoire/saisies/{sent.uuid}/", f"/observatoire/saisies/{sent.uuid}/renvoyer/"]
+    return pages
+
+
 def test_commune_field_suggests_communes_as_one_types(page, site):
     log_in(page, site, cast.CAF69)
     page.goto(f"{site}/structures/nouvelle/")
@@ -164,3 +188,129 @@ def test_commune_field_suggests_communes_as_one_types(page, site):
             "([id, label]) => [...document.getElementById(id).options].some(o => o.value === label)",
             arg=[commune.get_attribute("list"), expected],
         )
+
+
+def current_submission_of_a():
+    from django.utils import timezone
+
+    from cadre.observatory.models import Submission
+
+    year = timezone.localdate().year - 1
+    return Submission.objects.select_related("campaign").get(
+        campaign__year=year, structure__memberships__user__email=cast.STRUCTURE_A
+    )
+
+
+def prepare_a_with_all_but_governance():
+    """Structure A's draft: every section answered (from its validated answers of last year) but governance."""
+    from cadre.observatory import actions
+    from cadre.observatory.models import Answer, Submission, SubmissionStatus
+
+    submission = current_submission_of_a()
+    actor = User.objects.get(email=cast.STRUCTURE_A)
+    last_year = Submission.objects.get(
+        campaign__year=submission.campaign.year - 1, structure=submission.structure, status=SubmissionStatus.VALIDATED
+    )
+    questions = {q.code: q for q in submission.campaign.questionnaire.questions.select_related("section")}
+    Answer.objects.filter(submission=submission).delete()
+    for answer in last_year.answers.select_related("question__section"):
+        question = questions.get(answer.question.code)
+        if question is None or question.section.code == "gouvernance":
+            continue
+        value = answer.value
+        actions.save_answer(
+            submission,
+            question,
+            "oui" if value is True else "non" if value is False else value,
+            actor=actor,
+            comment=answer.comment,
+        )
+    return submission
+
+
+def wait_saved(page, code):
+    page.locator(f"#status-{code} .fr-message--valid").wait_for()
+
+
+def test_a_structure_fills_sends_is_returned_corrects_and_is_validated(page, site):
+    from cadre.observatory.models import Anomaly, SubmissionStatus
+
+    submission = prepare_a_with_all_but_governance()
+    overview = f"{site}/observatoire/saisies/{submission.uuid}/"
+    log_in(page, site, cast.STRUCTURE_A)
+    page.goto(overview)
+    page.get_by_role("link", name="2. Gouvernance et participation des habitants").first.click()
+    page.get_by_role("heading", level=1, name="2. Gouvernance et participation des habitants").wait_for()
+    # DSFR draws the radio in its label, which takes the click.
+    page.locator("label[for=input-conseil_administration-oui]").click()
+    wait_saved(page, "conseil_administration")
+    # The board questions come into view once the structure says it has a board.
+    page.get_by_label("Nombre de membres du conseil d’administration").fill("12")
+    wait_saved(page, "ca_membres")
+    page.get_by_label("Membres du conseil d’administration habitants ou usagers").fill("13")
+    page.locator("#status-ca_habitants .fr-message--error").filter(
+        has_text="ne peuvent pas être plus nombreux"
+    ).wait_for()
+    page.get_by_label("Membres du conseil d’administration habitants ou usagers").fill("8")
+    page.locator("#status-ca_habitants .fr-message--error").wait_for(state="detached")
+    wait_saved(page, "ca_habitants")
+    page.locator("label[for=input-comite_habitants-non]").click()
+    wait_saved(page, "comite_habitants")
+    for code, value in [("benevoles_activite", "30"), ("benevoles_gouvernance", "12"), ("benevoles_ponctuels", "25")]:
+        page.locator(f"#input-{code}").fill(value)
+        wait_saved(page, code)
+
+    # Leave, come back: the answers are there.
+    page.goto(f"{site}/")
+    page.goto(overview)
+    page.get_by_role("link", name="2. Gouvernance et participation des habitants").first.click()
+    assert page.get_by_label("Nombre de membres du conseil d’administration").input_value() == "12"
+    assert page.locator("#input-benevoles_ponctuels").input_value() == "25"
+
+    page.goto(overview)
+    page.get_by_role("button", name="Envoyer le questionnaire").click()
+    page.get_by_text("Votre questionnaire est envoyé").wait_for()
+    assert page.get_by_text("Questionnaire envoyé le").first.is_visible()
+
+    # The correspondant of the Rhône returns it with a remark on one question.
+    page.context.clear_cookies()
+    log_in(page, site, cast.CAF69)
+    page.goto(overview)
+    page.get_by_role("link", name="Renvoyer à la structure").click()
+    page.get_by_role("button", name="2. Gouvernance et participation des habitants").click()
+    page.get_by_label("Membres du conseil d’administration habitants ou usagers").fill(
+        "8 habitants sur 12 membres : le bureau compte-t-il des représentants de la commune ?"
+    )
+    page.get_by_label("Commentaire général").fill("Merci de vérifier la composition du conseil.")
+    page.get_by_role("button", name="Renvoyer à la structure").click()
+    page.get_by_text("Le questionnaire est renvoyé à la structure").wait_for()
+
+    # The structure sees the remark next to the question, corrects and sends again.
+    page.context.clear_cookies()
+    log_in(page, site, cast.STRUCTURE_A)
+    page.goto(overview)
+    assert page.get_by_text("Merci de vérifier la composition du conseil.").is_visible()
+    page.get_by_role("link", name="2. Gouvernance et participation des habitants").first.click()
+    page.get_by_text("le bureau compte-t-il des représentants de la commune ?").wait_for()
+    page.get_by_label("Membres du conseil d’administration habitants ou usagers").fill("7")
+    wait_saved(page, "ca_habitants")
+    page.goto(overview)
+    page.get_by_role("button", name="Envoyer à nouveau").click()
+    page.get_by_text("Votre questionnaire est envoyé").wait_for()
+    remark = Anomaly.objects.get(submission=submission, kind="reviewer")
+    assert remark.status == "corrected"
+
+    # The correspondant settles any point still open, then validates.
+    page.context.clear_cookies()
+    log_in(page, site, cast.CAF69)
+    page.goto(overview)
+    while page.get_by_role("button", name="Classer comme justifié").count():
+        page.get_by_label("Justification connue").first.fill("Vu avec la directrice au téléphone.")
+        page.get_by_role("button", name="Classer comme justifié").first.click()
+        page.get_by_text("La justification est enregistrée.").wait_for()
+    page.get_by_role("button", name="Valider le questionnaire").click()
+    page.get_by_text("Le questionnaire est validé.").wait_for()
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.VALIDATED
+    assert [e.to_status for e in submission.events.all()][-4:] == ["submitted", "returned", "resubmitted", "validated"]
+    assert submission.answers.get(question__code="ca_habitants").number == 7

@@ -3,6 +3,7 @@
 Two scales: `demo` (Rhône and Bouches-du-Rhône, about 150 structures, the cast of cadre.demo.cast)
 and `national` (about 4,000 structures over every département, for benchmarks).
 Dates are relative to today, so that approvals are current and some end soon.
+Then the observatory (cadre.demo.observatory): last year's campaign, validated, and the current one.
 """
 
 import datetime
@@ -21,6 +22,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from cadre.accounts.models import Membership, Role, User
 from cadre.demo import cast
+from cadre.demo import observatory as demo_observatory
 from cadre.demo.vocabulary import (
     ADDRESS_COMPLEMENTS,
     APPROVAL_NOTES,
@@ -130,9 +132,11 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
     with transaction.atomic():
         builder = builder_class(seed=seed, today=today)
         builder.build()
+        observatory = demo_observatory.seed(builder.rng, builder.today, admin=builder.admin)
     if scale == "national" and connection.vendor == "postgresql":
         # Fresh statistics after a bulk load, or the planner believes the tables are empty.
         models = [Structure, Approval, StructureContact, Partner, PartnerContact, User, Membership]
+        models += demo_observatory.OBSERVATORY_MODELS
         tables = [m._meta.db_table for m in models] + [Structure.priority_areas.through._meta.db_table]
         tables += [m.history.model._meta.db_table for m in models if hasattr(m, "history")]
         with connection.cursor() as cursor:
@@ -142,6 +146,7 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
         "partners": len(builder.partners),
         "users": len(builder.users),
         "approvals": len(builder.approvals),
+        "observatory": observatory,
         "seconds": time.monotonic() - started,
     }
 

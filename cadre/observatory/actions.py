@@ -21,6 +21,7 @@ from cadre.observatory.models import (
     Answer,
     Correspondent,
     Question,
+    QuestionKind,
     Questionnaire,
     Rule,
     Section,
@@ -445,6 +446,26 @@ def _previous_numbers(submission):
     )
 
 
+def bounds_detail(question, value, low, high, count):
+    """The finding of a value outside the département's fences, in French."""
+    unit = f" {question.display_unit}" if question.display_unit else ""
+    step = decimal.Decimal(1) if question.kind == QuestionKind.INTEGER else decimal.Decimal("0.1")
+    shown_low = decimal.Decimal(max(low, 0) if value >= 0 else low)
+    return (
+        f"{format_number(value)}{unit} : hors des valeurs habituelles des structures comparables du département "
+        f"({format_number(shown_low.quantize(step))} à {format_number(decimal.Decimal(high).quantize(step))}{unit}, "
+        f"sur {count} réponses)."
+    )
+
+
+def change_detail(question, before, value, change):
+    """The finding of a large change since last year (`change`: a share, None from zero), in French."""
+    unit = f" {question.display_unit}" if question.display_unit else ""
+    sign = "+" if change and change > 0 else ""
+    share = "" if change is None else f" ({sign}{format_number(round(change * 100))} %)"
+    return f"{format_number(before)}{unit} l'an passé, {format_number(value)}{unit} cette année{share}."
+
+
 def find_anomalies(submission):
     """{(question id, kind): (detail, value)} of the answers that look wrong now."""
     answers = [
@@ -461,7 +482,6 @@ def find_anomalies(submission):
     found = {}
     for answer in answers:
         question, value = answer.question, answer.number
-        unit = f" {question.display_unit}" if question.display_unit else ""
         others = references.get(question.code, [])
         if len(others) >= MIN_REFERENCE_VALUES:
             q1, q3 = _quartiles(others)
@@ -469,9 +489,7 @@ def find_anomalies(submission):
             low, high = q1 - FENCE * spread, q3 + FENCE * spread
             if spread > 0 and not low <= value <= high:
                 found[(question.pk, AnomalyKind.TERRITORY_BOUNDS)] = (
-                    f"{format_number(value)}{unit} : hors des valeurs habituelles des structures comparables du "
-                    f"département ({format_number(max(low, 0) if value >= 0 else low)} à "
-                    f"{format_number(high.quantize(decimal.Decimal(1)))}{unit}, sur {len(others)} réponses).",
+                    bounds_detail(question, value, low, high, len(others)),
                     value,
                 )
         before = last_year.get(question.code)
@@ -479,11 +497,8 @@ def find_anomalies(submission):
             threshold = question.change_threshold or default_threshold
             change = (value - before) / abs(before) if before else None
             if change is None or abs(change) > threshold:
-                share = (
-                    "" if change is None else f" ({'+' if change > 0 else ''}{format_number(round(change * 100))} %)"
-                )
                 found[(question.pk, AnomalyKind.YEARLY_CHANGE)] = (
-                    f"{format_number(before)}{unit} l'an passé, {format_number(value)}{unit} cette année{share}.",
+                    change_detail(question, before, value, change),
                     value,
                 )
     return found

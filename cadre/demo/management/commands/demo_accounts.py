@@ -1,9 +1,13 @@
 """Print the demo accounts and their password (what `make run` shows before serving)."""
 
 from django.core.management.base import BaseCommand
+from django.db.models import Count
+from django.utils import timezone
 
 from cadre.accounts.models import Membership, User
 from cadre.demo import cast
+from cadre.demo.observatory import STATE_LABELS, describe_states
+from cadre.observatory.models import Campaign, SubmissionStatus
 
 ROLE_LINES = {
     cast.ADMIN: "administratrice de la plateforme (gestionnaire de données du partenariat)",
@@ -57,7 +61,30 @@ class Command(BaseCommand):
             for membership in memberships.get(email, []):
                 if membership.structure_id:
                     structure = membership.structure
+                    submission = structure.submissions.select_related("campaign").order_by("-campaign__year").first()
+                    state = (
+                        f" ; questionnaire {submission.campaign.year} {STATE_LABELS[submission.status][0]}"
+                        if submission
+                        else ""
+                    )
                     self.stdout.write(
                         f"    structure {label} ({email.split('@')[0]}) : {structure.name}, "
-                        f"{structure.commune.name} ({structure.commune.department_id})"
+                        f"{structure.commune.name} ({structure.commune.department_id}){state}"
                     )
+        self.campaigns()
+
+    def campaigns(self):
+        """One line per campaign of the observatory: its phase and where its questionnaires stand."""
+        today = timezone.localdate()
+        for campaign in Campaign.objects.order_by("-year")[:2]:
+            states = dict(
+                campaign.submissions.values_list("status").annotate(count=Count("pk")).values_list("status", "count")
+            )
+            if campaign.opened_at is None:
+                phase = "en préparation"
+            elif campaign.is_closed(today):
+                phase = f"close depuis le {campaign.closes_on:%d/%m/%Y}"
+            else:
+                phase = f"ouverte jusqu'au {campaign.closes_on:%d/%m/%Y}"
+            described = describe_states({SubmissionStatus(k): v for k, v in states.items()}) or "aucun questionnaire"
+            self.stdout.write(f"  Observatoire {campaign.year} : campagne {phase} — {described}")

@@ -7,8 +7,9 @@ from cadre.demo import seed as demo_seed
 
 class Command(BaseCommand):
     help = (
-        "Crée les données de démonstration (partenaires, structures, agréments, comptes) du Rhône et des "
-        "Bouches-du-Rhône, ou de toute la France avec --scale national. Toujours les mêmes pour une même graine."
+        "Crée les données de démonstration (partenaires, structures, agréments, comptes, campagnes de "
+        "l'observatoire) du Rhône et des Bouches-du-Rhône, ou de toute la France avec --scale national. Toujours "
+        "les mêmes pour une même graine."
     )
 
     def add_arguments(self, parser):
@@ -41,4 +42,13 @@ class Command(BaseCommand):
                 f"{summary['partners']} partenaires, {summary['users']} comptes en {summary['seconds']:.1f} s "
                 f"(graine {seed})."
             )
+        )
+        observatory = summary["observatory"]
+        if observatory.get("skipped"):
+            self.stdout.write("Observatoire non créé : des campagnes existent déjà pour ces années.")
+            return
+        self.stdout.write(
+            f"Observatoire : {observatory['campaigns']} campagnes, {observatory['submissions']} questionnaires, "
+            f"{observatory['answers']} réponses, {observatory['anomalies']} points à vérifier "
+            f"(dont {observatory['seconds']:.1f} s)."
         )

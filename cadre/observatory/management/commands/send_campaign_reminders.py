@@ -15,7 +15,8 @@ REMINDER_DAYS = (14, 3)
 class Command(BaseCommand):
     help = (
         "Relance par courriel les structures qui n'ont pas envoyé leur questionnaire, 14 et 3 jours avant la clôture "
-        "de chaque campagne ouverte (à lancer une fois par jour ; une structure relancée depuis moins de 20 heures ne l'est pas à nouveau)."
+        "de chaque campagne ouverte (à lancer une fois par jour ; une structure relancée depuis moins de 20 heures "
+        "ne l'est pas à nouveau)."
     )
 
     def add_arguments(self, parser):
