@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "cadre.partners",
     "cadre.structures",
     "cadre.observatory",
+    "cadre.exchanges",
     "cadre.api",
     "cadre.demo",
 ]

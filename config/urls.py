@@ -10,6 +10,7 @@ urlpatterns = [
     path("partenaires/", include("cadre.partners.urls")),
     path("structures/", include("cadre.structures.urls")),
     path("observatoire/", include("cadre.observatory.urls")),
+    path("echanges/", include("cadre.exchanges.urls")),
     path("annuaire/", include("cadre.structures.directory_urls")),
     path("api/v1/", api.urls),
     path("admin-technique/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cadre.accounts.models import ApiToken, User
 from cadre.demo import cast
+from cadre.exchanges.actions import record_import
 from cadre.observatory import actions as observatory_actions
 from cadre.observatory.models import Anomaly, AnomalyKind, Campaign, Questionnaire, Submission, SubmissionStatus
 from cadre.partners.models import Partner
@@ -190,6 +191,33 @@ MATRIX = {
         lambda o: reverse("observatory:anomaly_justify", args=[o["anomaly"].uuid]),
         REVIEW_POST,
     ),
+    "exchanges:campaign_export": (
+        "get",
+        lambda o: reverse("exchanges:campaign_export", args=[o["campaign"].uuid, "xlsx"]),
+        SIGNED_IN,
+    ),
+    "exchanges:campaign_codebook": (
+        "get",
+        lambda o: reverse("exchanges:campaign_codebook", args=[o["campaign"].uuid]),
+        SIGNED_IN,
+    ),
+    # Contributors of a structure of the campaign, correspondants and administrators; not the city's viewer.
+    "exchanges:campaign_import": (
+        "get",
+        lambda o: reverse("exchanges:campaign_import", args=[o["campaign"].uuid]),
+        row(LOGIN, 200, 200, 200, 200, 403, 200, 200),
+    ),
+    # The import was uploaded by structure A's contributor: only they (and administrators) can open it.
+    "exchanges:import_detail": (
+        "get",
+        lambda o: reverse("exchanges:import_detail", args=[o["answer_import"].uuid]),
+        row(LOGIN, 200, 404, 404, 404, 404, 404, 200),
+    ),
+    "exchanges:import_apply": (
+        "post",
+        lambda o: reverse("exchanges:import_apply", args=[o["answer_import"].uuid]),
+        row(LOGIN, 302, 404, 404, 404, 404, 404, 403),
+    ),
     "structures:list": ("get", lambda o: reverse("structures:list") + "?department=69", SIGNED_IN),
     "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
     "structures:create": ("get", lambda o: reverse("structures:create"), CREATE_STRUCTURE),
@@ -361,7 +389,20 @@ def observatory_objects(a, federation):
         kind=AnomalyKind.REVIEWER,
         detail="Vérifier le budget",
     )
-    return {"campaign": campaign, "a_sub": a_sub, "reviewed": others[0], "validated": others[1], "anomaly": anomaly}
+    answer_import = record_import(
+        campaign,
+        User.objects.get(email=cast.STRUCTURE_A),
+        "a.csv",
+        f"identifiant;salaries_total\r\n{a.uuid};3\r\n".encode(),
+    )
+    return {
+        "campaign": campaign,
+        "a_sub": a_sub,
+        "reviewed": others[0],
+        "validated": others[1],
+        "anomaly": anomaly,
+        "answer_import": answer_import,
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)

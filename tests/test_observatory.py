@@ -247,6 +247,19 @@ class TestQuestionnaireFiles:
             assert any(e.startswith(message) for e in errors), (message, errors)
         assert len(errors) == len(expected)
 
+    def test_a_spreadsheet_column_name_is_no_question_code(self):
+        data = {
+            "code": "essai",
+            "version": 1,
+            "title": "Essai",
+            "sections": [
+                {"code": "rh", "title": "RH", "questions": [{"code": "identifiant", "label": "Id", "type": "text"}]}
+            ],
+        }
+        assert check(data) == [
+            "rubrique rh, question identifiant : le code « identifiant » est réservé (colonne des tableurs de réponses)."
+        ]
+
     def test_a_bad_file_writes_nothing_and_says_why(self, tmp_path):
         path = tmp_path / "faux.toml"
         path.write_text(SMALL.replace('type = "amount"', 'type = "argent"', 1), encoding="utf-8")

@@ -20,6 +20,8 @@ QUESTION_KEYS = {
     *("change_threshold", "applies_to", "choices"),
 }
 RULE_KEYS = {"code", "level", "check", "message", "questions"}
+# Column names of the answer spreadsheets that a question code may not take.
+RESERVED_CODES = {"identifiant"}
 
 
 class DefinitionError(ValueError):
@@ -118,6 +120,8 @@ def _question(errors, section_where, question, questions):
         errors.append(f"{where} : code invalide (minuscules sans accent, chiffres, _, 40 caractères au plus).")
     elif code in questions:
         errors.append(f"{where} : le code « {code} » est déjà celui d'une autre question.")
+    elif code in RESERVED_CODES:
+        errors.append(f"{where} : le code « {code} » est réservé (colonne des tableurs de réponses).")
     else:
         questions[code] = (where, question)
     if not str(question.get("label", "")).strip():

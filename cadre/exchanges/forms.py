@@ -1,0 +1,50 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from dsfr.forms import DsfrBaseForm
+
+from cadre.exchanges.actions import record_import
+from cadre.exchanges.observatory import MAX_FILE_SIZE, FileRefused, check_file
+
+
+class UploadInput(forms.FileInput):
+    group_class = "fr-upload-group"
+
+    def __init__(self):
+        super().__init__(attrs={"class": "fr-upload", "accept": ".xlsx,.csv,.txt"})
+
+
+class AnswerImportForm(DsfrBaseForm):
+    """Upload = dry run: the file is read and checked here, then stored with its report."""
+
+    file = forms.FileField(
+        label="Fichier des réponses",
+        help_text=(
+            "Classeur Excel (.xlsx) ou fichier CSV (séparateur point-virgule ou virgule, encodage UTF-8 ou "
+            f"Windows-1252), {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus."
+        ),
+        widget=UploadInput(),
+    )
+
+    def __init__(self, *args, campaign, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaign, self.user = campaign, user
+        self.report = self.content = None
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_FILE_SIZE:
+            size = f"{upload.size / (1024 * 1024):.1f}".replace(".", ",")
+            raise ValidationError(
+                f"Ce fichier pèse {size} Mo : {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus. Découpez-le (par "
+                "département, par exemple)."
+            )
+        content = upload.read()
+        try:
+            self.report = check_file(self.campaign, self.user, upload.name, content)
+        except FileRefused as refused:
+            raise ValidationError(str(refused)) from None
+        self.content = content
+        return upload
+
+    def save(self):
+        return record_import(self.campaign, self.user, self.cleaned_data["file"].name, self.content, self.report)

@@ -1,0 +1,66 @@
+"""Spreadsheet imports, kept with their file: what was checked is exactly what is applied."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from cadre.observatory.models import Campaign
+
+
+class ImportStatus(models.TextChoices):
+    DRY_RUN_FAILED = "dry_run_failed", "à corriger"
+    READY = "ready", "prêt à appliquer"
+    APPLIED = "applied", "appliqué"
+
+
+class AnswerImportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Administrators see every import; others their own (a file may hold other structures' answers)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self.all()
+        return self.filter(uploaded_by=user, campaign__in=Campaign.objects.visible_to(user))
+
+
+class AnswerImport(models.Model):
+    """A file of answers to a campaign: checked when uploaded (dry run), applied later on request."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="campagne", on_delete=models.CASCADE, related_name="answer_imports"
+    )
+    file_name = models.CharField("nom du fichier", max_length=255)
+    content = models.BinaryField("contenu du fichier")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="déposé par", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+    status = models.CharField("état", max_length=20, choices=ImportStatus.choices)
+    report = models.JSONField("rapport de vérification", default=dict, blank=True)
+    checked_at = models.DateTimeField("vérifié le", null=True, blank=True)
+    applied_at = models.DateTimeField("appliqué le", null=True, blank=True)
+    structure_count = models.PositiveIntegerField("structures", default=0)
+    answer_count = models.PositiveIntegerField("réponses lues", default=0)
+    changed_count = models.PositiveIntegerField("réponses modifiées", default=0)
+    error_count = models.PositiveIntegerField("erreurs", default=0)
+
+    objects = AnswerImportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "import de réponses"
+        verbose_name_plural = "imports de réponses"
+        ordering = ["-uploaded_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def is_ready(self):
+        return self.status == ImportStatus.READY
+
+    @property
+    def is_applied(self):
+        return self.status == ImportStatus.APPLIED

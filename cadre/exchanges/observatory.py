@@ -1,0 +1,878 @@
+"""Observatory answers as spreadsheets: one row per structure, one column per question code.
+
+`export_xlsx` / `export_csv` write a campaign's answers (what the user may see); `check_file`
+reads a file in the same format and says, cell by cell, what cannot be written, without writing
+anything; `cadre.exchanges.actions.apply_import` writes a checked file in one transaction.
+
+Every database read here is one query for all rows (or a few, by chunks): the sheets have
+thousands of rows and a hundred columns.
+"""
+
+import codecs
+import csv
+import dataclasses
+import datetime
+import decimal
+import hashlib
+import io
+import unicodedata
+import uuid
+import zipfile
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.read_only import ReadOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from cadre.observatory import permissions
+from cadre.observatory.models import (
+    NUMERIC_KINDS,
+    TEXT_LIMITS,
+    Answer,
+    QuestionKind,
+    Submission,
+    SubmissionStatus,
+    format_number,
+)
+from cadre.structures.models import StructureKind
+
+ID_COLUMN = "identifiant"
+# Informative columns (not read back) are named in words that cannot be question codes (those are
+# lowercase without accents): the shipped questionnaire has questions coded `etat` and `departement`.
+INFORMATIVE_COLUMNS = ["Structure", "Type", "Commune", "Département", "État de la saisie"]
+FIXED_COLUMNS = [ID_COLUMN, *INFORMATIVE_COLUMNS]
+
+
+def _plain(text):
+    """Lowercase without accents: « État de la saisie » → « etat de la saisie »."""
+    return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+
+
+# How the informative titles may come back, retyped: they are skipped unless they are a question's code.
+INFORMATIVE = {_plain(title) for title in INFORMATIVE_COLUMNS} | {"type de structure", "departement", "etat"}
+CODEBOOK_HEADERS = [
+    "code",
+    "rubrique",
+    "libellé",
+    "type",
+    "unité",
+    "bornes",
+    "obligatoire",
+    "posée si",
+    "structures concernées",
+    "choix",
+]
+ANSWERS_SHEET = "Réponses"
+CODEBOOK_SHEET = "Codebook"
+CHOICE_SEPARATOR = " ; "
+
+MAX_FILE_SIZE = 20 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_COLUMNS = 1_000
+# Errors kept in the stored report (the count is always exact).
+MAX_STORED_ERRORS = 1_000
+# Chunks of ids in one IN (…) list, well under SQLite's limit on query parameters.
+CHUNK = 500
+
+KIND_PLURALS = {StructureKind.CENTRE_SOCIAL: "centres sociaux", StructureKind.EVS: "espaces de vie sociale"}
+# A text starting with one of these is run as a formula by spreadsheets opening a CSV: the export
+# prefixes it with an apostrophe, and the import takes that apostrophe off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Statuses in which a correspondant or an administrator must first return the submission.
+LOCKED_FOR_REVIEWERS = {SubmissionStatus.SUBMITTED, SubmissionStatus.RESUBMITTED, SubmissionStatus.VALIDATED}
+
+
+def _questions(campaign):
+    return list(campaign.questionnaire.questions.select_related("section").order_by("position"))
+
+
+def _asked_kinds(question):
+    return [kind for kind in question.applies_to if question.section.applies(kind)]
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def _excel_number(value):
+    integral = value.to_integral_value()
+    return int(integral) if value == integral else float(value)
+
+
+def _french_number(value):
+    return f"{value.normalize():f}".replace(".", ",")
+
+
+def _csv_text(text):
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _converter(question, fmt):
+    """A function (number, text, codes) → the cell of an answer in `fmt` ("xlsx" or "csv")."""
+    kind = question.kind
+    if kind in NUMERIC_KINDS:
+        number = _excel_number if fmt == "xlsx" else _french_number
+        return lambda n, t, c: None if n is None else number(n)
+    if kind == QuestionKind.BOOLEAN:
+        return lambda n, t, c: None if n is None else ("oui" if n == 1 else "non")
+    if kind == QuestionKind.MULTIPLE_CHOICE:
+        return lambda n, t, c: CHOICE_SEPARATOR.join(c) if c else None
+    if kind == QuestionKind.CHOICE:
+        return lambda n, t, c: t or None
+    if fmt == "csv":
+        return lambda n, t, c: _csv_text(t) if t else None
+    return lambda n, t, c: t or None
+
+
+def answer_table(campaign, user, fmt, questions=None):
+    """(headers, rows) of the answers of `campaign` that `user` may see, cells ready for `fmt`.
+
+    Rows by département then structure name; answers read in one query.
+    """
+    questions = _questions(campaign) if questions is None else questions
+    headers = FIXED_COLUMNS + [q.code for q in questions]
+    submissions = Submission.objects.visible_to(user).filter(campaign=campaign)
+    rows, row_of = [], {}
+    width = len(FIXED_COLUMNS)
+    kinds, statuses = dict(StructureKind.choices), dict(SubmissionStatus.choices)
+    for pk, structure_uuid, name, kind, commune, department, status in submissions.order_by(
+        "structure__commune__department_id", "structure__name", "pk"
+    ).values_list(
+        "pk",
+        "structure__uuid",
+        "structure__name",
+        "structure__kind",
+        "structure__commune__name",
+        "structure__commune__department_id",
+        "status",
+    ):
+        row_of[pk] = len(rows)
+        rows.append([str(structure_uuid), name, kinds.get(kind, kind), commune, department, statuses[status]])
+        rows[-1].extend([None] * len(questions))
+    if not rows:
+        return headers, rows
+    column_of = {q.pk: width + index for index, q in enumerate(questions)}
+    convert = {q.pk: _converter(q, fmt) for q in questions}
+    answers = Answer.objects.filter(submission__in=submissions).values_list(
+        "submission_id", "question_id", "number", "text", "codes"
+    )
+    for submission_id, question_id, number, text, codes in answers.iterator(chunk_size=5000):
+        rows[row_of[submission_id]][column_of[question_id]] = convert[question_id](number, text, codes)
+    return headers, rows
+
+
+def codebook_rows(campaign, questions=None):
+    """One row per column of the answers sheet: what it holds and how it is read back."""
+    kinds = dict(StructureKind.choices)
+    rows = [
+        [
+            ID_COLUMN,
+            "Identification",
+            "Identifiant de la structure dans Cadre : c'est lui que lit l'import, ne le modifiez pas.",
+            "identifiant",
+            "",
+            "",
+            "oui",
+            "",
+            "",
+            "",
+        ],
+        *(
+            [
+                title,
+                "Identification",
+                f"{label} (pour information : non lu à l'import)",
+                "texte",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+            for title, label in zip(
+                INFORMATIVE_COLUMNS,
+                ["Nom de la structure", "Type de structure", "Commune", "Code du département", "État de la saisie"],
+                strict=True,
+            )
+        ),
+    ]
+    for question in _questions(campaign) if questions is None else questions:
+        bounds = question.bounds_label
+        if not bounds and question.kind == QuestionKind.PERCENTAGE:
+            bounds = "de 0 à 100"
+        asked = _asked_kinds(question)
+        rows.append(
+            [
+                question.code,
+                question.section.title,
+                question.label,
+                question.get_kind_display(),
+                question.display_unit,
+                bounds,
+                "oui" if question.required else "non",
+                question.shown_if,
+                "toutes" if len(asked) == len(kinds) else ", ".join(KIND_PLURALS.get(k, k) for k in asked),
+                "\n".join(f"{c['code']} = {c['label']}" for c in question.choices),
+            ]
+        )
+    return rows
+
+
+def _xlsx_cell(sheet, value):
+    """A text that openpyxl would take for a formula or an error code is written as text."""
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    cell.data_type = "s"
+    return cell
+
+
+def _safe_row(sheet, row, text_columns):
+    for index in text_columns:
+        value = row[index]
+        if value and (value[0] == "=" or value in ERROR_CODES or ILLEGAL_CHARACTERS_RE.search(value)):
+            row[index] = _xlsx_cell(sheet, value)
+    return row
+
+
+def _header(sheet, titles):
+    bold = Font(bold=True)
+    cells = []
+    for title in titles:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        cells.append(cell)
+    sheet.append(cells)
+
+
+def export_xlsx(campaign, user, stream=None):
+    """The answers sheet and its codebook as an XLSX file: bytes, or written to `stream`."""
+    questions = _questions(campaign)
+    headers, rows = answer_table(campaign, user, "xlsx", questions)
+    text_columns = [0, 1, 2, 3, 4, 5] + [
+        len(FIXED_COLUMNS) + i
+        for i, q in enumerate(questions)
+        if q.kind in TEXT_LIMITS or q.kind == QuestionKind.CHOICE
+    ]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(ANSWERS_SHEET)
+    sheet.freeze_panes = "C2"
+    sheet.column_dimensions["A"].width = 38
+    sheet.column_dimensions["B"].width = 36
+    _header(sheet, headers)
+    for row in rows:
+        sheet.append(_safe_row(sheet, row, text_columns))
+    codebook = workbook.create_sheet(CODEBOOK_SHEET)
+    codebook.freeze_panes = "B2"
+    for letter, width in zip("ABCDEFGHIJ", [24, 30, 60, 18, 10, 18, 12, 30, 24, 40], strict=True):
+        codebook.column_dimensions[letter].width = width
+    _header(codebook, CODEBOOK_HEADERS)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for values in codebook_rows(campaign, questions):
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(codebook, value=value) if not value.startswith("=") else _xlsx_cell(codebook, value)
+            cell.alignment = wrap
+            cells.append(cell)
+        codebook.append(cells)
+    target = stream if stream is not None else io.BytesIO()
+    workbook.save(target)
+    return None if stream is not None else target.getvalue()
+
+
+def _csv_bytes(headers, rows):
+    """Semicolon-separated UTF-8 with a BOM, as core.exports writes it for Excel."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def export_csv(campaign, user):
+    """The answers sheet as CSV bytes (semicolons, decimal comma, UTF-8 with a BOM); no codebook."""
+    return _csv_bytes(*answer_table(campaign, user, "csv"))
+
+
+def export_codebook_csv(campaign):
+    return _csv_bytes(CODEBOOK_HEADERS, codebook_rows(campaign))
+
+
+# -- reading a file ------------------------------------------------------------------------------
+
+
+class FileRefused(ValueError):
+    """The file cannot be read as a spreadsheet; the message (French) is shown at the file field."""
+
+
+@dataclasses.dataclass
+class Table:
+    rows: list  # (row number as the spreadsheet shows it, cells)
+    description: str
+
+
+NOT_A_SHEET = "Ce fichier n'est pas un tableur : envoyez un fichier Excel (.xlsx) ou CSV."
+
+
+def _decode(content):
+    if content.startswith(codecs.BOM_UTF8):
+        encodings = [("utf-8-sig", "UTF-8")]
+    elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = [("utf-16", "UTF-16")]
+    elif b"\x00" in content[:8192]:
+        raise FileRefused(NOT_A_SHEET)
+    else:
+        encodings = [("utf-8", "UTF-8"), ("cp1252", "Windows-1252")]
+    for encoding, label in encodings:
+        try:
+            return content.decode(encoding), label
+        except UnicodeDecodeError:
+            continue
+    raise FileRefused(
+        "Les caractères de ce fichier ne sont lisibles ni en UTF-8 ni en Windows-1252 : enregistrez-le depuis "
+        "votre tableur au format « CSV UTF-8 (délimité par des points-virgules) » ou au format Excel (.xlsx)."
+    )
+
+
+DELIMITERS = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
+
+
+def _read_csv(content):
+    text, encoding = _decode(content)
+    if "\x00" in text:
+        raise FileRefused(NOT_A_SHEET)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    # The header holds question codes, never quoted separators: counting is enough.
+    delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ";"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = [(number, row) for number, row in enumerate(reader, start=1)]
+    except csv.Error as error:
+        raise FileRefused(f"Ce fichier CSV est mal formé (ligne {reader.line_num}) : {error}.") from None
+    return Table(rows, f"CSV en {encoding}, séparateur {DELIMITERS[delimiter]}")
+
+
+class _Percent(float):
+    """A number shown as a percentage in its workbook: « 45 % » typed in Excel is stored as 0.45."""
+
+
+def _shows_percentages(workbook, sheet):
+    """Whether a cell style of the workbook shows numbers as percentages: only then are cells read
+    one by one (a third slower than bare values). True when openpyxl's styles cannot be listed."""
+    try:
+        count = len(workbook._cell_styles)
+    except (AttributeError, TypeError):
+        return True
+    return any("%" in ReadOnlyCell(sheet, 1, 1, None, style_id=i).number_format for i in range(count))
+
+
+def _cell_value(cell):
+    value = cell.value
+    if value.__class__ in (int, float) and cell.has_style and "%" in cell.number_format:
+        return _Percent(value)
+    return value
+
+
+def _too_many_rows():
+    return FileRefused(f"Ce fichier a plus de {format_number(MAX_ROWS)} lignes : découpez-le.")
+
+
+def _read_xlsx(content):
+    unreadable = FileRefused(
+        "Ce classeur est illisible (fichier abîmé, ou qui n'est pas au format Excel .xlsx) : enregistrez-le à "
+        "nouveau depuis votre tableur au format .xlsx, ou au format CSV."
+    )
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
+        raise unreadable from None
+    try:
+        names = workbook.sheetnames
+        name = ANSWERS_SHEET if ANSWERS_SHEET in names else next((n for n in names if n != CODEBOOK_SHEET), names[0])
+        sheet = workbook[name]
+        # Some tools write a wrong size in the file: read every row that is there.
+        sheet.reset_dimensions()
+        rows = []
+        percentages = _shows_percentages(workbook, sheet)
+        for number, cells in enumerate(sheet.iter_rows(values_only=not percentages), start=1):
+            if number > MAX_ROWS + 1:
+                raise _too_many_rows()
+            if percentages:
+                cells = [_cell_value(cell) for cell in cells]
+            rows.append((number, cells))
+    except FileRefused:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
+        raise unreadable from None
+    finally:
+        workbook.close()
+    return Table(rows, f"classeur Excel, feuille « {name} »")
+
+
+def read_table(name, content):
+    """The rows of an uploaded file (XLSX, or CSV in the encodings French spreadsheets write)."""
+    if not content:
+        raise FileRefused("Le fichier est vide.")
+    if len(content) > MAX_FILE_SIZE:
+        raise FileRefused(f"Le fichier pèse plus de {MAX_FILE_SIZE // (1024 * 1024)} Mo : découpez-le.")
+    if content.startswith(b"PK\x03\x04"):
+        if b"opendocument" in content[:200] or name.lower().endswith(".ods"):
+            raise FileRefused(
+                "Les classeurs OpenDocument (.ods) ne sont pas lus : enregistrez celui-ci au format Excel (.xlsx) "
+                "ou CSV depuis votre tableur."
+            )
+        return _read_xlsx(content)
+    if content.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileRefused(
+            "Ce fichier est au format Excel 97-2003 (.xls) ou protégé par un mot de passe : enregistrez-le au format "
+            "Excel (.xlsx), sans mot de passe, ou au format CSV."
+        )
+    if content.startswith(b"%PDF"):
+        raise FileRefused("Ce fichier est un PDF, pas un tableur : envoyez un fichier Excel (.xlsx) ou CSV.")
+    return _read_csv(content)
+
+
+# -- checking an import --------------------------------------------------------------------------
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cell_input(kind, raw):
+    """A cell as Question.parse reads it: the numbers of a workbook stay numbers, the rest becomes text."""
+    if isinstance(raw, str):
+        if kind in TEXT_LIMITS and raw[:1] == "'" and raw[1:2] and raw[1:2] in FORMULA_STARTS:
+            return raw[1:]
+        return raw
+    if isinstance(raw, bool):
+        return raw if kind in NUMERIC_KINDS or kind == QuestionKind.BOOLEAN else ("oui" if raw else "non")
+    if raw.__class__ is _Percent:
+        raw = float(raw) * 100 if kind == QuestionKind.PERCENTAGE else float(raw)
+    if isinstance(raw, float):
+        # A float read from a workbook carries binary noise (0.1 + 0.2): keep 15 significant digits, as Excel shows.
+        raw = int(raw) if raw.is_integer() else decimal.Decimal(format(raw, ".15g"))
+    if isinstance(raw, (int, decimal.Decimal)):
+        if kind in NUMERIC_KINDS or kind == QuestionKind.BOOLEAN:
+            return raw
+        return str(raw).replace(".", ",")
+    if isinstance(raw, datetime.datetime):
+        return raw.strftime("%d/%m/%Y %H:%M" if raw.time() != datetime.time() else "%d/%m/%Y")
+    if isinstance(raw, datetime.date):
+        return raw.strftime("%d/%m/%Y")
+    if isinstance(raw, datetime.time):
+        return raw.strftime("%H:%M")
+    return str(raw)
+
+
+def _shown(raw):
+    text = raw if isinstance(raw, str) else _cell_input(QuestionKind.TEXT, raw)
+    text = text.strip()
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+@dataclasses.dataclass(slots=True)
+class Write:
+    """One answer to write; `version` is the stored answer's (0 when there is none)."""
+
+    submission_id: int
+    question: object
+    value: object
+    version: int
+
+
+@dataclasses.dataclass
+class Report:
+    """What a file would change, or why it cannot be applied; `errors` are dicts (stored as JSON)."""
+
+    description: str = ""
+    columns: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
+    error_count: int = 0
+    structures: int = 0
+    answers: int = 0
+    created: int = 0
+    updated: int = 0
+    cleared: int = 0
+    unchanged: int = 0
+    fingerprints: dict = dataclasses.field(default_factory=dict)
+    # Not stored: what `apply_import` writes.
+    writes: list = dataclasses.field(default_factory=list)
+    submissions: dict = dataclasses.field(default_factory=dict)
+    rows: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return self.error_count == 0
+
+    @property
+    def changed(self):
+        return self.created + self.updated + self.cleared
+
+    def add(self, message, row=None, column=None, header="", structure=""):
+        """Record an error at (row, column index); the sentence says where, then why."""
+        self.error_count += 1
+        if len(self.errors) >= MAX_STORED_ERRORS:
+            return
+        letter = get_column_letter(column + 1) if column is not None else ""
+        place = []
+        if row is not None:
+            place.append(f"ligne {row}")
+        if letter:
+            place.append(f"colonne {letter}" + (f" ({header})" if header else ""))
+        where = ", ".join(place)
+        self.errors.append(
+            {
+                "row": row,
+                "column": letter,
+                "header": header,
+                "structure": structure,
+                "reason": message,
+                "text": f"{where[:1].upper()}{where[1:]} : {message}" if where else message,
+            }
+        )
+
+    def sort(self):
+        """Errors in the order of the sheet: header first, then by row and column."""
+        self.errors.sort(key=lambda e: (e["row"] or 0, len(e["column"]), e["column"]))
+
+    def as_json(self):
+        return {
+            "description": self.description,
+            "columns": self.columns,
+            "errors": self.errors,
+            "error_count": self.error_count,
+            "structures": self.structures,
+            "answers": self.answers,
+            "created": self.created,
+            "updated": self.updated,
+            "cleared": self.cleared,
+            "unchanged": self.unchanged,
+            "changed": self.changed,
+            "fingerprints": self.fingerprints,
+        }
+
+
+def _write_refusal(user, submission, reviewable, today):
+    """Why `user` may not write the answers of `submission` now, in French ("" when they may)."""
+    name = submission.structure.name
+    status = submission.status
+    if user.is_administrator or submission.pk in reviewable:
+        if status == SubmissionStatus.VALIDATED:
+            how = "rouvrez-la" if user.is_administrator else "demandez sa réouverture à l'administrateur"
+            return f"La saisie de {name} est validée : {how} avant d'importer."
+        if status in LOCKED_FOR_REVIEWERS:
+            return (
+                f"La saisie de {name} a été envoyée et attend sa relecture : renvoyez-la à la structure avant "
+                "d'importer."
+            )
+        return ""
+    if not permissions.can_fill(user, submission):
+        return f"Vous ne pouvez pas modifier les réponses de {name} (il faut en être contributeur ou correspondant)."
+    if submission.is_open_to_structure(today):
+        return ""
+    campaign = submission.campaign
+    if status == SubmissionStatus.VALIDATED:
+        return f"La saisie de {name} est validée : demandez sa réouverture à votre correspondant avant d'importer."
+    if status in LOCKED_FOR_REVIEWERS:
+        return (
+            f"La saisie de {name} a été envoyée : elle est en relecture, et ne peut changer que si le correspondant "
+            "vous la renvoie."
+        )
+    if today < campaign.opens_on:
+        return f"La saisie de {name} n'ouvre que le {campaign.opens_on:%d/%m/%Y}."
+    return f"La campagne est close depuis le {campaign.closes_on:%d/%m/%Y} : la saisie de {name} n'est plus possible."
+
+
+def _header_code(raw):
+    return "" if raw is None else str(raw).strip()
+
+
+def _read_header(report, header, questions, row):
+    """(index of the identifiant column or None, [(index, question)]); header faults go to `report`."""
+    by_code = {q.code: q for q in questions}
+    id_index, columns, seen = None, [], {}
+    for index, raw in enumerate(header):
+        code = _header_code(raw)
+        if not code:
+            continue
+        # A question's code as written, else an informative title however it is spelt, else a code in capitals.
+        if code not in by_code:
+            code = ID_COLUMN if _plain(code) == ID_COLUMN else code
+            if _plain(code) in INFORMATIVE:
+                continue
+            code = code.lower() if code.lower() in by_code else code
+        if code in seen:
+            report.add(
+                f"« {code} » figure déjà en colonne {get_column_letter(seen[code] + 1)} : un code n'a qu'une "
+                "colonne (celle-ci n'est pas lue).",
+                row=row,
+                column=index,
+                header=code,
+            )
+            continue
+        seen[code] = index
+        if code == ID_COLUMN:
+            id_index = index
+        elif code in by_code:
+            columns.append((index, by_code[code]))
+        else:
+            report.add(
+                f"« {_shown(raw)} » n'est le code d'aucune question de ce questionnaire (les codes sont dans la "
+                "feuille « Codebook » de l'export).",
+                row=row,
+                column=index,
+                header=code,
+            )
+    return id_index, columns
+
+
+def _load_answers(submission_ids, questions):
+    """{(submission id, question id): (typed value, version)} of the stored answers to `questions`.
+
+    One query per kind of column (number, text, codes) and chunk of submissions: each row then
+    converts only the column it needs.
+    """
+    groups = {}
+    for question in questions:
+        if question.kind in NUMERIC_KINDS or question.kind == QuestionKind.BOOLEAN:
+            column = "number"
+        elif question.kind == QuestionKind.MULTIPLE_CHOICE:
+            column = "codes"
+        else:
+            column = "text"
+        groups.setdefault(column, {})[question.pk] = question.kind
+    found = {}
+    ids = sorted(submission_ids)
+    for column, kinds in groups.items():
+        for start in range(0, len(ids), CHUNK):
+            answers = Answer.objects.filter(submission_id__in=ids[start : start + CHUNK], question_id__in=list(kinds))
+            for submission_id, question_id, stored, version in answers.values_list(
+                "submission_id", "question_id", column, "version"
+            ):
+                kind = kinds[question_id]
+                if kind == QuestionKind.BOOLEAN:
+                    value = None if stored is None else stored == 1
+                elif kind == QuestionKind.MULTIPLE_CHOICE:
+                    value = sorted(stored) if stored else None
+                elif column == "text":
+                    value = stored or None
+                else:
+                    value = stored
+                found[(submission_id, question_id)] = (value, version)
+    return found
+
+
+class _Refused:
+    """A cell's parse error, remembered like a value."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message):
+        self.message = message
+
+
+def _parser(question):
+    """Question.parse on cells, remembering the results of repeated entries (0, oui, a choice…):
+    parsing is most of the time of a check. Texts are parsed each time (they seldom repeat)."""
+    kind, parse = question.kind, question.parse
+    memo = None if kind in TEXT_LIMITS else {}
+
+    def parsed(raw):
+        key = (raw.__class__, raw)
+        if memo is not None and key in memo:
+            return memo[key]
+        try:
+            value = parse(_cell_input(kind, raw))
+        except ValidationError as error:
+            value = _Refused(" ".join(error.messages))
+        if memo is not None:
+            memo[key] = value
+        return value
+
+    return parsed
+
+
+def _fingerprint(versions):
+    return hashlib.sha256(repr(sorted(versions)).encode()).hexdigest()[:16]
+
+
+def check_file(campaign, user, name, content, *, today=None, lock=False):
+    """Read `content` (an uploaded file) as answers to `campaign` and check every cell; writes nothing.
+
+    Returns a Report: its errors (row, column, French reason) or, when there are none, what
+    applying it changes. FileRefused when the file cannot be read at all. `lock` (inside
+    `apply_import`'s transaction) locks the campaign's submissions while they are checked.
+    """
+    today = today or timezone.localdate()
+    table = read_table(name, content)
+    report = Report(description=table.description)
+    rows = [(number, cells) for number, cells in table.rows if any(not _blank(c) for c in cells)]
+    if not rows:
+        raise FileRefused("Le fichier ne contient aucune ligne : l'en-tête et une ligne par structure sont attendus.")
+    header_number, header = rows[0]
+    if len(header) > MAX_COLUMNS:
+        raise FileRefused(f"Ce fichier a plus de {MAX_COLUMNS} colonnes : ce ne sont pas des réponses exportées.")
+    questions = _questions(campaign)
+    id_index, columns = _read_header(report, header, questions, header_number)
+    report.columns = [q.code for _, q in columns]
+    if id_index is None and not columns:
+        raise FileRefused(
+            "Ce fichier ne ressemble pas à un fichier de réponses : sa première ligne ne contient ni la colonne "
+            "« identifiant » ni aucun code de question. Partez du fichier exporté depuis cette page."
+        )
+    if id_index is None:
+        report.add(
+            "la colonne « identifiant » manque : c'est elle qui désigne la structure de chaque ligne (reprenez "
+            "l'en-tête du fichier exporté).",
+            row=header_number,
+        )
+        return report
+    data = rows[1:]
+    if len(data) > MAX_ROWS:
+        raise _too_many_rows()
+    # Values under an empty header cell would be lost without a word.
+    width = max(len(cells) for _, cells in data) if data else 0
+    for index in range(width):
+        if index < len(header) and _header_code(header[index]):
+            continue
+        if any(index < len(cells) and not _blank(cells[index]) for _, cells in data):
+            report.add(
+                "des valeurs sont saisies sous un en-tête vide : donnez à la colonne le code de sa question.",
+                row=header_number,
+                column=index,
+            )
+
+    submissions = Submission.objects.filter(campaign=campaign).select_related("structure")
+    by_uuid = {}
+    for submission in submissions.only(
+        "pk",
+        "status",
+        "version",
+        "campaign_id",
+        "structure_id",
+        "structure__uuid",
+        "structure__name",
+        "structure__kind",
+    ):
+        submission.campaign = campaign
+        by_uuid[submission.structure.uuid] = submission
+    if user.is_administrator:
+        visible = reviewable = {s.pk for s in by_uuid.values()}
+    else:
+        visible = set(Submission.objects.visible_to(user).filter(campaign=campaign).values_list("pk", flat=True))
+        reviewable = set(Submission.objects.reviewable_by(user).filter(campaign=campaign).values_list("pk", flat=True))
+
+    # First the rows: which submission each one writes.
+    targets, line_of = [], {}
+    for number, cells in data:
+        raw = cells[id_index] if id_index < len(cells) else None
+        if _blank(raw):
+            report.add("l'identifiant de la structure manque.", row=number, column=id_index, header=ID_COLUMN)
+            continue
+        try:
+            structure_uuid = uuid.UUID(str(raw).strip())
+        except ValueError:
+            report.add(
+                f"« {_shown(raw)} » n'est pas un identifiant de structure : reprenez celui du fichier exporté.",
+                row=number,
+                column=id_index,
+                header=ID_COLUMN,
+            )
+            continue
+        submission = by_uuid.get(structure_uuid)
+        if submission is None or submission.pk not in visible:
+            # The same words whether it exists or is out of the user's sight.
+            report.add(
+                "aucune structure de cette campagne, dans votre périmètre, ne porte cet identifiant.",
+                row=number,
+                column=id_index,
+                header=ID_COLUMN,
+            )
+            continue
+        structure_name = submission.structure.name
+        if submission.pk in line_of:
+            report.add(
+                f"{structure_name} figure déjà en ligne {line_of[submission.pk]} : une structure n'a qu'une ligne.",
+                row=number,
+                structure=structure_name,
+            )
+            continue
+        line_of[submission.pk] = number
+        targets.append((number, cells, submission))
+    if lock and targets:
+        # Lock only the rows of the file, then read their state again: it may have changed meanwhile.
+        by_pk = {submission.pk: submission for _, _, submission in targets}
+        ids = sorted(by_pk)
+        for start in range(0, len(ids), CHUNK):
+            for pk, status, version in (
+                Submission.objects.select_for_update()
+                .filter(pk__in=ids[start : start + CHUNK])
+                .values_list("pk", "status", "version")
+            ):
+                by_pk[pk].status, by_pk[pk].version = status, version
+    writable = []
+    for number, cells, submission in targets:
+        refusal = _write_refusal(user, submission, reviewable, today)
+        if refusal:
+            report.add(refusal, row=number, structure=submission.structure.name)
+        else:
+            writable.append((number, cells, submission))
+    targets = writable
+    report.structures = len(data)
+
+    # Then the cells, against the stored answers. The loop runs once per cell: locals only.
+    stored = _load_answers([s.pk for _, _, s in targets], [q for _, q in columns])
+    specs = [(index, q, q.pk, set(_asked_kinds(q)), _parser(q)) for index, q in columns]
+    writes, get_stored = report.writes, stored.get
+    answers = created = updated = cleared = unchanged = 0
+    for number, cells, submission in targets:
+        structure_name, kind, submission_id = submission.structure.name, submission.structure.kind, submission.pk
+        versions = []
+        size = len(cells)
+        for index, question, question_id, asked, parsed in specs:
+            raw = cells[index] if index < size else None
+            current = get_stored((submission_id, question_id))
+            if current is not None:
+                versions.append((question_id, current[1]))
+            if raw is None or (raw.__class__ is str and not raw.strip()):
+                value = None
+            elif kind not in asked:
+                report.add(
+                    f"cette question n'est pas posée aux {KIND_PLURALS.get(kind, kind)} : laissez la case vide.",
+                    row=number,
+                    column=index,
+                    header=question.code,
+                    structure=structure_name,
+                )
+                continue
+            else:
+                answers += 1
+                value = parsed(raw)
+                if value.__class__ is _Refused:
+                    report.add(value.message, row=number, column=index, header=question.code, structure=structure_name)
+                    continue
+            if current is None:
+                if value is not None:
+                    created += 1
+                    writes.append(Write(submission_id, question, value, 0))
+            elif value == current[0]:
+                if value is not None:
+                    unchanged += 1
+            else:
+                if value is None:
+                    cleared += 1
+                else:
+                    updated += 1
+                writes.append(Write(submission_id, question, value, current[1]))
+        report.fingerprints[str(submission_id)] = _fingerprint(versions)
+        report.submissions[submission_id] = submission
+        report.rows[submission_id] = number
+    report.answers, report.created, report.updated = answers, created, updated
+    report.cleared, report.unchanged = cleared, unchanged
+    report.sort()
+    return report
