@@ -147,19 +147,40 @@ class SectionProgress:
         return round(100 * self.answered / self.asked) if self.asked else 100
 
 
+_definitions = {}
+
+
+def definition(questionnaire):
+    """(sections, questions, rules) of a questionnaire, read once per process.
+
+    A loaded version never changes in place (a new file is a new row, see load_questionnaire), so
+    the key — row, file digest, load time — cannot go stale; pages are spared three queries and
+    the building of every question.
+    """
+    key = (questionnaire.pk, questionnaire.digest, questionnaire.loaded_at)
+    found = _definitions.get(key)
+    if found is None:
+        if len(_definitions) > 50:
+            _definitions.clear()
+        found = (
+            list(questionnaire.sections.all()),
+            list(questionnaire.questions.select_related("section")),
+            list(questionnaire.rules.all()),
+        )
+        _definitions[key] = found
+    return found
+
+
 class Entry:
     def __init__(self, submission):
         self.submission = submission
         self.questionnaire = submission.campaign.questionnaire
         self.kind = submission.structure.kind
-        self.sections = [s for s in self.questionnaire.sections.all() if s.applies(self.kind)]
+        sections, questions, rules = definition(self.questionnaire)
+        self.sections = [s for s in sections if s.applies(self.kind)]
         section_ids = {s.pk for s in self.sections}
-        self.questions = [
-            q
-            for q in self.questionnaire.questions.select_related("section")
-            if q.section_id in section_ids and q.applies(self.kind)
-        ]
-        self.rules = list(self.questionnaire.rules.all())
+        self.questions = [q for q in questions if q.section_id in section_ids and q.applies(self.kind)]
+        self.rules = rules
         by_id = {q.pk: q for q in self.questions}
         self.answers = {}
         for answer in Answer.objects.filter(submission=submission).select_related("updated_by"):

@@ -7,6 +7,8 @@ exactly.
 
 import ast
 import decimal
+import functools
+import threading
 
 from simpleeval import SimpleEval
 
@@ -18,8 +20,11 @@ class ExpressionError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(source):
-    """The question codes `source` reads; ExpressionError (French) if it is not a valid expression."""
+    """The question codes `source` reads; ExpressionError (French) if it is not a valid expression.
+
+    Cached: a page checks the same few dozen expressions for every question it shows."""
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
@@ -32,12 +37,17 @@ def parse(source):
             raise ExpressionError(f"expression invalide « {source} » : seule la fonction len() est permise")
         elif isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.NamedExpr)):
             raise ExpressionError(f"expression invalide « {source} » : construction non permise")
-    return names
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tree(source):
+    return ast.parse(source.strip()).body[0]
 
 
 class _Evaluator(SimpleEval):
-    def __init__(self, names):
-        super().__init__(functions=FUNCTIONS, names={**CONSTANTS, **names})
+    def __init__(self):
+        super().__init__(functions=FUNCTIONS, names=dict(CONSTANTS))
         self.nodes[ast.Constant] = self._constant
 
     @staticmethod
@@ -52,7 +62,19 @@ def evaluate(source, values):
     names = parse(source)
     if any(values.get(name) is None for name in names):
         return None
+    evaluator = _evaluator()
+    evaluator.names = {**CONSTANTS, **{name: values[name] for name in names}}
     try:
-        return _Evaluator({name: values[name] for name in names}).eval(source)
+        return evaluator.eval(source, previously_parsed=_tree(source))
     except (ArithmeticError, TypeError):
         return None
+
+
+_local = threading.local()
+
+
+def _evaluator():
+    """One evaluator per thread: building one costs more than evaluating a rule."""
+    if not hasattr(_local, "evaluator"):
+        _local.evaluator = _Evaluator()
+    return _local.evaluator

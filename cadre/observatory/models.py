@@ -342,8 +342,10 @@ def check_answers(questionnaire_questions, rules, structure_kind, values, commen
 
 
 class Answer(models.Model):
-    submission = models.ForeignKey("Submission", on_delete=models.CASCADE, related_name="answers")
-    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    # No index of their own: (submission, question) and (question, number) lead with them, and each
+    # index more slows the writing of a national import.
+    submission = models.ForeignKey("Submission", on_delete=models.CASCADE, related_name="answers", db_index=False)
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers", db_index=False)
     number = models.DecimalField("valeur numérique", max_digits=16, decimal_places=4, null=True, blank=True)
     text = models.TextField("valeur texte", blank=True)
     codes = models.JSONField("choix", null=True, blank=True)

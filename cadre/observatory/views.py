@@ -226,29 +226,34 @@ def campaign_open(request, uuid):
 
 
 def _dashboard_scope(request, campaign):
-    """(submissions the page counts, the départements offered in its filter, the one chosen)."""
-    submissions = Submission.objects.visible_to(request.user).filter(campaign=campaign)
+    """(submissions the page counts, the départements offered in its filter, the one chosen, those reviewed).
+
+    The scope's rules (territories, federations) are evaluated once, in one query: the rest of the
+    page reads plain ids.
+    """
+    rows = list(
+        Submission.objects.visible_to(request.user)
+        .filter(campaign=campaign)
+        .values_list("pk", "structure__commune__department_id")
+    )
     reviewed = permissions.reviewed_departments(request.user, campaign)
-    codes = sorted(set(submissions.values_list("structure__commune__department_id", flat=True)))
-    if reviewed:
-        # A correspondant starts on their territory; the rest of what they see stays one choice away.
-        codes = sorted(set(codes) | reviewed)
+    codes = sorted({code for _, code in rows} | (reviewed or set()))
     chosen = request.GET.get("departement")
     if chosen is None:
         chosen = "mine" if reviewed else ""
     if chosen == "mine" and reviewed:
-        submissions = submissions.filter(structure__commune__department_id__in=reviewed)
+        ids = [pk for pk, code in rows if code in reviewed]
     elif chosen in codes:
-        submissions = submissions.filter(structure__commune__department_id=chosen)
+        ids = [pk for pk, code in rows if code == chosen]
     else:
-        chosen = ""
-    return submissions, codes, chosen, reviewed
+        chosen, ids = "", [pk for pk, _ in rows]
+    return Submission.objects.filter(pk__in=ids), ids, codes, chosen, reviewed
 
 
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
     today = timezone.localdate()
-    submissions, codes, chosen, reviewed = _dashboard_scope(request, campaign)
+    submissions, ids, codes, chosen, reviewed = _dashboard_scope(request, campaign)
     counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
     total = sum(counts.values())
     by_status, offset = [], 0.0
@@ -268,7 +273,7 @@ def campaign_detail(request, uuid):
         .annotate(open_anomalies=Count("anomalies", filter=Q(anomalies__status__in=OPEN_ANOMALY_STATUSES)))
         .order_by("submitted_at")[:DASHBOARD_ROWS]
     )
-    anomalies = Anomaly.objects.filter(submission__in=submissions)
+    anomalies = Anomaly.objects.filter(submission_id__in=ids)
     anomaly_counts = (
         anomalies.values("submission__structure__commune__department_id")
         .annotate(
