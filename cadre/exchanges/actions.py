@@ -116,6 +116,15 @@ def _upsert_answers(writes, actor, now):
     stamp = field("updated_at").get_db_prep_save(now, connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Answers not stored yet go in by COPY, several times faster than an upsert: the file's
+            # submissions are locked (as every answer save locks its submission), so none can appear meanwhile.
+            fresh = [row for row in rows if row[5] == 1]
+            if fresh:
+                table = quote(Answer._meta.db_table)
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in fresh:
+                        copy.write_row((*row, "", now, actor.pk))
+                rows = [row for row in rows if row[5] != 1]
             # One array a column: psycopg reads every placeholder of a query in Python, and a long
             # VALUES list took three times longer.
             select = (
