@@ -228,32 +228,43 @@ def campaign_open(request, uuid):
 def _dashboard_scope(request, campaign):
     """(submissions the page counts, the départements offered in its filter, the one chosen, those reviewed).
 
-    The scope's rules (territories, federations) are evaluated once, in one query: the rest of the
-    page reads plain ids.
+    A scoped user's rules (territories, federations) are evaluated once, in one query, and the rest
+    of the page reads plain ids; an administrator's scope is the campaign itself.
     """
-    rows = list(
-        Submission.objects.visible_to(request.user)
-        .filter(campaign=campaign)
-        .values_list("pk", "structure__commune__department_id")
-    )
-    reviewed = permissions.reviewed_departments(request.user, campaign)
-    codes = sorted({code for _, code in rows} | (reviewed or set()))
+    user = request.user
+    campaign_submissions = Submission.objects.filter(campaign=campaign)
+    reviewed = permissions.reviewed_departments(user, campaign)
+    if user.is_administrator:
+        rows = None
+        codes = sorted(set(campaign_submissions.values_list("structure__commune__department_id", flat=True)))
+    else:
+        rows = list(
+            Submission.objects.visible_to(user)
+            .filter(campaign=campaign)
+            .values_list("pk", "structure__commune__department_id")
+        )
+        codes = sorted({code for _, code in rows} | (reviewed or set()))
     chosen = request.GET.get("departement")
     if chosen is None:
         chosen = "mine" if reviewed else ""
     if chosen == "mine" and reviewed:
-        ids = [pk for pk, code in rows if code in reviewed]
+        wanted = reviewed
     elif chosen in codes:
-        ids = [pk for pk, code in rows if code == chosen]
+        wanted = {chosen}
     else:
-        chosen, ids = "", [pk for pk, _ in rows]
-    return Submission.objects.filter(pk__in=ids), ids, codes, chosen, reviewed
+        chosen, wanted = "", None
+    if rows is None:
+        if wanted is None:
+            return campaign_submissions, codes, chosen, reviewed
+        return campaign_submissions.filter(structure__commune__department_id__in=wanted), codes, chosen, reviewed
+    ids = [pk for pk, code in rows if wanted is None or code in wanted]
+    return campaign_submissions.filter(pk__in=ids), codes, chosen, reviewed
 
 
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
     today = timezone.localdate()
-    submissions, ids, codes, chosen, reviewed = _dashboard_scope(request, campaign)
+    submissions, codes, chosen, reviewed = _dashboard_scope(request, campaign)
     counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
     total = sum(counts.values())
     by_status, offset = [], 0.0
@@ -273,7 +284,7 @@ def campaign_detail(request, uuid):
         .annotate(open_anomalies=Count("anomalies", filter=Q(anomalies__status__in=OPEN_ANOMALY_STATUSES)))
         .order_by("submitted_at")[:DASHBOARD_ROWS]
     )
-    anomalies = Anomaly.objects.filter(submission_id__in=ids)
+    anomalies = Anomaly.objects.filter(submission__in=submissions)
     anomaly_counts = (
         anomalies.values("submission__structure__commune__department_id")
         .annotate(
