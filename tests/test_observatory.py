@@ -256,9 +256,8 @@ class TestQuestionnaireFiles:
                 {"code": "rh", "title": "RH", "questions": [{"code": "identifiant", "label": "Id", "type": "text"}]}
             ],
         }
-        assert check(data) == [
-            "rubrique rh, question identifiant : le code « identifiant » est réservé (colonne des tableurs de réponses)."
-        ]
+        message = "le code « identifiant » est réservé (colonne des tableurs de réponses)."
+        assert check(data) == [f"rubrique rh, question identifiant : {message}"]
 
     def test_a_bad_file_writes_nothing_and_says_why(self, tmp_path):
         path = tmp_path / "faux.toml"
