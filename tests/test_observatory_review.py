@@ -480,3 +480,11 @@ def test_the_daily_command_reminds_late_structures_once(world, mailoutbox):
     ]
     call_command("send_campaign_reminders", today=fourteen_days_before, verbosity=0)
     assert len(mailoutbox) == 3
+
+
+def test_a_reminder_goes_back_to_the_dashboard_never_elsewhere(client, world):
+    client.force_login(world["advisor69"])
+    url = reverse("observatory:campaign_remind", args=[world["campaign"].uuid])
+    dashboard = reverse("observatory:campaign", args=[world["campaign"].uuid])
+    assert client.post(url, {"next": dashboard + "?departement=69"})["Location"] == dashboard + "?departement=69"
+    assert client.post(url, {"next": "https://exemple.com/"})["Location"] == dashboard

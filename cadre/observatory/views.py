@@ -350,4 +350,7 @@ def campaign_remind(request, uuid):
         )
     else:
         messages.info(request, "Aucune structure à relancer : toutes ont envoyé leur questionnaire.")
-    return redirect(request.POST.get("next") or reverse("observatory:campaign", args=[campaign.uuid]))
+    back = reverse("observatory:campaign", args=[campaign.uuid])
+    wanted = request.POST.get("next", "")
+    # Back to the dashboard as it was filtered; never to another site.
+    return redirect(wanted if wanted.startswith(back) else back)
