@@ -31,9 +31,11 @@ db: install
 demo: db
 	$(PY) manage.py seed_demo --if-empty
 
+# The web server and, beside it, the worker of the task queue (large imports, reports…); both stop together.
 run: demo
 	@$(PY) manage.py demo_accounts
 	@echo "Cadre : http://127.0.0.1:$(PORT)/"
+	@DJANGO_DEBUG=true $(PY) manage.py db_worker -v0 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Debian's Chromium (never a downloaded browser) and the axe-core audit script.

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "cadre.accounts",
     "cadre.territories",
     "cadre.partners",
@@ -171,6 +173,15 @@ CADRE_OPERATOR = {
     "is_state_service": env_bool("CADRE_OPERATOR_IS_STATE_SERVICE", False),
     "accessibility_status": os.environ.get("CADRE_ACCESSIBILITY_STATUS", "partiellement conforme"),
 }
+
+# Long work (imports, reports, refreshes) runs in `manage.py db_worker`, which reads this queue
+# in the database: no broker to run. `make run` starts one beside the web server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+# Spreadsheet imports: a file up to this size is checked during the upload, and an import writing
+# up to this many answers is applied on the click; beyond, the worker does it (progress shown).
+CADRE_IMPORT_INLINE_MAX_BYTES = 512 * 1024
+CADRE_IMPORT_INLINE_MAX_WRITES = 20_000
 
 # Paging of lists and the API.
 CADRE_PAGE_SIZE = 25

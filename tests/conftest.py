@@ -30,6 +30,11 @@ def demo(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
+def _flushes(item):
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))
+
+
 def pytest_collection_modifyitems(items):
-    # Browser tests flush the database when they end (live server, real transactions): run them last.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Tests in real transactions (browser, worker) flush the database when they end: run them last.
+    items.sort(key=_flushes)

@@ -9,12 +9,13 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from cadre.accounts.models import Role
-from cadre.exchanges.actions import ImportRefused, apply_import, record_import
+from cadre.exchanges.actions import ImportRefused, apply_import, record_import, start_apply
 from cadre.exchanges.models import AnswerImport, ImportStatus
 from cadre.exchanges.observatory import MAX_FILE_SIZE, MAX_ROWS, FileRefused, check_file, export_csv, export_xlsx
 from cadre.observatory.actions import load_questionnaire, open_campaign, save_answer
@@ -31,6 +32,7 @@ from cadre.observatory.models import (
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import StructureKind
 from cadre.territories.models import Commune
+from tests.conftest import load_reference_data
 from tests.factories import MARSEILLE_3E, VENISSIEUX, ApprovalFactory, PartnerFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -732,3 +734,92 @@ class TestRights:
         assert client.get(detail).status_code == 200
         assert client.post(apply).status_code == 302
         assert world["a"].values() == {"salaries_total": D(13)}
+
+
+@pytest.fixture
+def in_background(settings):
+    """Every file checked and applied by the task queue (in tests, tasks run where they are enqueued)."""
+    settings.CADRE_IMPORT_INLINE_MAX_BYTES = 0
+    settings.CADRE_IMPORT_INLINE_MAX_WRITES = 0
+
+
+class TestBackground:
+    def test_a_large_file_is_checked_then_applied_by_the_worker(self, world, client, in_background):
+        fill(world)
+        content = csv_file([["identifiant", "salaries_total", "budget_total"], [ident(world, "a"), "12", "100"]])
+        response = upload(client, world["staff_a"], world["campaign"], "buers.csv", content)
+        answer_import = AnswerImport.objects.get()
+        assert answer_import.status == ImportStatus.READY and answer_import.progress == 100
+        assert answer_import.changed_count == 1 and answer_import.pending is not None
+        page = client.get(response["Location"]).content.decode()
+        assert "Le fichier est correct" in page and 'hx-trigger="load delay:2s"' not in page
+        response = client.post(reverse("exchanges:import_apply", args=[answer_import.uuid]), follow=True)
+        answer_import.refresh_from_db()
+        assert answer_import.status == ImportStatus.APPLIED and answer_import.pending is None
+        assert "Import appliqué" in response.content.decode()
+        assert world["a"].values()["budget_total"] == D(100)
+
+    def test_an_unreadable_file_says_why_on_the_import_page(self, world, client, in_background):
+        response = upload(client, world["staff_a"], world["campaign"], "notes.csv", b"bonjour\r\n")
+        answer_import = AnswerImport.objects.get()
+        assert answer_import.status == ImportStatus.DRY_RUN_FAILED and answer_import.pending is None
+        page = client.get(response["Location"]).content.decode()
+        assert "Le fichier n’a pas pu être lu : rien n’a été importé" in page
+        assert "ne ressemble pas à un fichier de réponses" in page
+
+    def test_a_refusal_found_by_the_worker_is_kept_with_its_errors(self, world, client, in_background):
+        fill(world)
+        content = csv_file([["identifiant", "salaries_total"], [ident(world, "a"), "20"]])
+        upload(client, world["staff_a"], world["campaign"], "buers.csv", content)
+        answer_import = AnswerImport.objects.get()
+        answer(world, "a", "salaries_total", "14")  # typed in the form meanwhile
+        page = client.post(reverse("exchanges:import_apply", args=[answer_import.uuid]), follow=True)
+        answer_import.refresh_from_db()
+        assert answer_import.status == ImportStatus.DRY_RUN_FAILED and answer_import.error_count == 1
+        assert "ont changé depuis la vérification du fichier" in page.content.decode()
+        assert world["a"].values()["salaries_total"] == D(14)
+
+    def test_the_page_of_an_import_at_work_asks_again_for_its_state(self, world, client):
+        content = csv_file([["identifiant", "salaries_total"], [ident(world, "a"), "20"]])
+        answer_import = record_import(world["campaign"], world["staff_a"], "buers.csv", content)
+        AnswerImport.objects.filter(pk=answer_import.pk).update(status=ImportStatus.CHECKING, progress=40)
+        client.force_login(world["staff_a"])
+        url = reverse("exchanges:import_detail", args=[answer_import.uuid])
+        page = client.get(url).content.decode()
+        assert "Vérification du fichier en cours" in page and "Cellules vérifiées : 40 %" in page
+        assert f'hx-get="{url}"' in page and "<h1>" in page
+        fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+        assert fragment.lstrip().startswith('<div id="import-state"') and "<h1>" not in fragment
+        # A second click while the worker applies it starts nothing more.
+        AnswerImport.objects.filter(pk=answer_import.pk).update(status=ImportStatus.APPLYING)
+        with pytest.raises(ImportRefused, match="pas prêt à être appliqué"):
+            start_apply(answer_import, actor=world["staff_a"])
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """The geography again: a test in real transactions runs after the browser tests, which empty the database."""
+    if not Commune.objects.exists():
+        load_reference_data()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_queue_and_its_worker_check_and_apply_a_file(reference_data, world, client, in_background):
+    """The production set-up: tasks stored in the database, run by `manage.py db_worker`."""
+    tasks = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    content = csv_file([["identifiant", "salaries_total"], [ident(world, "a"), "20"], [ident(world, "c"), "7"]])
+    with override_settings(TASKS=tasks):
+        upload(client, world["admin"], world["campaign"], "tous.csv", content)
+        answer_import = AnswerImport.objects.get()
+        assert answer_import.status == ImportStatus.CHECKING  # waiting for the worker
+        worker = ["db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", "-v", "0"]
+        call_command(*worker)
+        answer_import.refresh_from_db()
+        assert answer_import.status == ImportStatus.READY and answer_import.changed_count == 2
+        client.post(reverse("exchanges:import_apply", args=[answer_import.uuid]))
+        answer_import.refresh_from_db()
+        assert answer_import.status == ImportStatus.APPLYING and not Answer.objects.exists()
+        call_command(*worker)
+    answer_import.refresh_from_db()
+    assert answer_import.status == ImportStatus.APPLIED
+    assert world["c"].values() == {"salaries_total": D(7)}

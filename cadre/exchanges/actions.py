@@ -1,22 +1,18 @@
-"""Writes of the spreadsheet exchanges: recording a checked file, applying it in one transaction."""
+"""Writes of the spreadsheet exchanges: recording a checked file, applying it in one transaction.
+
+Large files are checked and applied by the worker (`tasks.py`): their page follows the progress.
+"""
 
 import hashlib
-import json
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cadre.exchanges import tasks
 from cadre.exchanges.models import AnswerImport, ImportStatus
-from cadre.exchanges.observatory import CHUNK, FileRefused, check_file
-from cadre.observatory.models import (
-    NUMERIC_KINDS,
-    Answer,
-    QuestionKind,
-    Submission,
-    SubmissionEvent,
-    SubmissionStatus,
-)
+from cadre.exchanges.observatory import CHUNK, FileRefused, check_file, pending_writes, recheck
+from cadre.observatory.models import Answer, Submission, SubmissionEvent, SubmissionStatus
 
 ANSWER_FIELDS = ["number", "text", "codes", "version", "updated_by", "updated_at"]
 
@@ -38,24 +34,17 @@ def _counts(report):
     }
 
 
-def record_import(campaign, user, name, content, report=None):
-    """Store an uploaded file with its dry-run report (checked here unless `report` is given).
-
-    FileRefused when the file cannot be read at all: nothing is stored then.
-    """
-    if report is None:
-        report = check_file(campaign, user, name, content)
-    return AnswerImport.objects.create(
-        campaign=campaign,
-        file_name=name[:255],
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by=user,
-        status=ImportStatus.READY if report.ok else ImportStatus.DRY_RUN_FAILED,
-        report=report.as_json(),
-        checked_at=timezone.now(),
+def _checked(report):
+    """Fields of an import once its file is checked: its report, and what applying it writes."""
+    return {
+        "status": ImportStatus.READY if report.ok else ImportStatus.DRY_RUN_FAILED,
+        "report": report.as_json(),
+        "pending": AnswerImport.pack(pending_writes(report)) if report.ok else None,
+        "checked_at": timezone.now(),
+        "progress": 100,
+        "message": "",
         **_counts(report),
-    )
+    }
 
 
 def _chunks(ids):
@@ -64,46 +53,77 @@ def _chunks(ids):
         yield ids[start : start + CHUNK]
 
 
-def _check_unchanged(report, fingerprints):
-    """Answers changed since the dry run (typed in the form, another import) would be overwritten unseen."""
-    for submission_id, fingerprint in report.fingerprints.items():
-        if fingerprints.get(submission_id) != fingerprint:
-            submission = report.submissions[int(submission_id)]
-            report.add(
-                f"les réponses de {submission.structure.name} ont changé depuis la vérification du fichier : "
-                "déposez-le à nouveau pour voir ce qu'il modifierait maintenant.",
-                row=report.rows[int(submission_id)],
-                structure=submission.structure.name,
-            )
+def _new_import(campaign, user, name, content, **fields):
+    return AnswerImport(
+        campaign=campaign,
+        file_name=name[:255],
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=user,
+        **fields,
+    )
 
 
-def _answer_rows(writes):
-    """(submission id, question id, number, text, codes as JSON, version) of each answer to write."""
-    number_field = Answer._meta.get_field("number")
-    for write in writes:
-        kind, value = write.question.kind, write.value
-        number, text, codes = None, "", None
-        if value is None:
-            pass
-        elif kind in NUMERIC_KINDS:
-            number = number_field.get_db_prep_save(value, connection)
-        elif kind == QuestionKind.BOOLEAN:
-            number = number_field.get_db_prep_save(1 if value else 0, connection)
-        elif kind == QuestionKind.MULTIPLE_CHOICE:
-            codes = json.dumps(list(value))
-        else:
-            text = value
-        yield write.submission_id, write.question.pk, number, text, codes, write.version + 1
+def record_import(campaign, user, name, content, report=None):
+    """Store an uploaded file with its dry-run report (checked here unless `report` is given).
+
+    FileRefused when the file cannot be read at all: nothing is stored then.
+    """
+    if report is None:
+        report = check_file(campaign, user, name, content)
+    answer_import = _new_import(campaign, user, name, content, **_checked(report))
+    answer_import.save()
+    return answer_import
 
 
-def _upsert_answers(writes, actor, now):
+def upload_import(campaign, user, name, content):
+    """Store a file for the worker to check (a large file takes longer than a request may)."""
+    answer_import = _new_import(campaign, user, name, content, status=ImportStatus.CHECKING)
+    answer_import.save()
+    tasks.check_import.enqueue(answer_import.pk)
+    return answer_import
+
+
+def check_import(answer_import_pk):
+    """The dry run of a stored file, as the worker runs it: the import's page follows `progress`."""
+    answer_import = AnswerImport.objects.select_related("campaign__questionnaire", "uploaded_by").get(
+        pk=answer_import_pk
+    )
+    if answer_import.status != ImportStatus.CHECKING:
+        return
+
+    def progress(share):
+        AnswerImport.objects.filter(pk=answer_import.pk).update(progress=share)
+
+    try:
+        report = check_file(
+            answer_import.campaign,
+            answer_import.uploaded_by,
+            answer_import.file_name,
+            bytes(answer_import.content),
+            progress=progress,
+        )
+    except FileRefused as refused:
+        fields = {"status": ImportStatus.DRY_RUN_FAILED, "message": str(refused), "checked_at": timezone.now()}
+    except Exception:
+        AnswerImport.objects.filter(pk=answer_import.pk).update(
+            status=ImportStatus.DRY_RUN_FAILED,
+            message="La vérification a échoué sur une erreur inattendue. Déposez le fichier à nouveau ; si l'erreur "
+            "se répète, prévenez l'administrateur.",
+        )
+        raise
+    else:
+        fields = _checked(report)
+    AnswerImport.objects.filter(pk=answer_import.pk).update(**fields)
+
+
+def _upsert_answers(rows, actor, now):
     """Insert or update the answers of `writes`: INSERT … ON CONFLICT DO UPDATE (SQLite ≥ 3.24, PostgreSQL).
 
     Not bulk_create: it builds a model and prepares every field of every row, which made writing
     14,400 answers five times slower than reading their file. The comment (a warning's
     justification) is not updated: it is kept.
     """
-    rows = list(_answer_rows(writes))
     if not rows:
         return
     field, quote = Answer._meta.get_field, connection.ops.quote_name
@@ -146,11 +166,11 @@ def _upsert_answers(writes, actor, now):
             )
 
 
-def _write(report, answer_import, actor):
+def _write(rows, submissions, answer_import, actor):
     now = timezone.now()
-    _upsert_answers(report.writes, actor, now)
-    touched = {w.submission_id for w in report.writes}
-    started = {pk for pk in touched if report.submissions[pk].status == SubmissionStatus.NOT_STARTED}
+    _upsert_answers(rows, actor, now)
+    touched = {row[0] for row in rows}
+    started = {pk for pk in touched if submissions[pk].status == SubmissionStatus.NOT_STARTED}
     SubmissionEvent.objects.bulk_create(
         SubmissionEvent(
             submission_id=pk,
@@ -169,9 +189,21 @@ def _write(report, answer_import, actor):
         Submission.objects.filter(pk__in=chunk).update(updated_at=now)
 
 
+def _refused_fields(report, message):
+    return {
+        "status": ImportStatus.DRY_RUN_FAILED,
+        "report": report.as_json(),
+        "pending": None,
+        "checked_at": timezone.now(),
+        "message": message,
+        "error_count": report.error_count,
+    }
+
+
 def apply_import(answer_import, *, actor, today=None):
-    """Write a checked import, all or nothing: the stored file is checked again under lock first
-    (states, rights, answers changed since the dry run). Returns the applied AnswerImport.
+    """Write a checked import, all or nothing. Under lock, the submissions' states, the actor's
+    rights and the answers changed since the dry run are checked again; the file is not read again
+    (it is frozen, and so is the campaign's questionnaire). Returns the applied AnswerImport.
 
     ImportRefused (French) when anything fails: nothing is written, and the import keeps the new
     report (status « à corriger »).
@@ -179,24 +211,22 @@ def apply_import(answer_import, *, actor, today=None):
     try:
         with transaction.atomic():
             locked = (
-                AnswerImport.objects.select_for_update()
+                AnswerImport.objects.select_for_update(of=("self",))
                 .select_related("campaign__questionnaire")
+                .defer("content")
                 .get(pk=answer_import.pk)
             )
             if locked.status == ImportStatus.APPLIED:
                 moment = timezone.localtime(locked.applied_at)
                 raise ImportRefused(f"Ce fichier a déjà été appliqué, le {moment:%d/%m/%Y à %H:%M}.")
-            if locked.status != ImportStatus.READY:
+            if locked.status not in (ImportStatus.READY, ImportStatus.APPLYING):
                 raise ImportRefused("Ce fichier contient des erreurs : corrigez-les, puis déposez-le à nouveau.")
             if locked.uploaded_by_id != actor.pk:
                 raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
-            try:
-                report = check_file(
-                    locked.campaign, actor, locked.file_name, bytes(locked.content), today=today, lock=True
-                )
-            except FileRefused as refused:
-                raise ImportRefused(str(refused)) from None
-            _check_unchanged(report, locked.report.get("fingerprints", {}))
+            pending = locked.unpacked_pending()
+            if pending is None:
+                raise ImportRefused("Ce fichier n'a pas été vérifié : déposez-le à nouveau.")
+            report = recheck(locked.campaign, actor, pending, locked.report.get("fingerprints", {}), today=today)
             report.sort()
             if not report.ok:
                 raise ImportRefused(
@@ -204,19 +234,49 @@ def apply_import(answer_import, *, actor, today=None):
                     "erreurs ci-dessous).",
                     report,
                 )
-            _write(report, locked, actor)
+            _write(pending["writes"], report.submissions, locked, actor)
             locked.status, locked.applied_at = ImportStatus.APPLIED, timezone.now()
-            locked.report = report.as_json()
-            for field, value in _counts(report).items():
-                setattr(locked, field, value)
-            locked.save(update_fields=["status", "applied_at", "report", *_counts(report)])
+            locked.pending, locked.progress, locked.message = None, 100, ""
+            locked.save(update_fields=["status", "applied_at", "pending", "progress", "message"])
     except ImportRefused as refused:
         if refused.report is not None:
-            AnswerImport.objects.filter(pk=answer_import.pk).update(
-                status=ImportStatus.DRY_RUN_FAILED,
-                report=refused.report.as_json(),
-                checked_at=timezone.now(),
-                **_counts(refused.report),
+            AnswerImport.objects.filter(pk=answer_import.pk).update(**_refused_fields(refused.report, str(refused)))
+        else:
+            AnswerImport.objects.filter(pk=answer_import.pk, status=ImportStatus.APPLYING).update(
+                status=ImportStatus.READY, message=str(refused)
             )
         raise
     return locked
+
+
+def start_apply(answer_import, *, actor):
+    """Hand a checked import to the worker. ImportRefused when it is not ready or already handed
+    over (a second click): exactly one application runs."""
+    if answer_import.uploaded_by_id != actor.pk:
+        raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
+    handed = AnswerImport.objects.filter(pk=answer_import.pk, status=ImportStatus.READY).update(
+        status=ImportStatus.APPLYING, progress=0, message=""
+    )
+    if not handed:
+        raise ImportRefused("Ce fichier n'est pas prêt à être appliqué : il est peut-être déjà appliqué, ou en cours.")
+    tasks.apply_import.enqueue(answer_import.pk, actor.pk)
+
+
+def apply_in_background(answer_import_pk, actor_pk):
+    """`apply_import` as the worker runs it; an unexpected failure leaves the import ready to retry."""
+    from cadre.accounts.models import User
+
+    answer_import = AnswerImport.objects.defer("content", "pending").get(pk=answer_import_pk)
+    if answer_import.status != ImportStatus.APPLYING:
+        return
+    try:
+        apply_import(answer_import, actor=User.objects.get(pk=actor_pk))
+    except ImportRefused:
+        pass  # the import says why, on its page
+    except Exception:
+        AnswerImport.objects.filter(pk=answer_import_pk, status=ImportStatus.APPLYING).update(
+            status=ImportStatus.READY,
+            message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
+            "l'erreur se répète, prévenez l'administrateur.",
+        )
+        raise

@@ -1,8 +1,9 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from dsfr.forms import DsfrBaseForm
 
-from cadre.exchanges.actions import record_import
+from cadre.exchanges.actions import record_import, upload_import
 from cadre.exchanges.observatory import MAX_FILE_SIZE, FileRefused, check_file
 
 
@@ -14,7 +15,8 @@ class UploadInput(forms.FileInput):
 
 
 class AnswerImportForm(DsfrBaseForm):
-    """Upload = dry run: the file is read and checked here, then stored with its report."""
+    """Upload = dry run: a small file is read and checked here, then stored with its report; a
+    larger one is stored and checked by the worker (its page shows the progress)."""
 
     file = forms.FileField(
         label="Fichier des réponses",
@@ -39,12 +41,16 @@ class AnswerImportForm(DsfrBaseForm):
                 "département, par exemple)."
             )
         content = upload.read()
-        try:
-            self.report = check_file(self.campaign, self.user, upload.name, content)
-        except FileRefused as refused:
-            raise ValidationError(str(refused)) from None
+        if len(content) <= settings.CADRE_IMPORT_INLINE_MAX_BYTES:
+            try:
+                self.report = check_file(self.campaign, self.user, upload.name, content)
+            except FileRefused as refused:
+                raise ValidationError(str(refused)) from None
         self.content = content
         return upload
 
     def save(self):
-        return record_import(self.campaign, self.user, self.cleaned_data["file"].name, self.content, self.report)
+        name = self.cleaned_data["file"].name
+        if self.report is None:
+            return upload_import(self.campaign, self.user, name, self.content)
+        return record_import(self.campaign, self.user, name, self.content, self.report)

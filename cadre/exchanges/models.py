@@ -1,6 +1,8 @@
 """Spreadsheet imports, kept with their file: what was checked is exactly what is applied."""
 
+import json
 import uuid
+import zlib
 
 from django.conf import settings
 from django.db import models
@@ -9,9 +11,15 @@ from cadre.observatory.models import Campaign
 
 
 class ImportStatus(models.TextChoices):
+    CHECKING = "checking", "vérification en cours"
     DRY_RUN_FAILED = "dry_run_failed", "à corriger"
     READY = "ready", "prêt à appliquer"
+    APPLYING = "applying", "application en cours"
     APPLIED = "applied", "appliqué"
+
+
+# States in which a background task works on the import: its page follows the progress.
+WORKING_STATUSES = {ImportStatus.CHECKING, ImportStatus.APPLYING}
 
 
 class AnswerImportQuerySet(models.QuerySet):
@@ -46,6 +54,11 @@ class AnswerImport(models.Model):
     answer_count = models.PositiveIntegerField("réponses lues", default=0)
     changed_count = models.PositiveIntegerField("réponses modifiées", default=0)
     error_count = models.PositiveIntegerField("erreurs", default=0)
+    progress = models.PositiveSmallIntegerField("avancement (%)", default=0)
+    message = models.TextField("message", blank=True, help_text="Pourquoi la dernière opération n'a pas abouti.")
+    # What the dry run decided to write (compressed JSON), so that applying re-checks the states,
+    # rights and answer versions without reading the file again. Emptied once applied.
+    pending = models.BinaryField("réponses à écrire", null=True, editable=False)
 
     objects = AnswerImportQuerySet.as_manager()
 
@@ -64,3 +77,14 @@ class AnswerImport(models.Model):
     @property
     def is_applied(self):
         return self.status == ImportStatus.APPLIED
+
+    @property
+    def is_working(self):
+        return self.status in WORKING_STATUSES
+
+    @staticmethod
+    def pack(data):
+        return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+
+    def unpacked_pending(self):
+        return None if self.pending is None else json.loads(zlib.decompress(bytes(self.pending)))

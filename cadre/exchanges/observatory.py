@@ -15,11 +15,13 @@ import datetime
 import decimal
 import hashlib
 import io
+import json
 import unicodedata
 import uuid
 import zipfile
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -504,6 +506,7 @@ class Report:
     writes: list = dataclasses.field(default_factory=list)
     submissions: dict = dataclasses.field(default_factory=dict)
     rows: dict = dataclasses.field(default_factory=dict)
+    questions: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -701,15 +704,135 @@ def _fingerprint(versions):
     return hashlib.sha256(repr(sorted(versions)).encode()).hexdigest()[:16]
 
 
-def check_file(campaign, user, name, content, *, today=None, lock=False):
+def _submissions(campaign, ids=None):
+    """The campaign's submissions (all, or those of `ids`) with what the checks need of their structure."""
+    submissions = (
+        Submission.objects.filter(campaign=campaign)
+        .select_related("structure")
+        .only(
+            "pk",
+            "status",
+            "version",
+            "campaign_id",
+            "structure_id",
+            "structure__uuid",
+            "structure__name",
+            "structure__kind",
+        )
+    )
+    if ids is None:
+        found = list(submissions)
+    else:
+        ids = sorted(ids)
+        found = [
+            s for start in range(0, len(ids), CHUNK) for s in submissions.filter(pk__in=ids[start : start + CHUNK])
+        ]
+    for submission in found:
+        submission.campaign = campaign
+    return found
+
+
+def _scope(user, campaign, submissions):
+    """(ids the user sees, ids the user reviews) among the campaign's submissions."""
+    if user.is_administrator:
+        ids = {s.pk for s in submissions}
+        return ids, ids
+    visible = set(Submission.objects.visible_to(user).filter(campaign=campaign).values_list("pk", flat=True))
+    reviewable = set(Submission.objects.reviewable_by(user).filter(campaign=campaign).values_list("pk", flat=True))
+    return visible, reviewable
+
+
+def _lock_states(by_pk):
+    """Lock the submissions of `by_pk` ({pk: Submission}), then read their state again: it may have
+    changed since they were read (every answer save locks its submission the same way)."""
+    ids = sorted(by_pk)
+    for start in range(0, len(ids), CHUNK):
+        for pk, status, version in (
+            Submission.objects.select_for_update()
+            .filter(pk__in=ids[start : start + CHUNK])
+            .values_list("pk", "status", "version")
+        ):
+            by_pk[pk].status, by_pk[pk].version = status, version
+
+
+def _stored_versions(submission_ids, question_ids):
+    """{submission id: [(question id, version)]} of the stored answers to `question_ids`."""
+    found = {}
+    ids = sorted(submission_ids)
+    for start in range(0, len(ids), CHUNK):
+        answers = Answer.objects.filter(submission_id__in=ids[start : start + CHUNK], question_id__in=question_ids)
+        for submission_id, question_id, version in answers.values_list("submission_id", "question_id", "version"):
+            found.setdefault(submission_id, []).append((question_id, version))
+    return found
+
+
+def answer_rows(writes):
+    """The database values of `writes`: [submission id, question id, number, text, codes as JSON, new
+    version], numbers as the decimal text the column stores. Kept with the import as it is checked."""
+    number_field = Answer._meta.get_field("number")
+    rows = []
+    for write in writes:
+        kind, value = write.question.kind, write.value
+        number, text, codes = None, "", None
+        if value is None:
+            pass
+        elif kind in NUMERIC_KINDS:
+            number = str(number_field.get_db_prep_save(value, connection))
+        elif kind == QuestionKind.BOOLEAN:
+            number = "1" if value else "0"
+        elif kind == QuestionKind.MULTIPLE_CHOICE:
+            codes = json.dumps(list(value))
+        else:
+            text = value
+        rows.append([write.submission_id, write.question.pk, number, text, codes, write.version + 1])
+    return rows
+
+
+def recheck(campaign, user, pending, fingerprints, *, today=None):
+    """Check again, under lock, what a dry run decided to write (`pending`: rows of the file, question
+    ids, answer rows): the submissions' states, the user's rights, and that no answer of the file's
+    columns changed since (its fingerprint). Returns a Report: errors, and `submissions` locked."""
+    today = today or timezone.localdate()
+    report = Report()
+    rows = {int(pk): line for pk, line in pending["rows"].items()}
+    found = {s.pk: s for s in _submissions(campaign, sorted(rows))}
+    _lock_states(found)
+    visible, reviewable = _scope(user, campaign, found.values())
+    versions = _stored_versions(found, pending["columns"])
+    for pk in sorted(rows, key=rows.get):
+        submission = found.get(pk)
+        if submission is None or pk not in visible:
+            report.add(
+                "aucune structure de cette campagne, dans votre périmètre, ne porte cet identifiant.", row=rows[pk]
+            )
+            continue
+        name = submission.structure.name
+        refusal = _write_refusal(user, submission, reviewable, today)
+        if refusal:
+            report.add(refusal, row=rows[pk], structure=name)
+        elif _fingerprint(versions.get(pk, [])) != fingerprints.get(str(pk)):
+            # Typed in the form, or another import: applying would overwrite it unseen.
+            report.add(
+                f"les réponses de {name} ont changé depuis la vérification du fichier : déposez-le à nouveau pour "
+                "voir ce qu'il modifierait maintenant.",
+                row=rows[pk],
+                structure=name,
+            )
+        report.submissions[pk] = submission
+    return report
+
+
+def check_file(campaign, user, name, content, *, today=None, progress=None):
     """Read `content` (an uploaded file) as answers to `campaign` and check every cell; writes nothing.
 
     Returns a Report: its errors (row, column, French reason) or, when there are none, what
-    applying it changes. FileRefused when the file cannot be read at all. `lock` (inside
-    `apply_import`'s transaction) locks the campaign's submissions while they are checked.
+    applying it changes. FileRefused when the file cannot be read at all.
+    `progress(percent)`, when given, is told how far the check is (reading the file: the first 40 %).
     """
     today = today or timezone.localdate()
     table = read_table(name, content)
+    if progress:
+        progress(40)
     report = Report(description=table.description)
     rows = [(number, cells) for number, cells in table.rows if any(not _blank(c) for c in cells)]
     if not rows:
@@ -720,6 +843,7 @@ def check_file(campaign, user, name, content, *, today=None, lock=False):
     questions = _questions(campaign)
     id_index, columns = _read_header(report, header, questions, header_number)
     report.columns = [q.code for _, q in columns]
+    report.questions = [q for _, q in columns]
     if id_index is None and not columns:
         raise FileRefused(
             "Ce fichier ne ressemble pas à un fichier de réponses : sa première ligne ne contient ni la colonne "
@@ -747,25 +871,8 @@ def check_file(campaign, user, name, content, *, today=None, lock=False):
                 column=index,
             )
 
-    submissions = Submission.objects.filter(campaign=campaign).select_related("structure")
-    by_uuid = {}
-    for submission in submissions.only(
-        "pk",
-        "status",
-        "version",
-        "campaign_id",
-        "structure_id",
-        "structure__uuid",
-        "structure__name",
-        "structure__kind",
-    ):
-        submission.campaign = campaign
-        by_uuid[submission.structure.uuid] = submission
-    if user.is_administrator:
-        visible = reviewable = {s.pk for s in by_uuid.values()}
-    else:
-        visible = set(Submission.objects.visible_to(user).filter(campaign=campaign).values_list("pk", flat=True))
-        reviewable = set(Submission.objects.reviewable_by(user).filter(campaign=campaign).values_list("pk", flat=True))
+    by_uuid = {s.structure.uuid: s for s in _submissions(campaign)}
+    visible, reviewable = _scope(user, campaign, by_uuid.values())
 
     # First the rows: which submission each one writes.
     targets, line_of = [], {}
@@ -804,17 +911,6 @@ def check_file(campaign, user, name, content, *, today=None, lock=False):
             continue
         line_of[submission.pk] = number
         targets.append((number, cells, submission))
-    if lock and targets:
-        # Lock only the rows of the file, then read their state again: it may have changed meanwhile.
-        by_pk = {submission.pk: submission for _, _, submission in targets}
-        ids = sorted(by_pk)
-        for start in range(0, len(ids), CHUNK):
-            for pk, status, version in (
-                Submission.objects.select_for_update()
-                .filter(pk__in=ids[start : start + CHUNK])
-                .values_list("pk", "status", "version")
-            ):
-                by_pk[pk].status, by_pk[pk].version = status, version
     writable = []
     for number, cells, submission in targets:
         refusal = _write_refusal(user, submission, reviewable, today)
@@ -830,7 +926,10 @@ def check_file(campaign, user, name, content, *, today=None, lock=False):
     specs = [(index, q, q.pk, set(_asked_kinds(q)), _parser(q)) for index, q in columns]
     writes, get_stored = report.writes, stored.get
     answers = created = updated = cleared = unchanged = 0
-    for number, cells, submission in targets:
+    step = max(len(targets) // 12, 200)
+    for done, (number, cells, submission) in enumerate(targets):
+        if progress and done and done % step == 0:
+            progress(40 + 60 * done // len(targets))
         structure_name, kind, submission_id = submission.structure.name, submission.structure.kind, submission.pk
         versions = []
         size = len(cells)
@@ -876,3 +975,12 @@ def check_file(campaign, user, name, content, *, today=None, lock=False):
     report.cleared, report.unchanged = cleared, unchanged
     report.sort()
     return report
+
+
+def pending_writes(report):
+    """What `apply_import` needs of a correct dry run, without the file: see `recheck`."""
+    return {
+        "rows": {str(pk): line for pk, line in report.rows.items()},
+        "columns": sorted({q.pk for q in report.questions}),
+        "writes": answer_rows(report.writes),
+    }

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -7,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from cadre.core.exports import CSV_TYPE, XLSX_TYPE
 from cadre.exchanges import permissions
-from cadre.exchanges.actions import ImportRefused, apply_import
+from cadre.exchanges.actions import ImportRefused, apply_import, start_apply
 from cadre.exchanges.forms import AnswerImportForm
 from cadre.exchanges.models import AnswerImport
 from cadre.exchanges.observatory import export_codebook_csv, export_csv, export_xlsx
@@ -73,17 +74,20 @@ def campaign_import(request, uuid):
 
 def _visible_import(request, uuid):
     imports = AnswerImport.objects.visible_to(request.user).select_related("campaign", "uploaded_by")
-    return get_object_or_404(imports.defer("content"), uuid=uuid)
+    return get_object_or_404(imports.defer("content", "pending"), uuid=uuid)
 
 
 def import_detail(request, uuid):
+    """The import's state; while the worker checks or applies it, htmx asks again for the state
+    fragment (same URL) until the work ends."""
     answer_import = _visible_import(request, uuid)
     campaign = answer_import.campaign
     report = answer_import.report
     errors = report.get("errors", [])
+    template = "exchanges/_import_state.html" if request.htmx else "exchanges/import_detail.html"
     return render(
         request,
-        "exchanges/import_detail.html",
+        template,
         {
             "answer_import": answer_import,
             "campaign": campaign,
@@ -107,6 +111,9 @@ def import_apply(request, uuid):
     if answer_import.uploaded_by_id != request.user.pk:
         raise PermissionDenied
     try:
+        if answer_import.changed_count > settings.CADRE_IMPORT_INLINE_MAX_WRITES:
+            start_apply(answer_import, actor=request.user)
+            return redirect("exchanges:import_detail", uuid=answer_import.uuid)
         applied = apply_import(answer_import, actor=request.user)
     except ImportRefused as refused:
         messages.error(request, str(refused))
