@@ -180,8 +180,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 
 # Spreadsheet imports: a file up to this size is checked during the upload, and an import writing
 # up to this many answers is applied on the click; beyond, the worker does it (progress shown).
-CADRE_IMPORT_INLINE_MAX_BYTES = 512 * 1024
-CADRE_IMPORT_INLINE_MAX_WRITES = 20_000
+CADRE_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_BYTES", 512 * 1024))
+CADRE_IMPORT_INLINE_MAX_WRITES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_WRITES", 20_000))
 
 # Paging of lists and the API.
 CADRE_PAGE_SIZE = 25
