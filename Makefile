@@ -27,9 +27,11 @@ db: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py load_territories
 	$(PY) manage.py load_questionnaire
+	$(PY) manage.py load_indicators
 
 demo: db
 	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py rebuild_indicators
 
 # The web server and, beside it, the worker of the task queue (large imports, reports…); both stop together.
 run: demo

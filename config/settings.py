@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "cadre.structures",
     "cadre.observatory",
     "cadre.exchanges",
+    "cadre.indicators",
     "cadre.api",
     "cadre.demo",
 ]

@@ -31,6 +31,7 @@ from cadre.observatory.models import (
     check_answers,
     format_number,
 )
+from cadre.observatory.signals import validated_answers_changed
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import Structure, StructureKind
 from cadre.territories.models import Department
@@ -339,6 +340,7 @@ def validate_submission(submission, *, actor, comment="", expected_version=None)
         _step(locked, SubmissionStatus.VALIDATED, actor=actor, comment=comment.strip())
         locked.validated_at, locked.validated_by = timezone.now(), actor
         locked.save(update_fields=["status", "version", "validated_at", "validated_by", "updated_at"])
+        validated_answers_changed.send(sender=Submission, submission=locked)
     return locked
 
 
@@ -354,6 +356,7 @@ def reopen_submission(submission, *, actor, reason, expected_version=None):
         _step(locked, SubmissionStatus.RETURNED, actor=actor, comment=f"Réouverture : {reason.strip()}")
         locked.validated_at, locked.validated_by = None, None
         locked.save(update_fields=["status", "version", "validated_at", "validated_by", "updated_at"])
+        validated_answers_changed.send(sender=Submission, submission=locked)
     return locked
 
 

@@ -1,0 +1,308 @@
+"""Indicator values from validated observatory answers and registry facts, by territory and year.
+
+`rebuild` recomputes everything; `refresh_structure` recomputes only the territories of one
+structure (after its submission is validated or reopened). Both go through `compute`, so the
+incremental result is the rebuild's by construction — tests/test_indicators.py checks it on random data.
+Ratios are sums of numerators over sums of denominators, never averages of ratios.
+"""
+
+import dataclasses
+import datetime
+import statistics
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from cadre.indicators.models import (
+    LEVELS,
+    STRUCTURES,
+    AreaFilter,
+    Indicator,
+    IndicatorKind,
+    IndicatorValue,
+    Level,
+    Operator,
+    source_parts,
+)
+from cadre.observatory.models import NUMERIC_KINDS, Answer, Campaign, Question, QuestionKind, SubmissionStatus
+from cadre.structures.models import Approval, PriorityAreaStatus, Structure
+
+HUNDRED = Decimal(100)
+
+
+@dataclasses.dataclass(slots=True)
+class Fact:
+    """A structure observed in a year (its questionnaire validated), as the indicators read it."""
+
+    structure_id: int
+    kind: str
+    management: str
+    priority_area_status: str
+    approvals: frozenset
+    places: dict  # {level: territory code}
+    registry: dict
+    answers: dict = dataclasses.field(default_factory=dict)
+
+
+def _places(commune):
+    return {
+        Level.NATIONAL: "",
+        Level.REGION: commune.department.region_id,
+        Level.DEPARTMENT: commune.department_id,
+        Level.EPCI: commune.epci_id or "",
+        Level.COMMUNE: commune.pk,
+    }
+
+
+def observed(year):
+    """{structure id: Fact} of the structures whose questionnaire of `year` is validated."""
+    structures = (
+        Structure.objects.filter(submissions__campaign__year=year, submissions__status=SubmissionStatus.VALIDATED)
+        .select_related("commune__department")
+        .only(
+            "pk",
+            "kind",
+            "management",
+            "priority_area_status",
+            "served_population",
+            "multi_site",
+            "itinerant",
+            "serves_travellers",
+            "territory_type",
+            "commune__code",
+            "commune__epci_id",
+            "commune__department__code",
+            "commune__department__region_id",
+        )
+    )
+    first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    approvals = {}
+    for structure_id, kind in Approval.objects.filter(
+        structure__submissions__campaign__year=year,
+        structure__submissions__status=SubmissionStatus.VALIDATED,
+        starts__lte=last,
+        ends__gte=first,
+    ).values_list("structure_id", "kind"):
+        approvals.setdefault(structure_id, set()).add(kind)
+    return {
+        s.pk: Fact(
+            structure_id=s.pk,
+            kind=s.kind,
+            management=s.management,
+            priority_area_status=s.priority_area_status,
+            approvals=frozenset(approvals.get(s.pk, ())),
+            places=_places(s.commune),
+            registry={
+                "served_population": None if s.served_population is None else Decimal(s.served_population),
+                "multi_site": s.multi_site,
+                "itinerant": s.itinerant,
+                "serves_travellers": s.serves_travellers,
+                "management": s.management,
+                "priority_area_status": s.priority_area_status,
+                "territory_type": s.territory_type or None,
+            },
+        )
+        for s in structures
+    }
+
+
+def _load_answers(year, facts, codes):
+    """Fill each fact's `answers` ({code: typed value}) for the question `codes`."""
+    if not codes:
+        return
+    rows = Answer.objects.filter(
+        submission__campaign__year=year,
+        submission__status=SubmissionStatus.VALIDATED,
+        question__code__in=codes,
+    ).values_list("submission__structure_id", "question__code", "question__kind", "number", "text", "codes")
+    for structure_id, code, kind, number, text, chosen in rows.iterator(chunk_size=5000):
+        fact = facts.get(structure_id)
+        if fact is None:
+            continue
+        if kind in NUMERIC_KINDS:
+            value = number
+        elif kind == QuestionKind.BOOLEAN:
+            value = None if number is None else number == 1
+        elif kind == QuestionKind.MULTIPLE_CHOICE:
+            value = chosen or None
+        else:
+            value = text or None
+        fact.answers[code] = value
+
+
+def _read(source, fact):
+    origin, name = source_parts(source)
+    if origin == STRUCTURES:
+        return Decimal(1)
+    if origin == "registry":
+        return fact.registry.get(name)
+    return fact.answers.get(name)
+
+
+def _in_population(indicator, fact):
+    if indicator.structure_kinds and fact.kind not in indicator.structure_kinds:
+        return False
+    if indicator.managements and fact.management not in indicator.managements:
+        return False
+    if indicator.priority_area:
+        in_area = fact.priority_area_status == PriorityAreaStatus.IN_AREA
+        if in_area != (indicator.priority_area == AreaFilter.IN_AREA):
+            return False
+    return not indicator.approval_kinds or bool(fact.approvals & set(indicator.approval_kinds))
+
+
+def _meets(indicator, value):
+    operator, threshold = indicator.operator, indicator.threshold
+    if operator == Operator.YES:
+        return value is True
+    if operator == Operator.NO:
+        return value is False
+    if operator == Operator.ANY_OF:
+        chosen = value if isinstance(value, list) else [value]
+        return bool(set(chosen) & set(indicator.choice_codes))
+    if operator == Operator.GT:
+        return value > threshold
+    if operator == Operator.GTE:
+        return value >= threshold
+    if operator == Operator.LT:
+        return value < threshold
+    if operator == Operator.LTE:
+        return value <= threshold
+    return value is not None  # ANSWERED
+
+
+def contribution(indicator, fact):
+    """What one structure brings to the indicator: None (not counted), or a (numerator, denominator)
+    pair for counts, shares and ratios, or a number for sums, means and medians."""
+    if not _in_population(indicator, fact):
+        return None
+    kind = indicator.kind
+    if kind == IndicatorKind.COUNT:
+        return (Decimal(1), Decimal(1))
+    value = _read(indicator.source, fact)
+    if kind == IndicatorKind.SHARE:
+        if value is None and indicator.operator != Operator.ANSWERED:
+            return None  # not answered (or not asked): neither counted in nor out
+        return (Decimal(1) if _meets(indicator, value) else Decimal(0), Decimal(1))
+    if value is None:
+        return None
+    if kind == IndicatorKind.RATIO:
+        denominator = _read(indicator.denominator, fact)
+        return None if denominator is None else (value, denominator)
+    return value
+
+
+NO_STRUCTURE = "aucune structure de la population de l'indicateur n'a de questionnaire validé ici"
+NO_ANSWER = "aucune structure n'a donné la réponse lue"
+
+
+def aggregate(indicator, parts):
+    """IndicatorValue fields from the contributions of a territory's structures (None removed)."""
+    kind = indicator.kind
+    if not parts:
+        return {"structure_count": 0, "reason": NO_STRUCTURE if kind == IndicatorKind.COUNT else NO_ANSWER}
+    count = len(parts)
+    if kind in (IndicatorKind.COUNT, IndicatorKind.SHARE, IndicatorKind.RATIO):
+        numerator = sum(p[0] for p in parts)
+        denominator = sum(p[1] for p in parts)
+        fields = {"structure_count": count, "numerator": numerator, "denominator": denominator}
+        if kind == IndicatorKind.COUNT:
+            return {**fields, "value": Decimal(count)}
+        if denominator == 0:
+            return {**fields, "reason": "division par zéro : la somme des dénominateurs est nulle"}
+        # Shares, and ratios stated in %, are percentages.
+        scale = HUNDRED if kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
+        return {**fields, "value": scale * numerator / denominator}
+    total = sum(parts)
+    if kind == IndicatorKind.SUM:
+        return {"structure_count": count, "value": total, "numerator": total}
+    if kind == IndicatorKind.MEAN:
+        return {"structure_count": count, "value": total / count, "numerator": total, "denominator": Decimal(count)}
+    ordered = sorted(parts)
+    if count == 1:
+        first = third = ordered[0]
+    else:
+        first, _, third = statistics.quantiles(ordered, n=4, method="inclusive")
+    return {
+        "structure_count": count,
+        "value": statistics.median(ordered),
+        "first_quartile": first,
+        "third_quartile": third,
+    }
+
+
+def _missing_questions(year, indicators):
+    """{indicator id: French reason} for indicators reading a question that year's questionnaire lacks."""
+    campaign = Campaign.objects.filter(year=year).first()
+    asked = set()
+    if campaign:
+        asked = set(Question.objects.filter(questionnaire_id=campaign.questionnaire_id).values_list("code", flat=True))
+    missing = {}
+    for indicator in indicators:
+        absent = [code for code in indicator.question_codes() if code not in asked]
+        if absent:
+            missing[indicator.pk] = f"le questionnaire {year} n'a pas la question « {absent[0]} »"
+    return missing
+
+
+def compute(year, indicators, territories=None):
+    """Compute and store the values of `indicators` for `year`: for every territory where a
+    structure is observed, or only for `territories` ([(level, code)]), whose old values go."""
+    facts = observed(year)
+    _load_answers(year, facts, sorted({code for i in indicators for code in i.question_codes()}))
+    wanted = None if territories is None else set(territories)
+    groups = {}
+    for fact in facts.values():
+        for level in LEVELS:
+            place = (level, fact.places[level])
+            if level == Level.EPCI and not place[1]:
+                continue  # a commune without EPCI (islands)
+            if wanted is None or place in wanted:
+                groups.setdefault(place, []).append(fact)
+    missing = _missing_questions(year, indicators)
+    values = []
+    for indicator in indicators:
+        if indicator.pk in missing:
+            parts_of = None
+        else:
+            parts_of = {f.structure_id: contribution(indicator, f) for f in facts.values()}
+        for (level, code), members in groups.items():
+            if parts_of is None:
+                fields = {"structure_count": 0, "reason": missing[indicator.pk]}
+            else:
+                fields = aggregate(indicator, [p for f in members if (p := parts_of[f.structure_id]) is not None])
+            values.append(IndicatorValue(indicator=indicator, year=year, level=level, territory=code, **fields))
+    with transaction.atomic():
+        stale = IndicatorValue.objects.filter(indicator__in=indicators, year=year)
+        if wanted is not None:
+            place = Q(pk__in=[])
+            for level, code in wanted:
+                place |= Q(level=level, territory=code)
+            stale = stale.filter(place)
+        stale.delete()
+        IndicatorValue.objects.bulk_create(values, batch_size=2000)
+    return len(values)
+
+
+def territories_of(structure):
+    commune = structure.commune
+    places = _places(commune)
+    return [(level, code) for level, code in places.items() if code or level == Level.NATIONAL]
+
+
+def refresh_structure(structure_id, year):
+    """After a validation or a reopening: the current indicators of the structure's territories."""
+    structure = Structure.objects.select_related("commune__department").get(pk=structure_id)
+    indicators = list(Indicator.objects.current())
+    return compute(year, indicators, territories_of(structure))
+
+
+def rebuild(indicator_ids=None, years=None):
+    """Every value of the current indicators (or of `indicator_ids`), for every campaign year."""
+    indicators = (
+        Indicator.objects.current() if indicator_ids is None else Indicator.objects.filter(pk__in=indicator_ids)
+    )
+    indicators = list(indicators)
+    years = years or list(Campaign.objects.order_by("year").values_list("year", flat=True))
+    return {year: compute(year, indicators) for year in years}
