@@ -184,6 +184,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 CADRE_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_BYTES", 512 * 1024))
 CADRE_IMPORT_INLINE_MAX_WRITES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_WRITES", 20_000))
 
+# Open data: no public value resting on fewer structures than this (statistical secrecy).
+CADRE_OPEN_DATA_MIN_STRUCTURES = int(os.environ.get("CADRE_OPEN_DATA_MIN_STRUCTURES", 5))
+
 # Paging of lists and the API.
 CADRE_PAGE_SIZE = 25
 CADRE_API_MAX_PAGE_SIZE = 200

@@ -317,6 +317,13 @@ MATRIX = {
 }
 
 
+# Rows kept beside the pages they cover (same shape; helpers: row, LOGIN… from this module).
+from tests import access_definitions, access_indicators, access_open_data  # noqa: E402
+
+for module in (access_definitions, access_indicators, access_open_data):
+    MATRIX.update(module.ROWS)
+
+
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
