@@ -55,35 +55,39 @@ def _places(commune):
     }
 
 
-def observed(year):
-    """{structure id: Fact} of the structures whose questionnaire of `year` is validated."""
-    structures = (
-        Structure.objects.filter(submissions__campaign__year=year, submissions__status=SubmissionStatus.VALIDATED)
-        .select_related("commune__department")
-        .only(
-            "pk",
-            "kind",
-            "management",
-            "priority_area_status",
-            "served_population",
-            "multi_site",
-            "itinerant",
-            "serves_travellers",
-            "territory_type",
-            "commune__code",
-            "commune__epci_id",
-            "commune__department__code",
-            "commune__department__region_id",
-        )
+def observed(year, department=None):
+    """{structure id: Fact} of the structures whose questionnaire of `year` is validated (in `department`)."""
+    structures = Structure.objects.filter(
+        submissions__campaign__year=year, submissions__status=SubmissionStatus.VALIDATED
+    )
+    if department:
+        structures = structures.filter(commune__department_id=department)
+    structures = structures.select_related("commune__department").only(
+        "pk",
+        "kind",
+        "management",
+        "priority_area_status",
+        "served_population",
+        "multi_site",
+        "itinerant",
+        "serves_travellers",
+        "territory_type",
+        "commune__code",
+        "commune__epci_id",
+        "commune__department__code",
+        "commune__department__region_id",
     )
     first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     approvals = {}
-    for structure_id, kind in Approval.objects.filter(
+    active = Approval.objects.filter(
         structure__submissions__campaign__year=year,
         structure__submissions__status=SubmissionStatus.VALIDATED,
         starts__lte=last,
         ends__gte=first,
-    ).values_list("structure_id", "kind"):
+    )
+    if department:
+        active = active.filter(structure__commune__department_id=department)
+    for structure_id, kind in active.values_list("structure_id", "kind"):
         approvals.setdefault(structure_id, set()).add(kind)
     return {
         s.pk: Fact(
@@ -306,3 +310,43 @@ def rebuild(indicator_ids=None, years=None):
     indicators = list(indicators)
     years = years or list(Campaign.objects.order_by("year").values_list("year", flat=True))
     return {year: compute(year, indicators) for year in years}
+
+
+def own_figure(indicator, part):
+    """One structure's figure for an indicator: True/False for a share (condition met), a number
+    for the others (its ratio for a ratio), None when it does not count. Counts have none."""
+    if part is None or indicator.kind == IndicatorKind.COUNT:
+        return None
+    if indicator.kind == IndicatorKind.SHARE:
+        return part[0] == 1
+    if indicator.kind == IndicatorKind.RATIO:
+        numerator, denominator = part
+        if denominator == 0:
+            return None
+        return (HUNDRED if indicator.unit == "%" else 1) * numerator / denominator
+    return part
+
+
+def structure_profile(structure, indicators, years):
+    """What a structure gets back for filling the questionnaire: for each indicator and year, its own
+    figure and the distribution (median, quartiles, count) of the same figure among the structures of
+    its département. {(indicator id, year): (own figure, (q1, median, q3, n) or None)}."""
+    department = structure.commune.department_id
+    codes = sorted({code for i in indicators for code in i.question_codes()})
+    profile = {}
+    for year in years:
+        facts = observed(year, department)
+        _load_answers(year, facts, codes)
+        for indicator in indicators:
+            figures = {pk: own_figure(indicator, contribution(indicator, fact)) for pk, fact in facts.items()}
+            numbers = sorted(f for f in figures.values() if f is not None and not isinstance(f, bool))
+            spread = None
+            if numbers:
+                if len(numbers) == 1:
+                    q1 = q3 = numbers[0]
+                else:
+                    q1, _, q3 = statistics.quantiles(numbers, n=4, method="inclusive")
+                spread = (q1, statistics.median(numbers), q3, len(numbers))
+            if structure.pk in facts:
+                profile[(indicator.pk, year)] = (figures[structure.pk], spread)
+    return profile

@@ -1,0 +1,231 @@
+"""The indicators dashboard (a territory and a year, drill-down) and a structure's own figures."""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from cadre.core.charts import comparison_bars, format_number
+from cadre.indicators.compute import structure_profile
+from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level, Theme
+from cadre.indicators.queries import dashboard_rows, display, parents, territory_name
+from cadre.observatory.models import Submission, SubmissionStatus
+from cadre.structures.models import Structure
+from cadre.territories.models import Commune, Department, Epci, Region
+
+PROFILE_YEARS = 4
+
+
+def _years():
+    return sorted(set(IndicatorValue.objects.values_list("year", flat=True).distinct()), reverse=True)
+
+
+def _parse_territory(raw):
+    """(level, code) from « département:69 »-like parameters; France when absent or unknown."""
+    level, _, code = (raw or "").partition(":")
+    models = {Level.REGION: Region, Level.DEPARTMENT: Department, Level.EPCI: Epci, Level.COMMUNE: Commune}
+    if level in models and models[level].objects.filter(pk=code).exists():
+        return level, code
+    return Level.NATIONAL, ""
+
+
+def _default_territory(user):
+    """The user's own territory: their structure's or partner's département when there is one."""
+    structures = user.structure_ids()
+    if structures:
+        department = Structure.objects.filter(pk__in=structures).values_list("commune__department_id", flat=True)
+        if department:
+            return Level.DEPARTMENT, department[0]
+    departments, _ = user.partner_territory(user.partner_ids())
+    if len(departments) == 1:
+        return Level.DEPARTMENT, next(iter(departments))
+    return Level.NATIONAL, ""
+
+
+def _territory_choices(current):
+    choices = [("Pays", [("national:", "France")])]
+    choices.append(
+        ("Régions", [(f"region:{c}", n) for c, n in Region.objects.order_by("name").values_list("code", "name")])
+    )
+    choices.append(
+        (
+            "Départements",
+            [
+                (f"department:{c}", f"{c} — {n}")
+                for c, n in Department.objects.order_by("code").values_list("code", "name")
+            ],
+        )
+    )
+    if current[0] in (Level.EPCI, Level.COMMUNE):
+        choices.append(("Territoire choisi", [(f"{current[0]}:{current[1]}", territory_name(*current))]))
+    return choices
+
+
+def _children(level, code, year):
+    """The territories one can drill down to, with values that year: [(label, [(param, name, count)])]."""
+    present = IndicatorValue.objects.filter(year=year, indicator__replaced_at=None, indicator__kind=IndicatorKind.COUNT)
+    counts = {}
+    for value in present.filter(indicator__structure_kinds=[]).only("level", "territory", "value"):
+        counts[(value.level, value.territory)] = value.value
+    groups = []
+    if level == Level.NATIONAL:
+        items = Region.objects.order_by("name").values_list("code", "name")
+        groups.append(("Régions", Level.REGION, items))
+    elif level == Level.REGION:
+        items = Department.objects.filter(region_id=code).order_by("code").values_list("code", "name")
+        groups.append(("Départements", Level.DEPARTMENT, items))
+    elif level == Level.DEPARTMENT:
+        epcis = (
+            Epci.objects.filter(communes__department_id=code).distinct().order_by("name").values_list("siren", "name")
+        )
+        communes = Commune.objects.filter(department_id=code).order_by("name").values_list("code", "name")
+        groups += [("Intercommunalités", Level.EPCI, epcis), ("Communes", Level.COMMUNE, communes)]
+    elif level == Level.EPCI:
+        communes = Commune.objects.filter(epci_id=code).order_by("name").values_list("code", "name")
+        groups.append(("Communes", Level.COMMUNE, communes))
+    found = []
+    for label, child_level, items in groups:
+        rows = [(f"{child_level}:{c}", n, counts[(child_level, c)]) for c, n in items if (child_level, c) in counts]
+        if rows:
+            found.append((label, rows))
+    return found
+
+
+def dashboard(request):
+    years = _years()
+    if not years:
+        return render(request, "indicators/dashboard.html", {"title": "Indicateurs", "years": []})
+    try:
+        year = int(request.GET.get("annee") or years[0])
+    except ValueError:
+        year = years[0]
+    if year not in years:
+        year = years[0]
+    place = (
+        _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
+    )
+    indicators = list(Indicator.objects.current().visible_to(request.user))
+    rows = dashboard_rows(indicators, year, *place)
+    themes = []
+    for theme in Theme:
+        theme_rows = [r for r in rows if r.indicator.theme == theme]
+        if not theme_rows:
+            continue
+        shares = [r for r in theme_rows if r.indicator.unit == "%"]
+        figure = None
+        if shares:
+            name = territory_name(*place)
+            series = {name: [r.value.value if r.value else None for r in shares]}
+            for index, (label, _) in enumerate(shares[0].comparisons):
+                series[label] = [r.comparisons[index][1].value if r.comparisons[index][1] else None for r in shares]
+            figure = comparison_bars(
+                [r.indicator.title for r in shares],
+                series,
+                title=f"{theme.label} : parts en %, {name} et territoires de comparaison, {year}",
+                unit="%",
+                decimals=1,
+                label_header="Indicateur",
+            )
+        themes.append((theme, theme_rows, figure))
+    name = territory_name(*place)
+    breadcrumb = [("Indicateurs", reverse("indicators:dashboard"))]
+    for level, code in reversed(parents(*place)):
+        breadcrumb.append(
+            (territory_name(level, code), f"{reverse('indicators:dashboard')}?annee={year}&territoire={level}:{code}")
+        )
+    breadcrumb.append((name, None))
+    return render(
+        request,
+        "indicators/dashboard.html",
+        {
+            "title": f"Indicateurs — {name}, {year}",
+            "breadcrumb": breadcrumb,
+            "years": years,
+            "year": year,
+            "place": place,
+            "place_param": f"{place[0]}:{place[1]}",
+            "place_name": name,
+            "level_label": Level(place[0]).label,
+            "territory_choices": _territory_choices(place),
+            "themes": themes,
+            "children": _children(*place, year),
+            "own_structures": Structure.objects.filter(pk__in=request.user.structure_ids()).order_by("name"),
+        },
+    )
+
+
+def _profile_structure(request, uuid):
+    """A structure's figures come from its answers: only for those who may read its questionnaires."""
+    structure = get_object_or_404(
+        Structure.objects.visible_to(request.user).select_related("commune__department"), uuid=uuid
+    )
+    if not Submission.objects.visible_to(request.user).filter(structure=structure).exists():
+        raise Http404
+    return structure
+
+
+def _own_text(indicator, figure):
+    if figure is None:
+        return "—"
+    if isinstance(figure, bool):
+        return "oui" if figure else "non"
+    return format_number(figure, indicator.decimals, indicator.unit)
+
+
+def structure_figures(request, uuid):
+    """The return a structure gets for its questionnaire: its own figures, its past years, and where
+    it stands among the structures of its département (median and quartiles)."""
+    structure = _profile_structure(request, uuid)
+    validated = Submission.objects.filter(structure=structure, status=SubmissionStatus.VALIDATED)
+    years = sorted(validated.values_list("campaign__year", flat=True), reverse=True)[:PROFILE_YEARS]
+    indicators = [i for i in Indicator.objects.current() if i.kind != IndicatorKind.COUNT]
+    profile = structure_profile(structure, indicators, years) if years else {}
+    department = structure.commune.department
+    department_values = {}
+    if years:
+        for value in IndicatorValue.objects.filter(
+            indicator__in=indicators, year=years[0], level=Level.DEPARTMENT, territory=department.code
+        ):
+            department_values[value.indicator_id] = value
+    themes = []
+    for theme in Theme:
+        items = []
+        for indicator in indicators:
+            if indicator.theme != theme:
+                continue
+            own = [(year, profile.get((indicator.pk, year))) for year in years]
+            if not any(entry for _, entry in own):
+                continue
+            latest = profile.get((indicator.pk, years[0])) if years else None
+            spread = latest[1] if latest else None
+            items.append(
+                {
+                    "indicator": indicator,
+                    "years": [(year, _own_text(indicator, entry[0] if entry else None)) for year, entry in own],
+                    "spread": spread
+                    and {
+                        "q1": format_number(spread[0], indicator.decimals, indicator.unit),
+                        "median": format_number(spread[1], indicator.decimals, indicator.unit),
+                        "q3": format_number(spread[2], indicator.decimals, indicator.unit),
+                        "count": spread[3],
+                    },
+                    "department": display(indicator, department_values.get(indicator.pk)),
+                }
+            )
+        if items:
+            themes.append((theme, items))
+    return render(
+        request,
+        "indicators/structure_figures.html",
+        {
+            "title": f"Les indicateurs de {structure.name}",
+            "breadcrumb": [
+                ("Indicateurs", reverse("indicators:dashboard")),
+                (structure.name, reverse("structures:detail", args=[structure.uuid])),
+                ("Ses indicateurs", None),
+            ],
+            "structure": structure,
+            "department": department,
+            "years": years,
+            "themes": themes,
+        },
+    )

@@ -1,0 +1,77 @@
+"""The indicators dashboard (territory, year, comparisons, drill-down, charts with their tables) and a
+structure's own figures beside its département's median and quartiles."""
+
+import decimal
+
+import pytest
+from django.urls import reverse
+
+from cadre.accounts.models import Role
+from cadre.indicators.compute import rebuild
+from cadre.partners.models import PartnerKind
+from tests.factories import MARSEILLE_3E, VENISSIEUX, VILLEURBANNE, PartnerFactory, UserFactory, member
+from tests.test_indicators import campaign, indicators, observe, questionnaire  # noqa: F401 — fixtures
+
+pytestmark = pytest.mark.django_db
+D = decimal.Decimal
+
+
+@pytest.fixture
+def world(campaign, indicators):  # noqa: F811
+    buers = observe(campaign, VILLEURBANNE, {"permanences": True, "budget_total": D(100000), "etp_total": D(2)})
+    observe(campaign, VILLEURBANNE, {"permanences": False, "budget_total": D(300000), "etp_total": D(8)})
+    observe(campaign, VENISSIEUX, {"permanences": True, "budget_total": D(200000), "etp_total": D(5)})
+    marseille = observe(campaign, MARSEILLE_3E, {"budget_total": D(900000), "etp_total": D(0)})
+    rebuild()
+    caf69 = PartnerFactory(name="Caf du Rhône", kind=PartnerKind.CAF, departments=["69"])
+    return {
+        "buers": buers,
+        "marseille": marseille,
+        "caf69": member(UserFactory(email="avs@caf69.fr"), caf69),
+        "staff": member(UserFactory(email="directrice@buers.fr"), buers.structure, Role.EDITOR),
+        "other_staff": member(UserFactory(email="direction@marseille.fr"), marseille.structure, Role.EDITOR),
+    }
+
+
+def page(client, user, **params):
+    client.force_login(user)
+    response = client.get(reverse("indicators:dashboard"), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_correspondant_lands_on_their_departement_with_its_comparisons(client, world):
+    html = page(client, world["caf69"])
+    assert "<h1>Indicateurs — Rhône</h1>" in html
+    # Rhône 2 of 3 answered « oui »; France the same three (Marseille did not answer).
+    assert "Part des structures où un partenaire tient une permanence" in html
+    assert html.count("66,7\u00a0%") >= 3  # Rhône, Auvergne-Rhône-Alpes, France in the table (and the chart's)
+    assert "Auvergne-Rhône-Alpes" in html and ">France<" in html
+    # The chart is followed by its data table.
+    assert 'role="img"' in html and "Données : Partenariats : parts en %" in html
+
+
+def test_a_median_shows_its_quartiles_and_a_ratio_its_reason_when_not_computable(client, world):
+    html = page(client, world["caf69"], territoire="department:13", annee="2025")
+    assert "<h1>Indicateurs — Bouches-du-Rhône</h1>" in html
+    assert "division par zéro : la somme des dénominateurs est nulle" in html  # budget per ETP, 0 ETP
+    html = page(client, world["caf69"], territoire="national:", annee="2025")
+    assert "quartiles 175\u202f000\u00a0€ – 450\u202f000\u00a0€" in html
+
+
+def test_drill_down_from_the_departement_to_its_communes(client, world):
+    html = page(client, world["caf69"], territoire="department:69", annee="2025")
+    assert f"territoire=commune:{VILLEURBANNE}" in html and "Villeurbanne (2)" in html
+    html = page(client, world["caf69"], territoire=f"commune:{VILLEURBANNE}", annee="2025")
+    assert "<h1>Indicateurs — Villeurbanne</h1>" in html and "50,0\u00a0%" in html
+
+
+def test_a_structure_sees_its_own_figures_beside_its_departement(client, world):
+    client.force_login(world["staff"])
+    url = reverse("indicators:structure", args=[world["buers"].structure.uuid])
+    html = client.get(url).content.decode()
+    assert "Les indicateurs de" in html
+    # Its budget 100,000 € among the Rhône's 100, 200, 300 thousand: median 200,000 €.
+    assert "100\u202f000\u00a0€" in html and "200\u202f000\u00a0€" in html
+    assert "oui" in html  # it has partners' office hours
+    assert client.get(reverse("indicators:structure", args=[world["marseille"].structure.uuid])).status_code == 404
