@@ -75,3 +75,40 @@ def test_a_structure_sees_its_own_figures_beside_its_departement(client, world):
     assert "100\u202f000\u00a0€" in html and "200\u202f000\u00a0€" in html
     assert "oui" in html  # it has partners' office hours
     assert client.get(reverse("indicators:structure", args=[world["marseille"].structure.uuid])).status_code == 404
+
+
+def test_the_report_page_its_workbook_and_its_pdf(client, world, tmp_path):
+    import io
+    import subprocess
+
+    from openpyxl import load_workbook
+
+    from cadre.indicators.models import ExportStatus, ReportExport
+
+    client.force_login(world["caf69"])
+    query = {"territoire": "department:69", "annee": "2025"}
+    html = client.get(reverse("indicators:report"), query).content.decode()
+    assert "Observatoire 2025 — Rhône" in html and "Notes de méthode" in html
+    assert "questionnaires de la campagne dans ce territoire" in html and "taux de réponse : 100,0\u00a0%" in html
+    assert "Carte des structures observées" in html
+    workbook = load_workbook(io.BytesIO(client.get(reverse("indicators:report_xlsx"), query).content))
+    assert workbook.sheetnames[:2] == ["Présentation", "Chiffres clés"] and "Partenariats" in workbook.sheetnames
+    partnerships = list(workbook["Partenariats"].iter_rows(values_only=True))
+    assert partnerships[0][:4] == ("Indicateur", "Code", "Unité", "Rhône 2025")
+    share = next(r for r in partnerships if r[1] == "permanences")
+    assert round(share[3], 2) == 66.67 and share[5] == 3  # a number, and the structures behind it
+    # The PDF is prepared by the worker (here at once), then downloaded.
+    response = client.post(f"{reverse('indicators:report_pdf_start')}?territoire=department:69&annee=2025")
+    export = ReportExport.objects.get()
+    assert response["Location"] == reverse("indicators:report_export", args=[export.uuid])
+    assert export.status == ExportStatus.DONE and export.seconds is not None
+    assert "Le PDF est prêt" in client.get(response["Location"]).content.decode()
+    pdf = client.get(reverse("indicators:report_export_download", args=[export.uuid]))
+    assert pdf["Content-Type"] == "application/pdf"
+    path = tmp_path / "rapport.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Rhône — 2025" in text and "Part des structures où un partenaire tient une permanence" in text
+    # Another person does not reach it.
+    client.force_login(world["staff"])
+    assert client.get(reverse("indicators:report_export", args=[export.uuid])).status_code == 404

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from ninja import NinjaAPI
 
-from cadre.api import observatory, partners, structures, territories
+from cadre.api import indicators, observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
 from cadre.api.errors import install_handlers
 
@@ -59,3 +59,4 @@ api.add_router("", territories.router)
 api.add_router("/structures", structures.router)
 api.add_router("/partners", partners.router)
 api.add_router("", observatory.router)
+api.add_router("", indicators.router)

@@ -11,8 +11,9 @@ import datetime
 import statistics
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from cadre.indicators.models import (
     LEVELS,
@@ -201,39 +202,94 @@ NO_STRUCTURE = "aucune structure de la population de l'indicateur n'a de questio
 NO_ANSWER = "aucune structure n'a donné la réponse lue"
 
 
-def aggregate(indicator, parts):
-    """IndicatorValue fields from the contributions of a territory's structures (None removed)."""
+ADDITIVE = {IndicatorKind.COUNT, IndicatorKind.SHARE, IndicatorKind.RATIO, IndicatorKind.SUM, IndicatorKind.MEAN}
+
+
+def _pair(indicator, part):
+    """A contribution as (numerator, denominator), for the kinds that add up."""
+    if indicator.kind in (IndicatorKind.SUM, IndicatorKind.MEAN):
+        return part, Decimal(1)
+    return part
+
+
+def _additive(indicator, count, numerator, denominator):
+    """IndicatorValue fields from the sums over a territory's structures (count > 0)."""
     kind = indicator.kind
-    if not parts:
-        return {"structure_count": 0, "reason": NO_STRUCTURE if kind == IndicatorKind.COUNT else NO_ANSWER}
-    count = len(parts)
-    if kind in (IndicatorKind.COUNT, IndicatorKind.SHARE, IndicatorKind.RATIO):
-        numerator = sum(p[0] for p in parts)
-        denominator = sum(p[1] for p in parts)
-        fields = {"structure_count": count, "numerator": numerator, "denominator": denominator}
-        if kind == IndicatorKind.COUNT:
-            return {**fields, "value": Decimal(count)}
-        if denominator == 0:
-            return {**fields, "reason": "division par zéro : la somme des dénominateurs est nulle"}
-        # Shares, and ratios stated in %, are percentages.
-        scale = HUNDRED if kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
-        return {**fields, "value": scale * numerator / denominator}
-    total = sum(parts)
     if kind == IndicatorKind.SUM:
-        return {"structure_count": count, "value": total, "numerator": total}
+        return {"structure_count": count, "value": numerator, "numerator": numerator}
     if kind == IndicatorKind.MEAN:
-        return {"structure_count": count, "value": total / count, "numerator": total, "denominator": Decimal(count)}
+        return {
+            "structure_count": count,
+            "value": numerator / count,
+            "numerator": numerator,
+            "denominator": denominator,
+        }
+    fields = {"structure_count": count, "numerator": numerator, "denominator": denominator}
+    if kind == IndicatorKind.COUNT:
+        return {**fields, "value": Decimal(count)}
+    if denominator == 0:
+        return {**fields, "reason": "division par zéro : la somme des dénominateurs est nulle"}
+    # Shares, and ratios stated in %, are percentages.
+    scale = HUNDRED if kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
+    return {**fields, "value": scale * numerator / denominator}
+
+
+def _quartiles(parts):
     ordered = sorted(parts)
-    if count == 1:
+    if len(ordered) == 1:
         first = third = ordered[0]
     else:
         first, _, third = statistics.quantiles(ordered, n=4, method="inclusive")
     return {
-        "structure_count": count,
+        "structure_count": len(ordered),
         "value": statistics.median(ordered),
         "first_quartile": first,
         "third_quartile": third,
     }
+
+
+def _empty(indicator):
+    return {"structure_count": 0, "reason": NO_STRUCTURE if indicator.kind == IndicatorKind.COUNT else NO_ANSWER}
+
+
+def aggregate(indicator, parts):
+    """IndicatorValue fields from the contributions of a territory's structures (None removed)."""
+    if not parts:
+        return _empty(indicator)
+    if indicator.kind not in ADDITIVE:
+        return _quartiles(parts)
+    pairs = [_pair(indicator, p) for p in parts]
+    return _additive(indicator, len(pairs), sum(p[0] for p in pairs), sum(p[1] for p in pairs))
+
+
+def _values_by_place(indicator, facts, places_of):
+    """{place: IndicatorValue fields} for every place of `places_of` ({structure id: [place]}), in one
+    pass over the structures: sums for the kinds that add up, sorted lists for medians."""
+    additive = indicator.kind in ADDITIVE
+    totals = {}
+    for structure_id, fact in facts.items():
+        places = places_of.get(structure_id)
+        if not places:
+            continue
+        part = contribution(indicator, fact)
+        if part is None:
+            continue
+        if additive:
+            numerator, denominator = _pair(indicator, part)
+            for place in places:
+                total = totals.get(place)
+                if total is None:
+                    totals[place] = [1, numerator, denominator]
+                else:
+                    total[0] += 1
+                    total[1] += numerator
+                    total[2] += denominator
+        else:
+            for place in places:
+                totals.setdefault(place, []).append(part)
+    if additive:
+        return {place: _additive(indicator, *total) for place, total in totals.items()}
+    return {place: _quartiles(parts) for place, parts in totals.items()}
 
 
 def _missing_questions(year, indicators):
@@ -250,33 +306,97 @@ def _missing_questions(year, indicators):
     return missing
 
 
+VALUE_COLUMNS = [
+    "indicator",
+    "year",
+    "level",
+    "territory",
+    "value",
+    "numerator",
+    "denominator",
+    "first_quartile",
+    "third_quartile",
+    "structure_count",
+    "reason",
+    "computed_at",
+]
+SIX_PLACES = Decimal("0.000001")
+
+
+def _stored(number):
+    return None if number is None else Decimal(number).quantize(SIX_PLACES)
+
+
+def _insert(rows):
+    """Write value rows: COPY on PostgreSQL (bulk_create spent 2 s in Python per 10,000 values)."""
+    if not rows:
+        return
+    field, quote = IndicatorValue._meta.get_field, connection.ops.quote_name
+    columns = ", ".join(quote(field(name).column) for name in VALUE_COLUMNS)
+    table = quote(IndicatorValue._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(VALUE_COLUMNS))
+            stamp = field("computed_at").get_db_prep_save(rows[0][-1], connection)
+            number = field("value")
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
+                [
+                    (*row[:4], *(number.get_db_prep_save(v, connection) for v in row[4:9]), row[9], row[10], stamp)
+                    for row in rows
+                ],
+            )
+
+
 def compute(year, indicators, territories=None):
     """Compute and store the values of `indicators` for `year`: for every territory where a
     structure is observed, or only for `territories` ([(level, code)]), whose old values go."""
     facts = observed(year)
     _load_answers(year, facts, sorted({code for i in indicators for code in i.question_codes()}))
     wanted = None if territories is None else set(territories)
-    groups = {}
-    for fact in facts.values():
+    places_of, everywhere = {}, set()
+    for structure_id, fact in facts.items():
+        places = []
         for level in LEVELS:
             place = (level, fact.places[level])
             if level == Level.EPCI and not place[1]:
                 continue  # a commune without EPCI (islands)
             if wanted is None or place in wanted:
-                groups.setdefault(place, []).append(fact)
+                places.append(place)
+        places_of[structure_id] = places
+        everywhere.update(places)
     missing = _missing_questions(year, indicators)
-    values = []
+    now = timezone.now()
+    rows = []
     for indicator in indicators:
         if indicator.pk in missing:
-            parts_of = None
+            found = {}
+            empty = {"structure_count": 0, "reason": missing[indicator.pk]}
         else:
-            parts_of = {f.structure_id: contribution(indicator, f) for f in facts.values()}
-        for (level, code), members in groups.items():
-            if parts_of is None:
-                fields = {"structure_count": 0, "reason": missing[indicator.pk]}
-            else:
-                fields = aggregate(indicator, [p for f in members if (p := parts_of[f.structure_id]) is not None])
-            values.append(IndicatorValue(indicator=indicator, year=year, level=level, territory=code, **fields))
+            found = _values_by_place(indicator, facts, places_of)
+            empty = _empty(indicator)
+        for level, code in sorted(everywhere):
+            fields = found.get((level, code), empty)
+            rows.append(
+                (
+                    indicator.pk,
+                    year,
+                    level,
+                    code,
+                    _stored(fields.get("value")),
+                    _stored(fields.get("numerator")),
+                    _stored(fields.get("denominator")),
+                    _stored(fields.get("first_quartile")),
+                    _stored(fields.get("third_quartile")),
+                    fields["structure_count"],
+                    fields.get("reason", ""),
+                    now,
+                )
+            )
     with transaction.atomic():
         stale = IndicatorValue.objects.filter(indicator__in=indicators, year=year)
         if wanted is not None:
@@ -284,9 +404,9 @@ def compute(year, indicators, territories=None):
             for level, code in wanted:
                 place |= Q(level=level, territory=code)
             stale = stale.filter(place)
-        stale.delete()
-        IndicatorValue.objects.bulk_create(values, batch_size=2000)
-    return len(values)
+        stale.delete()  # one DELETE: values have no dependants
+        _insert(rows)
+    return len(rows)
 
 
 def territories_of(structure):

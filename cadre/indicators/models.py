@@ -236,6 +236,147 @@ class Indicator(models.Model):
                         "Cette question n'est posée à aucun de ces types de structure : la population serait vide."
                     )
 
+    # -- in plain French (read only: the definition pages, the history of versions) -------------------
+
+    def describe(self):
+        """[(heading, sentence)]: what the indicator computes, what it reads and on which structures."""
+        reads = self._source_phrase(self.source) if self.source else ""
+        # « des réponses à … » / « des données du répertoire … »: what a sum, a mean or a median runs over.
+        of_all = self._source_phrase(self.source, many=True) if self.source else ""
+        kind = self.kind
+        if kind == IndicatorKind.COUNT:
+            computed = "Nombre de structures de la population."
+        elif kind == IndicatorKind.SHARE:
+            computed = f"Part des structures de la population dont {reads} {self._condition_phrase()}"
+            if self.operator == Operator.ANSWERED:
+                computed += " : toutes les structures de la population comptent au dénominateur."
+            else:
+                computed += ", parmi celles qui ont répondu (une structure sans réponse n'est comptée nulle part)."
+        elif kind == IndicatorKind.SUM:
+            computed = f"Somme {of_all}, sur les structures qui ont répondu."
+        elif kind == IndicatorKind.MEAN:
+            computed = f"Moyenne {of_all}, sur les structures qui ont répondu."
+        elif kind == IndicatorKind.MEDIAN:
+            computed = f"Médiane, premier et troisième quartiles {of_all}, sur les structures qui ont répondu."
+        else:
+            if self.denominator == STRUCTURES:
+                below = "le nombre de structures qui ont répondu"
+            else:
+                below = f"la somme {self._source_phrase(self.denominator, many=True)}"
+            computed = f"Somme {of_all} divisée par {below}"
+            computed += ", multipliée par 100 (unité %)." if self.unit == "%" else "."
+            computed += " C'est un rapport de sommes, jamais une moyenne de rapports."
+        rows = [("Calcul", computed)]
+        read = [self._source_phrase(s, with_kind=True) for s in self.read_sources()]
+        read = " ; ".join(read)
+        rows.append(
+            ("Données lues", f"{read[:1].upper()}{read[1:]}." if read else "Aucune : on compte les structures.")
+        )
+        rows.append(("Population", self._population_phrase()))
+        return rows
+
+    def _condition_phrase(self):
+        operator = self.operator
+        if operator == Operator.ANY_OF:
+            return f"{Operator(operator).label} : {self.field_display('choice_codes')}"
+        if operator in (Operator.GT, Operator.GTE, Operator.LT, Operator.LTE):
+            from cadre.observatory.models import format_number
+
+            threshold = "?" if self.threshold is None else format_number(self.threshold)
+            return f"{Operator(operator).label} {threshold}"
+        if operator == Operator.ANSWERED:
+            return "est renseignée"
+        return Operator(operator).label if operator else "(condition à choisir)"
+
+    def _population_phrase(self):
+        if self.structure_kinds:
+            kinds = " ou ".join(f"« {StructureKind(k).label} »" for k in self.structure_kinds)
+            parts = [f"structures de type {kinds} dont le questionnaire de l'année est validé"]
+        else:
+            parts = [
+                "structures (centres sociaux et espaces de vie sociale) dont le questionnaire de l'année est validé"
+            ]
+        if self.managements:
+            parts.append("de mode de gestion " + " ou ".join(f"« {Management(m).label} »" for m in self.managements))
+        if self.priority_area:
+            parts.append(AreaFilter(self.priority_area).label)
+        if self.approval_kinds:
+            parts.append("ayant l'agrément " + " ou ".join(f"« {ApprovalKind(a).label} »" for a in self.approval_kinds))
+        text = ", ".join(parts)
+        return text[0].upper() + text[1:] + "."
+
+    def field_display(self, name):
+        """One defining field as a person reads it (labels, not codes)."""
+        value = getattr(self, name)
+        if name in ("theme", "kind", "operator"):
+            return getattr(self, f"get_{name}_display")() if value else "—"
+        if name == "priority_area":
+            return AreaFilter(value).label
+        if name == "is_public":
+            return "oui" if value else "non"
+        if name in ("source", "denominator"):
+            return self._source_phrase(value, with_kind=True) if value else "—"
+        if name == "threshold":
+            from cadre.observatory.models import format_number
+
+            return "—" if value is None else format_number(value)
+        if name == "choice_codes":
+            labels = self._choice_labels(self.source)
+            return ", ".join(labels.get(code, code) for code in value) if value else "—"
+        if name in ("structure_kinds", "managements", "approval_kinds"):
+            choices = {"structure_kinds": StructureKind, "managements": Management, "approval_kinds": ApprovalKind}
+            labels = dict(choices[name].choices)
+            return ", ".join(str(labels.get(v, v)) for v in value) if value else "tous"
+        if value in (None, ""):
+            return "—"
+        return str(value)
+
+    def differences(self, other):
+        """[{field, label, old, new}] of the defining fields in which `other` (an earlier version) differs."""
+        from cadre.indicators.actions import DEFINING_FIELDS
+
+        return [
+            {
+                "field": name,
+                "label": str(self._meta.get_field(name).verbose_name),
+                "old": other.field_display(name),
+                "new": self.field_display(name),
+            }
+            for name in DEFINING_FIELDS
+            if getattr(self, name) != getattr(other, name)
+        ]
+
+    @staticmethod
+    def _source_phrase(source, *, with_kind=False, many=False):
+        """« la réponse à … » of a stored source, in French (for the plain-French definition); `many`:
+        « des réponses à … », as in « somme des réponses à … »."""
+        origin, name = source_parts(source)
+        if origin == STRUCTURES:
+            return "les structures (leur nombre)"
+        if origin == "registry" and name in REGISTRY_FIELDS:
+            label, kind, _ = REGISTRY_FIELDS[name]
+            what = "des données" if many else "la donnée"
+            text = f"{what} du répertoire « {label.removesuffix(' (répertoire)')} »"
+            return f"{text} ({QuestionKind(kind).label})" if with_kind else text
+        if origin == "question":
+            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            if question is None:
+                return f"{'de ' if many else ''}la question « {name} » (introuvable dans les questionnaires)"
+            text = f"{'des réponses' if many else 'la réponse'} à « {question.label} »"
+            return f"{text} (question {name}, {question.get_kind_display()})" if with_kind else text
+        return f"« {source} »"
+
+    @staticmethod
+    def _choice_labels(source):
+        origin, name = source_parts(source or "")
+        if origin == "registry" and name in REGISTRY_FIELDS and REGISTRY_FIELDS[name][2]:
+            return {code: str(label) for code, label in REGISTRY_FIELDS[name][2].choices}
+        if origin == "question":
+            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            if question is not None:
+                return question.choice_labels
+        return {}
+
 
 def describe_source(source):
     """(answer kind, choice codes or None, French problem or "") of a source."""
@@ -281,3 +422,49 @@ class IndicatorValue(models.Model):
 
     def __str__(self):
         return f"{self.indicator.code} {self.year} {self.level} {self.territory}: {self.value}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "en attente"
+    RUNNING = "running", "en préparation"
+    DONE = "done", "prêt"
+    FAILED = "failed", "échec"
+
+
+class ReportExportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A prepared PDF is seen by the person who asked for it (and the administrators)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self if user.is_administrator else self.filter(requested_by=user)
+
+
+class ReportExport(models.Model):
+    """A PDF of the observatory report, prepared by the worker; its page follows the progress."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    level = models.CharField("échelon", max_length=12, choices=Level.choices)
+    territory = models.CharField("code du territoire", max_length=12, blank=True)
+    year = models.PositiveIntegerField("année")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="demandé par", on_delete=models.CASCADE, related_name="+"
+    )
+    requested_at = models.DateTimeField("demandé le", auto_now_add=True)
+    status = models.CharField("état", max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField("avancement (%)", default=0)
+    step = models.CharField("étape", max_length=100, blank=True)
+    message = models.TextField("message", blank=True)
+    content = models.BinaryField("PDF", null=True, editable=False)
+    finished_at = models.DateTimeField("terminé le", null=True, blank=True)
+    seconds = models.FloatField("durée (s)", null=True, blank=True)
+
+    objects = ReportExportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "rapport PDF"
+        verbose_name_plural = "rapports PDF"
+        ordering = ["-requested_at"]
+
+    @property
+    def is_working(self):
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)

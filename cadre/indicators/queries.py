@@ -6,7 +6,7 @@ import dataclasses
 from django.conf import settings
 
 from cadre.core.charts import format_number
-from cadre.indicators.models import Indicator, IndicatorValue, Level
+from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level
 from cadre.territories.models import Commune, Department, Epci, Region
 
 NOT_COMPUTABLE = "non calculable"
@@ -15,6 +15,12 @@ NOT_COMPUTABLE = "non calculable"
 def min_structures():
     """Public output shows no value resting on fewer structures than this (statistical secrecy)."""
     return settings.CADRE_OPEN_DATA_MIN_STRUCTURES
+
+
+def count_indicator():
+    """The current count of all observed structures (no filter), for maps and drill-down counts."""
+    counts = Indicator.objects.current().filter(kind=IndicatorKind.COUNT, structure_kinds=[], managements=[])
+    return counts.filter(code="structures_observees").first() or counts.order_by("pk").first()
 
 
 def territory_name(level, code):
@@ -112,3 +118,33 @@ def dashboard_rows(indicators, year, level, code):
         )
         for indicator in indicators
     ]
+
+
+PUBLISHED = "published"
+SUPPRESSED = "suppressed"
+NOT_COMPUTED = "not_computable"
+
+
+def status(value, *, public=False):
+    """The state of a stored value as `display` decides it: PUBLISHED, SUPPRESSED (public output, too few
+    structures) or NOT_COMPUTED."""
+    if public and value.structure_count < min_structures():
+        return SUPPRESSED
+    if value.value is None:
+        return NOT_COMPUTED
+    return PUBLISHED
+
+
+def territory_names(level, codes):
+    """{code: name} of the territories `codes` of `level`, in one query (the code itself when unknown)."""
+    codes = set(codes)
+    if level == Level.NATIONAL:
+        return dict.fromkeys(codes, "France")
+    model, field = {
+        Level.REGION: (Region, "code"),
+        Level.DEPARTMENT: (Department, "code"),
+        Level.EPCI: (Epci, "siren"),
+        Level.COMMUNE: (Commune, "code"),
+    }[level]
+    found = dict(model.objects.filter(**{f"{field}__in": codes}).values_list(field, "name"))
+    return {code: found.get(code, code) for code in codes}

@@ -15,3 +15,10 @@ def rebuild(indicator_ids=None):
     from cadre.indicators.compute import rebuild as run
 
     run(indicator_ids=indicator_ids)
+
+
+@task()
+def render_report(export_pk):
+    from cadre.indicators.exports import render_report_pdf
+
+    render_report_pdf(export_pk)

@@ -1,13 +1,18 @@
 """The indicators dashboard (a territory and a year, drill-down) and a structure's own figures."""
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from cadre.core.charts import comparison_bars, format_number
+from cadre.core.exports import XLSX_TYPE
 from cadre.indicators.compute import structure_profile
-from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level, Theme
-from cadre.indicators.queries import dashboard_rows, display, parents, territory_name
+from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
+from cadre.indicators.exports import start_report_pdf
+from cadre.indicators.models import ExportStatus, Indicator, IndicatorKind, IndicatorValue, Level, ReportExport, Theme
+from cadre.indicators.queries import count_indicator, dashboard_rows, display, parents, territory_name
+from cadre.indicators.report import build_report, campaign_title
 from cadre.observatory.models import Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories.models import Commune, Department, Epci, Region
@@ -62,9 +67,9 @@ def _territory_choices(current):
 
 def _children(level, code, year):
     """The territories one can drill down to, with values that year: [(label, [(param, name, count)])]."""
-    present = IndicatorValue.objects.filter(year=year, indicator__replaced_at=None, indicator__kind=IndicatorKind.COUNT)
+    count = count_indicator()
     counts = {}
-    for value in present.filter(indicator__structure_kinds=[]).only("level", "territory", "value"):
+    for value in IndicatorValue.objects.filter(year=year, indicator=count).only("level", "territory", "value"):
         counts[(value.level, value.territory)] = value.value
     groups = []
     if level == Level.NATIONAL:
@@ -229,3 +234,91 @@ def structure_figures(request, uuid):
             "themes": themes,
         },
     )
+
+
+def _report_params(request):
+    years = _years()
+    if not years:
+        raise Http404
+    try:
+        year = int(request.GET.get("annee") or years[0])
+    except ValueError:
+        year = years[0]
+    if year not in years:
+        year = years[0]
+    place = (
+        _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
+    )
+    return years, year, place
+
+
+def report(request):
+    """The observatory report of a territory and a year, as a page; its workbook and PDF from here."""
+    years, year, place = _report_params(request)
+    content = build_report(*place, year, request.user)
+    query = f"annee={year}&territoire={place[0]}:{place[1]}"
+    return render(
+        request,
+        "indicators/report.html",
+        {
+            "title": f"Rapport de l'observatoire — {content.name}, {year}",
+            "breadcrumb": [("Indicateurs", reverse("indicators:dashboard")), (f"Rapport {content.name} {year}", None)],
+            "report": content,
+            "campaign_title": campaign_title(year),
+            "years": years,
+            "year": year,
+            "place_param": f"{place[0]}:{place[1]}",
+            "territory_choices": _territory_choices(place),
+            "query": query,
+            "exports": ReportExport.objects.visible_to(request.user)
+            .filter(requested_by=request.user)
+            .defer("content")[:5],
+        },
+    )
+
+
+def report_xlsx(request):
+    _, year, place = _report_params(request)
+    content = build_report(*place, year, request.user)
+    response = HttpResponse(report_xlsx_bytes(content), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{content.filename}.xlsx"'
+    return response
+
+
+@require_POST
+def report_pdf_start(request):
+    _, year, place = _report_params(request)
+    export = start_report_pdf(*place, year, request.user)
+    return redirect("indicators:report_export", uuid=export.uuid)
+
+
+def report_export(request, uuid):
+    """A PDF being prepared: htmx asks again for the state (same URL) until it is ready."""
+    export = get_object_or_404(ReportExport.objects.visible_to(request.user).defer("content"), uuid=uuid)
+    name = territory_name(export.level, export.territory)
+    template = "indicators/_export_state.html" if request.htmx else "indicators/report_export.html"
+    return render(
+        request,
+        template,
+        {
+            "export": export,
+            "name": name,
+            "title": f"Rapport PDF — {name}, {export.year}",
+            "breadcrumb": [
+                ("Indicateurs", reverse("indicators:dashboard")),
+                (
+                    f"Rapport {name} {export.year}",
+                    f"{reverse('indicators:report')}?annee={export.year}&territoire={export.level}:{export.territory}",
+                ),
+                ("PDF", None),
+            ],
+        },
+    )
+
+
+def report_export_download(request, uuid):
+    export = get_object_or_404(ReportExport.objects.visible_to(request.user), uuid=uuid, status=ExportStatus.DONE)
+    response = HttpResponse(bytes(export.content), content_type="application/pdf")
+    name = f"observatoire-{export.year}-{export.level}-{export.territory or 'france'}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
