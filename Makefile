@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/cadre
 AXE_VERSION := 4.14.1
 export DJANGO_SETTINGS_MODULE ?= config.settings
 
-.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory clean
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ bench: install-dev
 
 bench-observatory: install-dev
 	$(PY) benchmarks/observatory.py
+
+bench-indicators: install-dev
+	$(PY) benchmarks/indicators.py
 
 clean:
 	rm -rf $(VENV) .cache db.sqlite3 staticfiles

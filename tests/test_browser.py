@@ -141,7 +141,9 @@ def test_main_pages_pass_axe(page, site):
         "/observatoire/questionnaires/",
         f"/observatoire/questionnaires/{questionnaire.uuid}/",
         *observatory_pages(),
+        *indicator_pages(structure),
     ]
+    public_pages += open_data_pages()
     failures = {}
     for path in public_pages:
         page.goto(site + path)
@@ -175,6 +177,53 @@ def observatory_pages():
     if sent is not None:
         pages += [f"/observatoire/saisies/{sent.uuid}/", f"/observatoire/saisies/{sent.uuid}/renvoyer/"]
     return pages
+
+
+def indicator_pages(structure):
+    """The indicators of the demo (its 2024 campaign is validated), a report and a prepared PDF, an import at work."""
+    from cadre.accounts.models import User
+    from cadre.exchanges.models import AnswerImport, ImportStatus
+    from cadre.indicators.models import ExportStatus, Indicator, ReportExport
+
+    call_command("load_indicators")
+    indicator = Indicator.objects.current().get(code="pa312_permanences")
+    admin = User.objects.get(email=cast.ADMIN)
+    export = ReportExport.objects.create(
+        level="department", territory="69", year=2024, requested_by=admin, status=ExportStatus.RUNNING, progress=50
+    )
+    campaign = current_submission_of_a().campaign
+    checking = AnswerImport.objects.create(
+        campaign=campaign,
+        file_name="gros.xlsx",
+        content=b"",
+        sha256="0" * 64,
+        uploaded_by=admin,
+        status=ImportStatus.CHECKING,
+    )
+    ReportExport.objects.filter(pk=export.pk).update(status=ExportStatus.DONE)
+    return [
+        "/indicateurs/",
+        f"/indicateurs/?annee=2024&territoire=commune:{structure.commune_id}",
+        f"/indicateurs/structures/{structure.uuid}/",
+        "/indicateurs/rapport/?annee=2024&territoire=department:69",
+        f"/indicateurs/rapports/{export.uuid}/",
+        "/indicateurs/definitions/",
+        f"/indicateurs/definitions/{indicator.uuid}/",
+        "/indicateurs/definitions/nouveau/",
+        f"/indicateurs/definitions/{indicator.uuid}/modifier/",
+        f"/echanges/imports/{checking.uuid}/",
+    ]
+
+
+def open_data_pages():
+    from cadre.indicators.models import Indicator
+
+    indicator = Indicator.objects.current().get(code="pa312_permanences")
+    return [
+        "/donnees-ouvertes/",
+        "/donnees-ouvertes/?territory=department:69",
+        f"/donnees-ouvertes/indicateurs/{indicator.uuid}/",
+    ]
 
 
 def test_commune_field_suggests_communes_as_one_types(page, site):

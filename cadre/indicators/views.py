@@ -1,5 +1,6 @@
 """The indicators dashboard (a territory and a year, drill-down) and a structure's own figures."""
 
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +14,7 @@ from cadre.indicators.exports import start_report_pdf
 from cadre.indicators.models import ExportStatus, Indicator, IndicatorKind, IndicatorValue, Level, ReportExport, Theme
 from cadre.indicators.queries import count_indicator, dashboard_rows, display, parents, territory_name
 from cadre.indicators.report import build_report, campaign_title
-from cadre.observatory.models import Submission, SubmissionStatus
+from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories.models import Commune, Department, Epci, Region
 
@@ -21,7 +22,9 @@ PROFILE_YEARS = 4
 
 
 def _years():
-    return sorted(set(IndicatorValue.objects.values_list("year", flat=True).distinct()), reverse=True)
+    """Campaign years with values: a semi-join on the values' index (a DISTINCT would read them all)."""
+    with_values = Campaign.objects.filter(Exists(IndicatorValue.objects.filter(year=OuterRef("year"))))
+    return list(with_values.order_by("-year").values_list("year", flat=True))
 
 
 def _parse_territory(raw):
@@ -68,9 +71,6 @@ def _territory_choices(current):
 def _children(level, code, year):
     """The territories one can drill down to, with values that year: [(label, [(param, name, count)])]."""
     count = count_indicator()
-    counts = {}
-    for value in IndicatorValue.objects.filter(year=year, indicator=count).only("level", "territory", "value"):
-        counts[(value.level, value.territory)] = value.value
     groups = []
     if level == Level.NATIONAL:
         items = Region.objects.order_by("name").values_list("code", "name")
@@ -89,7 +89,13 @@ def _children(level, code, year):
         groups.append(("Communes", Level.COMMUNE, communes))
     found = []
     for label, child_level, items in groups:
-        rows = [(f"{child_level}:{c}", n, counts[(child_level, c)]) for c, n in items if (child_level, c) in counts]
+        items = list(items)
+        counts = dict(
+            IndicatorValue.objects.filter(
+                indicator=count, year=year, level=child_level, territory__in=[c for c, _ in items]
+            ).values_list("territory", "value")
+        )
+        rows = [(f"{child_level}:{c}", n, counts[c]) for c, n in items if c in counts]
         if rows:
             found.append((label, rows))
     return found
