@@ -1,7 +1,10 @@
 """Test set-up: the real geography of the Rhône and the Bouches-du-Rhône, loaded once."""
 
+import datetime
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 TEST_DEPARTMENTS = ["69", "13"]
 
@@ -38,3 +41,147 @@ def _flushes(item):
 def pytest_collection_modifyitems(items):
     # Tests in real transactions (browser, worker) flush the database when they end: run them last.
     items.sort(key=_flushes)
+
+
+# The small questionnaire the indicator tests share (tests/test_indicators.py and the pages' tests).
+INDICATORS_QUESTIONNAIRE = """
+code = "indicateurs"
+version = 1
+title = "Questionnaire d'essai des indicateurs"
+
+[[sections]]
+code = "essai"
+title = "Essai"
+
+[[sections.questions]]
+code = "permanences"
+label = "Des partenaires tiennent-ils des permanences dans vos locaux ?"
+type = "boolean"
+
+[[sections.questions]]
+code = "budget_total"
+label = "Budget total"
+type = "amount"
+
+[[sections.questions]]
+code = "etp_total"
+label = "ETP"
+type = "decimal"
+
+[[sections.questions]]
+code = "qualification"
+label = "Qualification de la direction"
+type = "choice"
+choices = [
+  {code = "niveau_7", label = "Niveau 7"},
+  {code = "niveau_6", label = "Niveau 6"},
+  {code = "autre", label = "Autre"},
+]
+
+[[sections.questions]]
+code = "lieux"
+label = "Lieux"
+type = "multiple_choice"
+choices = [{code = "ecole", label = "École"}, {code = "mediatheque", label = "Médiathèque"}]
+
+[[sections.questions]]
+code = "projet"
+label = "Projet"
+type = "text"
+
+[[sections.questions]]
+code = "cs_seulement"
+label = "Question aux centres sociaux"
+type = "integer"
+applies_to = ["centre_social"]
+"""
+
+
+@pytest.fixture
+def questionnaire(tmp_path):
+    from cadre.observatory.actions import load_questionnaire
+
+    path = tmp_path / "indicateurs.toml"
+    path.write_text(INDICATORS_QUESTIONNAIRE, encoding="utf-8")
+    return load_questionnaire(path)[0]
+
+
+@pytest.fixture
+def campaign(questionnaire):
+    from cadre.observatory.models import Campaign
+
+    today = timezone.localdate()
+    return Campaign.objects.create(
+        year=2025,
+        title="Observatoire 2025",
+        questionnaire=questionnaire,
+        opens_on=today - datetime.timedelta(days=10),
+        closes_on=today + datetime.timedelta(days=30),
+        opened_at=timezone.now(),
+    )
+
+
+INDICATOR_DEFINITIONS = {
+    "permanences": {
+        "title": "Part des structures où un partenaire tient une permanence",
+        "theme": "partnerships",
+        "kind": "share",
+        "unit": "%",
+        "decimals": 1,
+        "method": "Part des structures qui ont répondu « oui ».",
+        "source": "question:permanences",
+        "operator": "yes",
+    },
+    "budget_median": {
+        "title": "Budget médian",
+        "theme": "finances",
+        "kind": "median",
+        "unit": "€",
+        "method": "Médiane et quartiles du budget total.",
+        "source": "question:budget_total",
+    },
+    "etp_par_structure": {
+        "title": "ETP par structure",
+        "theme": "human_resources",
+        "kind": "ratio",
+        "unit": "ETP",
+        "decimals": 1,
+        "method": "Somme des ETP sur le nombre de structures.",
+        "source": "question:etp_total",
+        "denominator": "structures",
+    },
+    "euros_par_etp": {
+        "title": "Budget par ETP",
+        "theme": "finances",
+        "kind": "ratio",
+        "unit": "€",
+        "method": "Somme des budgets sur la somme des ETP.",
+        "source": "question:budget_total",
+        "denominator": "question:etp_total",
+    },
+    "observees": {
+        "title": "Structures observées",
+        "theme": "key_figures",
+        "kind": "count",
+        "unit": "structures",
+        "method": "x",
+    },
+    "direction_qualifiee": {
+        "title": "Direction de niveau 6 ou 7",
+        "theme": "human_resources",
+        "kind": "share",
+        "unit": "%",
+        "method": "Part des qualifications de niveau 6 ou 7.",
+        "source": "question:qualification",
+        "operator": "any_of",
+        "choice_codes": ["niveau_6", "niveau_7"],
+        "structure_kinds": ["centre_social"],
+    },
+}
+
+
+@pytest.fixture
+def indicators(campaign):
+    from cadre.indicators.actions import define_indicator
+
+    return {code: define_indicator(code, fields)[1] for code, fields in INDICATOR_DEFINITIONS.items()}

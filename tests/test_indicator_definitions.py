@@ -2,7 +2,6 @@
 version each time, the old one kept with its values), refused in French at the field at fault with nothing
 saved, never silently overwritten by a concurrent edit, closed to everyone but the data manager."""
 
-import datetime
 import html
 
 import pytest
@@ -13,66 +12,11 @@ from cadre.indicators.actions import define_indicator
 from cadre.indicators.compute import rebuild
 from cadre.indicators.forms import IndicatorForm
 from cadre.indicators.models import Indicator, IndicatorValue, Level
-from cadre.observatory.actions import load_questionnaire
-from cadre.observatory.models import Answer, Campaign, Question, Submission, SubmissionStatus
-from cadre.structures.models import ApprovalKind, StructureKind
-from cadre.territories.models import Commune
-from tests.factories import VILLEURBANNE, ApprovalFactory, UserFactory
+from tests.factories import VILLEURBANNE, UserFactory
+from tests.test_indicators import observe
 
 pytestmark = pytest.mark.django_db
 
-# The questionnaire of tests/test_indicators.py.
-QUESTIONNAIRE = """
-code = "indicateurs"
-version = 1
-title = "Questionnaire d'essai des indicateurs"
-
-[[sections]]
-code = "essai"
-title = "Essai"
-
-[[sections.questions]]
-code = "permanences"
-label = "Des partenaires tiennent-ils des permanences dans vos locaux ?"
-type = "boolean"
-
-[[sections.questions]]
-code = "budget_total"
-label = "Budget total"
-type = "amount"
-
-[[sections.questions]]
-code = "etp_total"
-label = "ETP"
-type = "decimal"
-
-[[sections.questions]]
-code = "qualification"
-label = "Qualification de la direction"
-type = "choice"
-choices = [
-  {code = "niveau_7", label = "Niveau 7"},
-  {code = "niveau_6", label = "Niveau 6"},
-  {code = "autre", label = "Autre"},
-]
-
-[[sections.questions]]
-code = "lieux"
-label = "Lieux"
-type = "multiple_choice"
-choices = [{code = "ecole", label = "École"}, {code = "mediatheque", label = "Médiathèque"}]
-
-[[sections.questions]]
-code = "projet"
-label = "Projet"
-type = "text"
-
-[[sections.questions]]
-code = "cs_seulement"
-label = "Question aux centres sociaux"
-type = "integer"
-applies_to = ["centre_social"]
-"""
 
 PERMANENCES = {
     "title": "Part des structures où un partenaire tient une permanence",
@@ -88,44 +32,6 @@ WRONG_TYPE = (
     "Une médiane et quartiles d'une réponse chiffrée se calcule sur une réponse chiffrée : cette donnée est de "
     "type « oui / non »."
 )
-
-
-@pytest.fixture
-def questionnaire(tmp_path):
-    path = tmp_path / "indicateurs.toml"
-    path.write_text(QUESTIONNAIRE, encoding="utf-8")
-    return load_questionnaire(path)[0]
-
-
-@pytest.fixture
-def campaign(questionnaire):
-    today = timezone.localdate()
-    return Campaign.objects.create(
-        year=2025,
-        title="Observatoire 2025",
-        questionnaire=questionnaire,
-        opens_on=today - datetime.timedelta(days=10),
-        closes_on=today + datetime.timedelta(days=30),
-        opened_at=timezone.now(),
-    )
-
-
-def observe(campaign, commune, answers, *, kind=StructureKind.CENTRE_SOCIAL):
-    """A structure of `commune` with a validated submission holding `answers` ({code: value})."""
-    approval = ApprovalKind.EVS if kind == StructureKind.EVS else ApprovalKind.SOCIAL_PROJECT
-    structure = ApprovalFactory(
-        kind=approval,
-        starts=datetime.date(campaign.year, 1, 1),
-        structure__kind=kind,
-        structure__commune=Commune.objects.get(code=commune),
-    ).structure
-    submission = Submission.objects.create(campaign=campaign, structure=structure, status=SubmissionStatus.VALIDATED)
-    questions = {q.code: q for q in Question.objects.filter(questionnaire=campaign.questionnaire)}
-    for code, value in answers.items():
-        answer = Answer(submission=submission, question=questions[code])
-        answer.value = value
-        answer.save()
-    return submission
 
 
 @pytest.fixture

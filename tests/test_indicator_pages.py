@@ -10,14 +10,14 @@ from cadre.accounts.models import Role
 from cadre.indicators.compute import rebuild
 from cadre.partners.models import PartnerKind
 from tests.factories import MARSEILLE_3E, VENISSIEUX, VILLEURBANNE, PartnerFactory, UserFactory, member
-from tests.test_indicators import campaign, indicators, observe, questionnaire  # noqa: F401 — fixtures
+from tests.test_indicators import observe
 
 pytestmark = pytest.mark.django_db
 D = decimal.Decimal
 
 
 @pytest.fixture
-def world(campaign, indicators):  # noqa: F811
+def world(campaign, indicators):
     buers = observe(campaign, VILLEURBANNE, {"permanences": True, "budget_total": D(100000), "etp_total": D(2)})
     observe(campaign, VILLEURBANNE, {"permanences": False, "budget_total": D(300000), "etp_total": D(8)})
     observe(campaign, VENISSIEUX, {"permanences": True, "budget_total": D(200000), "etp_total": D(5)})

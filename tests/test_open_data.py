@@ -8,52 +8,25 @@ none of them may appear anywhere public. A non-public indicator never shows to t
 """
 
 import csv
-import datetime
 import decimal
 import io
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from cadre.accounts.models import ApiToken
 from cadre.indicators.actions import define_indicator
 from cadre.indicators.compute import rebuild
 from cadre.indicators.models import IndicatorValue, Level
-from cadre.observatory.actions import load_questionnaire
-from cadre.observatory.models import Answer, Campaign, Question, Submission, SubmissionStatus
-from cadre.structures.models import ApprovalKind, Structure, StructureKind
-from cadre.territories.models import Commune
-from tests.factories import MARSEILLE_3E, VILLEURBANNE, ApprovalFactory, UserFactory
+from cadre.observatory.models import SubmissionStatus
+from cadre.structures.models import Structure
+from tests.factories import MARSEILLE_3E, VILLEURBANNE, UserFactory
+from tests.test_indicators import observe
 
 pytestmark = pytest.mark.django_db
 D = decimal.Decimal
 NNBSP, NBSP = "\u202f", "\u00a0"
 
-QUESTIONNAIRE = """
-code = "donnees_ouvertes"
-version = 1
-title = "Questionnaire d'essai des données ouvertes"
-
-[[sections]]
-code = "essai"
-title = "Essai"
-
-[[sections.questions]]
-code = "permanences"
-label = "Des partenaires tiennent-ils des permanences dans vos locaux ?"
-type = "boolean"
-
-[[sections.questions]]
-code = "budget_total"
-label = "Budget total"
-type = "amount"
-
-[[sections.questions]]
-code = "etp_total"
-label = "ETP"
-type = "decimal"
-"""
 
 DEFINITIONS = {
     "observees": {
@@ -114,44 +87,6 @@ INTERNAL = "Indicateur interne des permanences"
 @pytest.fixture(autouse=True)
 def threshold(settings):
     settings.CADRE_OPEN_DATA_MIN_STRUCTURES = 5
-
-
-@pytest.fixture
-def questionnaire(tmp_path):
-    path = tmp_path / "donnees_ouvertes.toml"
-    path.write_text(QUESTIONNAIRE, encoding="utf-8")
-    return load_questionnaire(path)[0]
-
-
-@pytest.fixture
-def campaign(questionnaire):
-    today = timezone.localdate()
-    return Campaign.objects.create(
-        year=2025,
-        title="Observatoire 2025",
-        questionnaire=questionnaire,
-        opens_on=today - datetime.timedelta(days=10),
-        closes_on=today + datetime.timedelta(days=30),
-        opened_at=timezone.now(),
-    )
-
-
-def observe(campaign, commune, answers, *, kind=StructureKind.CENTRE_SOCIAL, status=SubmissionStatus.VALIDATED):
-    """A structure of `commune` with a submission in `status` holding `answers` ({code: value})."""
-    approval = ApprovalKind.EVS if kind == StructureKind.EVS else ApprovalKind.SOCIAL_PROJECT
-    structure = ApprovalFactory(
-        kind=approval,
-        starts=datetime.date(campaign.year, 1, 1),
-        structure__kind=kind,
-        structure__commune=Commune.objects.get(code=commune),
-    ).structure
-    submission = Submission.objects.create(campaign=campaign, structure=structure, status=status)
-    questions = {q.code: q for q in Question.objects.filter(questionnaire=campaign.questionnaire)}
-    for code, value in answers.items():
-        answer = Answer(submission=submission, question=questions[code])
-        answer.value = value
-        answer.save()
-    return submission
 
 
 @pytest.fixture

@@ -46,8 +46,9 @@ api = CadreAPI(
     title="API Cadre",
     version="1.0.0",
     description=(
-        "API de Cadre : territoires, structures, partenaires et observatoire (campagnes, saisies, réponses). "
-        "Les territoires sont publics ; le reste demande "
+        "API de Cadre : territoires, structures, partenaires, observatoire (campagnes, saisies, réponses) et "
+        "indicateurs. Les territoires et les indicateurs publiés (sous secret statistique) sont publics ; le reste "
+        "demande "
         "un jeton (`Authorization: Bearer <jeton>`, créé sur la page « Mon compte ») ou une session ouverte. "
         "Chacun ne voit et ne modifie que ce que lui permettent les pages web. Voir docs/api.md."
     ),
