@@ -96,11 +96,18 @@ def rebuild_figures(runs):
 def refresh_figures(samples):
     """Validate a submitted questionnaire (the refresh runs as its task: here in this process), timed."""
     from django.conf import settings
+    from django.db.models import Count
 
     from cadre.indicators.compute import refresh_structure
     from cadre.observatory.models import Submission, SubmissionStatus
 
-    year = max(Submission.objects.filter(status=SubmissionStatus.VALIDATED).values_list("campaign__year", flat=True))
+    # The year with the most validated questionnaires: a territory's refresh reads them all.
+    validated = Submission.objects.filter(status=SubmissionStatus.VALIDATED)
+    year = (
+        validated.values("campaign__year")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "-campaign__year")[0]["campaign__year"]
+    )
     structures = list(
         Submission.objects.filter(campaign__year=year, status=SubmissionStatus.VALIDATED)
         .order_by("pk")
