@@ -48,7 +48,7 @@ def test_a_correspondant_lands_on_their_departement_with_its_comparisons(client,
     assert html.count("66,7\u00a0%") >= 3  # Rhône, Auvergne-Rhône-Alpes, France in the table (and the chart's)
     assert "Auvergne-Rhône-Alpes" in html and ">France<" in html
     # The chart is followed by its data table.
-    assert 'role="img"' in html and "Données : Partenariats : parts en %" in html
+    assert 'role="img"' in html and "Données : Partenariats : Rhône comparé, 2025" in html
 
 
 def test_a_median_shows_its_quartiles_and_a_ratio_its_reason_when_not_computable(client, world):
@@ -112,3 +112,15 @@ def test_the_report_page_its_workbook_and_its_pdf(client, world, tmp_path):
     # Another person does not reach it.
     client.force_login(world["staff"])
     assert client.get(reverse("indicators:report_export", args=[export.uuid])).status_code == 404
+
+
+def test_the_kept_page_body_follows_a_validation(client, world, campaign):
+    from cadre.observatory.actions import validate_submission
+    from cadre.observatory.models import SubmissionStatus
+
+    html = page(client, world["caf69"], territoire=f"commune:{VENISSIEUX}", annee="2025")
+    assert "Part des structures où un partenaire tient une permanence" in html and "100,0\u00a0%" in html
+    sent = observe(campaign, VENISSIEUX, {"permanences": False}, status=SubmissionStatus.RESUBMITTED)
+    validate_submission(sent, actor=UserFactory(is_superuser=True))
+    html = page(client, world["caf69"], territoire=f"commune:{VENISSIEUX}", annee="2025")
+    assert "50,0\u00a0%" in html  # one « oui » of two: the page was not served from the old body

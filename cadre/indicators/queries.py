@@ -4,6 +4,7 @@ territory names, the display of a figure, and the statistical-secrecy rule of pu
 import dataclasses
 
 from django.conf import settings
+from django.db.models import Max
 
 from cadre.core.charts import format_number
 from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level
@@ -21,6 +22,16 @@ def count_indicator():
     """The current count of all observed structures (no filter), for maps and drill-down counts."""
     counts = Indicator.objects.current().filter(kind=IndicatorKind.COUNT, structure_kinds=[], managements=[])
     return counts.filter(code="structures_observees").first() or counts.order_by("pk").first()
+
+
+def values_stamp(years):
+    """When the values of `years` or the definitions last changed: a refresh always rewrites the national
+    values (read through the values' place index), a new version adds a definition."""
+    latest = IndicatorValue.objects.filter(year__in=years, level=Level.NATIONAL, territory="").aggregate(
+        stamp=Max("computed_at")
+    )["stamp"]
+    definitions = Indicator.objects.aggregate(created=Max("created_at"), replaced=Max("replaced_at"))
+    return "-".join(str(v.timestamp()) if v else "0" for v in (latest, definitions["created"], definitions["replaced"]))
 
 
 def territory_name(level, code):

@@ -80,7 +80,8 @@ def _value(row):
     return row.value.value if row.value else None
 
 
-def _comparison_figure(theme, rows, name, year):
+def comparison_figure(theme, rows, name, year):
+    """The shares (%) of a theme: the territory beside its région and France."""
     shares = [r for r in rows if r.indicator.unit == "%"]
     if not shares:
         return None
@@ -197,7 +198,7 @@ def build_report(level, code, year, user=None):
             figures.append(_ages_figure(by_code, name, year))
         if theme == Theme.FINANCES:
             figures.append(_funders_figure(by_code, name, year))
-        figures.append(_comparison_figure(theme, theme_rows, name, year))
+        figures.append(comparison_figure(theme, theme_rows, name, year))
         sections.append(Section(theme=theme, rows=theme_rows, figures=[f for f in figures if f]))
     comparisons = [territory_name(*p) for p in parents(level, code) if p[0] in (Level.REGION, Level.NATIONAL)]
     return Report(

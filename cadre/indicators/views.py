@@ -1,24 +1,35 @@
 """The indicators dashboard (a territory and a year, drill-down) and a structure's own figures."""
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from cadre.core.charts import comparison_bars, format_number
+from cadre.core.charts import format_number
 from cadre.core.exports import XLSX_TYPE
 from cadre.indicators.compute import structure_profile
 from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
 from cadre.indicators.exports import start_report_pdf
 from cadre.indicators.models import ExportStatus, Indicator, IndicatorKind, IndicatorValue, Level, ReportExport, Theme
-from cadre.indicators.queries import count_indicator, dashboard_rows, display, parents, territory_name
-from cadre.indicators.report import build_report, campaign_title
+from cadre.indicators.queries import (
+    count_indicator,
+    dashboard_rows,
+    display,
+    parents,
+    territory_name,
+    values_stamp,
+)
+from cadre.indicators.report import build_report, campaign_title, comparison_figure
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories.models import Commune, Department, Epci, Region
 
 PROFILE_YEARS = 4
+BODY_CACHE_SECONDS = 3600
 
 
 def _years():
@@ -101,6 +112,30 @@ def _children(level, code, year):
     return found
 
 
+def _cached_body(key, year, render_body):
+    """A rendered page body, kept until the values it shows change: the key carries the time of the
+    last write of that year's and last year's national values (every refresh rewrites them) and of
+    the last definition change. Every signed-in user sees the same figures."""
+    stamp = values_stamp([year, year - 1])
+    full_key = "indicators:" + ":".join(str(part) for part in (*key, stamp))
+    body = cache.get(full_key)
+    if body is None:
+        body = render_body()
+        cache.set(full_key, body, BODY_CACHE_SECONDS)
+    return mark_safe(body)  # our own template rendered it (escaped)
+
+
+def _dashboard_themes(user, year, place, name):
+    indicators = list(Indicator.objects.current().visible_to(user))
+    rows = dashboard_rows(indicators, year, *place)
+    themes = []
+    for theme in Theme:
+        theme_rows = [r for r in rows if r.indicator.theme == theme]
+        if theme_rows:
+            themes.append((theme, theme_rows, comparison_figure(theme, theme_rows, name, year)))
+    return themes
+
+
 def dashboard(request):
     years = _years()
     if not years:
@@ -114,30 +149,20 @@ def dashboard(request):
     place = (
         _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
     )
-    indicators = list(Indicator.objects.current().visible_to(request.user))
-    rows = dashboard_rows(indicators, year, *place)
-    themes = []
-    for theme in Theme:
-        theme_rows = [r for r in rows if r.indicator.theme == theme]
-        if not theme_rows:
-            continue
-        shares = [r for r in theme_rows if r.indicator.unit == "%"]
-        figure = None
-        if shares:
-            name = territory_name(*place)
-            series = {name: [r.value.value if r.value else None for r in shares]}
-            for index, (label, _) in enumerate(shares[0].comparisons):
-                series[label] = [r.comparisons[index][1].value if r.comparisons[index][1] else None for r in shares]
-            figure = comparison_bars(
-                [r.indicator.title for r in shares],
-                series,
-                title=f"{theme.label} : parts en %, {name} et territoires de comparaison, {year}",
-                unit="%",
-                decimals=1,
-                label_header="Indicateur",
-            )
-        themes.append((theme, theme_rows, figure))
     name = territory_name(*place)
+    body = _cached_body(
+        ("dashboard", year, *place),
+        year,
+        lambda: render_to_string(
+            "indicators/_dashboard_body.html",
+            {
+                "themes": _dashboard_themes(request.user, year, place, name),
+                "children": _children(*place, year),
+                "year": year,
+                "place_name": name,
+            },
+        ),
+    )
     breadcrumb = [("Indicateurs", reverse("indicators:dashboard"))]
     for level, code in reversed(parents(*place)):
         breadcrumb.append(
@@ -157,8 +182,7 @@ def dashboard(request):
             "place_name": name,
             "level_label": Level(place[0]).label,
             "territory_choices": _territory_choices(place),
-            "themes": themes,
-            "children": _children(*place, year),
+            "body": body,
             "own_structures": Structure.objects.filter(pk__in=request.user.structure_ids()).order_by("name"),
         },
     )
@@ -261,15 +285,21 @@ def _report_params(request):
 def report(request):
     """The observatory report of a territory and a year, as a page; its workbook and PDF from here."""
     years, year, place = _report_params(request)
-    content = build_report(*place, year, request.user)
+    name = territory_name(*place)
+    body = _cached_body(
+        ("report", year, *place),
+        year,
+        lambda: render_to_string("indicators/_report_body.html", {"report": build_report(*place, year, request.user)}),
+    )
     query = f"annee={year}&territoire={place[0]}:{place[1]}"
     return render(
         request,
         "indicators/report.html",
         {
-            "title": f"Rapport de l'observatoire — {content.name}, {year}",
-            "breadcrumb": [("Indicateurs", reverse("indicators:dashboard")), (f"Rapport {content.name} {year}", None)],
-            "report": content,
+            "title": f"Rapport de l'observatoire — {name}, {year}",
+            "breadcrumb": [("Indicateurs", reverse("indicators:dashboard")), (f"Rapport {name} {year}", None)],
+            "name": name,
+            "body": body,
             "campaign_title": campaign_title(year),
             "years": years,
             "year": year,
