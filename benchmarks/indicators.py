@@ -151,6 +151,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=10, help="requêtes de chauffe par page")
     parser.add_argument("--runs", type=int, default=1, help="reconstructions complètes (médiane)")
     parser.add_argument("--refreshes", type=int, default=20, help="rafraîchissements mesurés")
+    parser.add_argument("--pages-only", action="store_true", help="les pages seulement (valeurs déjà calculées)")
     options = parser.parse_args()
     env = {**os.environ, "DATABASE_URL": options.database_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
     env.pop("DJANGO_DEBUG", None)
@@ -160,11 +161,13 @@ def main():
     foundation.manage(env, "load_indicators")
     foundation.setup_django({**env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver"})
     data = observatory.fixture()
-    log("Reconstruction complète, puis le socle SQL…")
-    rebuilt = rebuild_figures(options.runs)
+    rebuilt = refreshed = None
+    if not options.pages_only:
+        log("Reconstruction complète, puis le socle SQL…")
+        rebuilt = rebuild_figures(options.runs)
     log(f"Rafraîchissement après validation ({options.refreshes} fois)…")
     refreshed = refresh_figures(options.refreshes)
-    year = rebuilt and refreshed["year"]
+    year = refreshed["year"]
     department = foundation.DEPARTMENT
     pages = {
         "socle 1 : vue vide": ("/socle/vide/", None),
@@ -193,6 +196,9 @@ def main():
         finally:
             foundation.stop(server)
     table = foundation.report(results, floors)
+    if options.pages_only:
+        log(table)
+        return
     log("PDF du rapport…")
     pdf = pdf_figures(department)
 

@@ -8,6 +8,7 @@ from django.db.models import Max
 
 from cadre.core.charts import format_number
 from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level
+from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
 
 NOT_COMPUTABLE = "non calculable"
@@ -37,13 +38,14 @@ def values_stamp(years):
 def territory_name(level, code):
     if level == Level.NATIONAL:
         return "France"
-    model, field = {
-        Level.REGION: (Region, "code"),
-        Level.DEPARTMENT: (Department, "code"),
-        Level.EPCI: (Epci, "siren"),
-        Level.COMMUNE: (Commune, "code"),
-    }[level]
-    return model.objects.filter(**{field: code}).values_list("name", flat=True).first() or code
+    # Régions, départements and EPCI: names read once per process (reference data).
+    if level == Level.REGION:
+        return reference.region_names().get(code, code)
+    if level == Level.DEPARTMENT:
+        return reference.department_names().get(code, code)
+    if level == Level.EPCI:
+        return reference.epci_name(code) or code
+    return Commune.objects.filter(code=code).values_list("name", flat=True).first() or code
 
 
 def parents(level, code):
@@ -61,7 +63,7 @@ def parents(level, code):
         if department:
             chain += [(Level.DEPARTMENT, department[0]), (Level.REGION, department[1])]
     elif level == Level.DEPARTMENT:
-        chain.append((Level.REGION, Department.objects.get(code=code).region_id))
+        chain.append((Level.REGION, reference.department_region(code)))
     return [*chain, (Level.NATIONAL, "")]
 
 

@@ -26,6 +26,7 @@ from cadre.indicators.queries import (
 from cadre.indicators.report import build_report, campaign_title, comparison_figure
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Structure
+from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
 
 PROFILE_YEARS = 4
@@ -62,17 +63,9 @@ def _default_territory(user):
 
 def _territory_choices(current):
     choices = [("Pays", [("national:", "France")])]
+    choices.append(("Régions", [(f"region:{c}", n) for c, n in reference.region_names().items()]))
     choices.append(
-        ("Régions", [(f"region:{c}", n) for c, n in Region.objects.order_by("name").values_list("code", "name")])
-    )
-    choices.append(
-        (
-            "Départements",
-            [
-                (f"department:{c}", f"{c} — {n}")
-                for c, n in Department.objects.order_by("code").values_list("code", "name")
-            ],
-        )
+        ("Départements", [(f"department:{c}", f"{c} — {n}") for c, n in reference.department_names().items()])
     )
     if current[0] in (Level.EPCI, Level.COMMUNE):
         choices.append(("Territoire choisi", [(f"{current[0]}:{current[1]}", territory_name(*current))]))

@@ -5,7 +5,7 @@ name a structure's département, région and EPCI without joining three more tab
 costs the planner more than reading the row).
 """
 
-from cadre.territories.models import Department, Epci
+from cadre.territories.models import Department, Epci, Region
 
 _cache = {}
 
@@ -34,3 +34,18 @@ def department_place(code):
 def epci_name(siren):
     names = _load("epci", lambda: dict(Epci.objects.values_list("siren", "name")))
     return names.get(siren, "") if siren else ""
+
+
+def region_names():
+    """{code: name} of the régions, in name order."""
+    return _load("regions", lambda: dict(Region.objects.order_by("name").values_list("code", "name")))
+
+
+def department_names():
+    """{code: name} of the départements, in code order."""
+    return _load("department_names", lambda: dict(Department.objects.order_by("code").values_list("code", "name")))
+
+
+def department_region(code):
+    """The région code of a département."""
+    return _load("department_regions", lambda: dict(Department.objects.values_list("code", "region_id"))).get(code)
