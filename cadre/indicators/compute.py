@@ -239,13 +239,6 @@ NO_ANSWER = "aucune structure n'a donné la réponse lue"
 ADDITIVE = {IndicatorKind.COUNT, IndicatorKind.SHARE, IndicatorKind.RATIO, IndicatorKind.SUM, IndicatorKind.MEAN}
 
 
-def _pair(indicator, part):
-    """A contribution as (numerator, denominator), for the kinds that add up."""
-    if indicator.kind in (IndicatorKind.SUM, IndicatorKind.MEAN):
-        return part, Decimal(1)
-    return part
-
-
 def _additive(indicator, count, numerator, denominator):
     """IndicatorValue fields from the sums over a territory's structures (count > 0)."""
     kind = indicator.kind
@@ -284,16 +277,6 @@ def _quartiles(parts):
 
 def _empty(indicator):
     return {"structure_count": 0, "reason": NO_STRUCTURE if indicator.kind == IndicatorKind.COUNT else NO_ANSWER}
-
-
-def aggregate(indicator, parts):
-    """IndicatorValue fields from the contributions of a territory's structures (None removed)."""
-    if not parts:
-        return _empty(indicator)
-    if indicator.kind not in ADDITIVE:
-        return _quartiles(parts)
-    pairs = [_pair(indicator, p) for p in parts]
-    return _additive(indicator, len(pairs), sum(p[0] for p in pairs), sum(p[1] for p in pairs))
 
 
 def _values_by_place(indicator, groups):
