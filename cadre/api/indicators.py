@@ -2,7 +2,8 @@
 
 Open without authentication, like the web pages of the open data: anonymous callers read the
 published indicators only, with statistical secrecy (a value resting on fewer than
-CADRE_OPEN_DATA_MIN_STRUCTURES structures comes with its figures nulled and `suppressed: true`).
+CADRE_OPEN_DATA_MIN_STRUCTURES structures, or one that would let such a value be deduced by
+difference, comes with its figures nulled and `suppressed: true`: queries.secrecy).
 Signed-in callers (token or session) read every indicator and every value: indicator values are
 aggregates, not confidential for the partners. A wrong token is a 401, not an anonymous read.
 """
@@ -156,7 +157,8 @@ def get_indicator(request, indicator_id: UUID):
 class IndicatorValueOut(Schema):
     """Valeur d'une version d'indicateur pour un territoire et une année. Sans authentification, une valeur
     reposant sur trop peu de structures est masquée (`suppressed`) : valeur, numérateur, dénominateur,
-    quartiles et nombre de structures à null."""
+    quartiles et nombre de structures à null ; de même pour une valeur qui permettrait de déduire par
+    différence une valeur masquée (secret secondaire)."""
 
     indicator: UUID = Field(description="Identifiant de la version de l'indicateur.")
     indicator_code: str
@@ -174,7 +176,12 @@ class IndicatorValueOut(Schema):
     third_quartile: Number | None
     structure_count: int | None = Field(description="Structures dont la réponse entre dans le calcul.")
     status: Literal["published", "suppressed", "not_computable"]
-    suppressed: bool = Field(description="Vrai : secret statistique (moins de structures que le seuil).")
+    suppressed: bool = Field(
+        description=(
+            "Vrai : secret statistique (moins de structures que le seuil, ou valeur masquée pour qu'une autre "
+            "valeur masquée ne puisse pas se déduire)."
+        )
+    )
     reason: str = Field(description="Pourquoi la valeur n'est pas calculable.")
     computed_at: datetime.datetime
 
@@ -189,9 +196,9 @@ class ValueFilters(Schema):
     indicator_id: UUID | None = Field(None, description="Identifiant d'une version précise (même remplacée).")
 
 
-def value_out(value, names, public):
+def value_out(value, names, public, masked):
     indicator = value.indicator
-    status = queries.status(value, public=public)
+    status = queries.status(value, public=public, masked=masked.get((indicator.pk, value.year)))
     hidden = status == queries.SUPPRESSED
     figures = {
         field: None if hidden else number(getattr(value, field))
@@ -261,5 +268,12 @@ def list_values(request, filters: Query[ValueFilters], paging: Query[PageParams]
     for value in page["results"]:
         codes.setdefault(value.level, set()).add(value.territory)
     names = {level: queries.territory_names(level, found) for level, found in codes.items()}
-    page["results"] = [value_out(value, names, public) for value in page["results"]]
+    masked = {}
+    if public:  # secondary secrecy of the indicators and years of this page
+        by_year = {}
+        for value in page["results"]:
+            by_year.setdefault(value.year, {})[value.indicator_id] = value.indicator
+        for year, indicators in by_year.items():
+            masked.update(queries.masked_places(indicators.values(), [year]))
+    page["results"] = [value_out(value, names, public, masked) for value in page["results"]]
     return page

@@ -3,7 +3,8 @@ territory and year, their method, a map of the départements and a CSV.
 
 Statistical secrecy applies to every figure here, whoever looks: a value resting on fewer than
 CADRE_OPEN_DATA_MIN_STRUCTURES structures is not shown, nor its number of structures (for a count
-it would be the value). Nothing on these pages is per structure.
+it would be the value), and neither is a value that would let such a value be deduced by difference
+(secondary secrecy, `queries.secrecy`). Nothing on these pages is per structure.
 """
 
 import dataclasses
@@ -12,7 +13,6 @@ import unicodedata
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Max
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -43,6 +43,7 @@ from cadre.territories.maps import departments_map, shapes, sort_key
 from cadre.territories.models import Commune, Department
 
 SECRET = "secret statistique"
+SECONDARY_NOTE = "masquée pour qu'une autre valeur masquée ne puisse pas se déduire"
 NATIONAL = "national"
 EVERY_OF_LEVEL = {
     Level.REGION: "Toutes les régions",
@@ -94,7 +95,10 @@ def value_years(indicators):
     return sorted(set(years), reverse=True)
 
 
-def secret_text():
+def secret_text(secrecy=queries.PRIMARY):
+    """How a withheld value is said in a table, a map or the CSV: why, in brackets."""
+    if secrecy == queries.SECONDARY:
+        return f"{SECRET} ({SECONDARY_NOTE})"
     return f"{SECRET} (moins de {queries.min_structures()} structures)"
 
 
@@ -131,21 +135,18 @@ def place_labels(level, codes):
     return sorted(names.items(), key=lambda item: _collate(item[1]))
 
 
-def place_choices(indicators, year):
+def place_choices(indicators, year, masked):
     """France, the régions and départements with values in `year`; the EPCI and communes where at least
-    one figure can be shown (elsewhere every figure would be secret)."""
+    one figure can be shown (elsewhere every figure would be secret). `masked`: `queries.masked_places`."""
     found = {}
-    rows = (
-        IndicatorValue.objects.filter(indicator__in=indicators, year=year)
-        .exclude(level=Level.NATIONAL)
-        .values("level", "territory")
-        .annotate(most=Max("structure_count"))
-        .order_by()
-    )
-    for row in rows:
-        if row["level"] in (Level.EPCI, Level.COMMUNE) and row["most"] < queries.min_structures():
-            continue
-        found.setdefault(row["level"], set()).add(row["territory"])
+    values = IndicatorValue.objects.filter(indicator__in=indicators, year=year)
+    upper = values.filter(level__in=[Level.REGION, Level.DEPARTMENT]).values_list("level", "territory").distinct()
+    local = values.filter(level__in=[Level.EPCI, Level.COMMUNE], structure_count__gte=queries.min_structures())
+    for level, code in upper.order_by():
+        found.setdefault(level, set()).add(code)
+    for pk, level, code in local.values_list("indicator_id", "level", "territory"):
+        if (level, code) not in masked[(pk, year)]:
+            found.setdefault(level, set()).add(code)
     choices = [(NATIONAL, "France")]
     for level, group in LEVEL_GROUPS.items():
         if found.get(level):
@@ -197,16 +198,19 @@ class Line:
     national: str
 
 
-def structures_text(value, status):
+def structures_text(value, status, secrecy=None):
     if value is None:
         return "aucune"
     if status == queries.SUPPRESSED:
-        return f"moins de {queries.min_structures()}"
+        return "non publié" if secrecy == queries.SECONDARY else f"moins de {queries.min_structures()}"
     return format_number(value.structure_count)
 
 
-def note_text(indicator, value, status):
-    """Why there is no figure, or a median's quartiles; nothing when the value is secret."""
+def note_text(indicator, value, status, secrecy=None):
+    """Why there is no figure, or a median's quartiles; for a secret value, only why it is masked when it
+    rests on enough structures (secondary secrecy)."""
+    if secrecy == queries.SECONDARY:
+        return f"Valeur {SECONDARY_NOTE}."
     if status == queries.NOT_COMPUTED:
         return value.reason
     if status == queries.PUBLISHED and indicator.kind == IndicatorKind.MEDIAN and value.first_quartile is not None:
@@ -216,7 +220,7 @@ def note_text(indicator, value, status):
     return ""
 
 
-def lines_by_theme(indicators, year, level, code):
+def lines_by_theme(indicators, year, level, code, masked):
     here = (level, code)
     france = (Level.NATIONAL, "")
     found = queries.values_at(indicators, year, {here, france})
@@ -225,15 +229,20 @@ def lines_by_theme(indicators, year, level, code):
         lines = []
         for indicator in (i for i in indicators if i.theme == theme):
             value = found.get((indicator.pk, *here))
-            status = None if value is None else queries.status(value, public=True)
+            hidden = masked[(indicator.pk, year)]
+            status = secrecy = None
+            if value is not None:
+                status = queries.status(value, public=True, masked=hidden)
+                secrecy = queries.secrecy(value, hidden)
+            national = found.get((indicator.pk, *france))
             lines.append(
                 Line(
                     indicator=indicator,
-                    text=queries.display(indicator, value, public=True),
+                    text=queries.display(indicator, value, public=True, masked=hidden),
                     status=status,
-                    structures=structures_text(value, status),
-                    note=note_text(indicator, value, status),
-                    national=queries.display(indicator, found.get((indicator.pk, *france)), public=True),
+                    structures=structures_text(value, status, secrecy),
+                    note=note_text(indicator, value, status, secrecy),
+                    national=queries.display(indicator, national, public=True, masked=hidden),
                 )
             )
         if lines:
@@ -257,17 +266,18 @@ def map_figure(indicator, year, level, code):
     values = IndicatorValue.objects.filter(indicator=indicator, year=year, level=Level.DEPARTMENT)
     if departments:
         values = values.filter(territory__in=departments)
-    numbers, secret = {}, set()
+    hidden = queries.masked_places([indicator], [year])[(indicator.pk, year)]
+    numbers, secret = {}, {}  # secret: {département: PRIMARY or SECONDARY}
     for value in values:
-        numbers[value.territory] = queries.shown(value, public=True)
-        if queries.status(value, public=True) == queries.SUPPRESSED:
-            secret.add(value.territory)
+        numbers[value.territory] = queries.shown(value, public=True, masked=hidden)
+        if why := queries.secrecy(value, hidden):
+            secret[value.territory] = why
     title = f"{indicator.title} par département, {year}"
     shown_count = sum(n is not None for n in numbers.values())
     other = len(numbers) - shown_count - len(secret)
     description = (
         f"Carte des départements : {title}. {shown_count} département{'s' if shown_count > 1 else ''} avec une valeur "
-        f"publiée, {len(secret)} sous secret statistique (moins de {queries.min_structures()} structures), "
+        f"publiée, {len(secret)} sous secret statistique, "
         f"{other} non calculable{'s' if other > 1 else ''}. Le tableau qui suit donne la valeur de chaque département."
     )
     figure = departments_map(
@@ -282,14 +292,15 @@ def map_figure(indicator, year, level, code):
     )
     svg = str(figure.svg)
     svg = svg.replace(f">{NOT_COMPUTABLE}</text>", f">{NOT_COMPUTABLE} ou secret</text>")
-    secret_names = set()
-    for dep in secret & set(every):
+    secret_names = {}
+    for dep in secret.keys() & every.keys():
         name = f"{every[dep].name} ({dep})"
-        secret_names.add(name)
-        svg = svg.replace(escape(f"{name} : {NOT_COMPUTABLE}"), escape(f"{name} : {secret_text()}"))
-    rows = tuple((row[0], secret_text(), SECRET) if row[0] in secret_names else row for row in figure.table.rows)
+        secret_names[name] = text = secret_text(secret[dep])
+        svg = svg.replace(escape(f"{name} : {NOT_COMPUTABLE}"), escape(f"{name} : {text}"))
+    rows = tuple((row[0], secret_names[row[0]], SECRET) if row[0] in secret_names else row for row in figure.table.rows)
     hatched = any(n is None for n in numbers.values())
-    note = f"Hachures : valeur non calculable ou secret statistique (moins de {queries.min_structures()} structures). "
+    note = f"Hachures : valeur non calculable ou secret statistique (moins de {queries.min_structures()} structures"
+    note += f", ou valeur {SECONDARY_NOTE}). " if queries.SECONDARY in secret.values() else "). "
     return dataclasses.replace(
         figure,
         svg=mark_safe(svg),  # the map's own markup, with escaped text put back in
@@ -316,7 +327,8 @@ def index(request):
     years = value_years(indicators)
     asked = request.GET.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else (years[0] if years else None)
-    places = place_choices(indicators, year) if year else [(NATIONAL, "France")]
+    masked = queries.masked_places(indicators, [year]) if year else {}
+    places = place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
     codes = [i.code for i in indicators]
     default_map = DEFAULT_MAP_INDICATOR if DEFAULT_MAP_INDICATOR in codes else (codes[0] if codes else "")
     # A link may give only some of the choices: the others take their defaults, without an error.
@@ -350,7 +362,7 @@ def index(request):
             year=year,
             place=place_title(level, code),
             is_national=level == Level.NATIONAL,
-            themes=lines_by_theme(indicators, year, level, code),
+            themes=lines_by_theme(indicators, year, level, code, masked),
             figure=map_figure(mapped, year, level, code),
             downloads=csv_links(year, level, code),
         )
@@ -424,15 +436,18 @@ def indicator_detail(request, uuid):
     current = None
     if not indicator.is_current:
         current = Indicator.objects.current().filter(code=indicator.code, is_public=True).first()
+    values = list(IndicatorValue.objects.filter(indicator=indicator, level=Level.NATIONAL).order_by("-year"))
+    masked = queries.masked_places([indicator], [value.year for value in values])
     national = []
-    for value in IndicatorValue.objects.filter(indicator=indicator, level=Level.NATIONAL).order_by("-year"):
-        status = queries.status(value, public=True)
+    for value in values:
+        hidden = masked[(indicator.pk, value.year)]
+        status, secrecy = queries.status(value, public=True, masked=hidden), queries.secrecy(value, hidden)
         national.append(
             (
                 value.year,
-                queries.display(indicator, value, public=True),
-                structures_text(value, status),
-                note_text(indicator, value, status),
+                queries.display(indicator, value, public=True, masked=hidden),
+                structures_text(value, status, secrecy),
+                note_text(indicator, value, status, secrecy),
             )
         )
     context = {
@@ -457,12 +472,13 @@ def csv_number(number, decimals):
     return "" if rounded is None else f"{rounded:f}".replace(".", ",")
 
 
-def csv_row(indicator, value, name):
-    status = queries.status(value, public=True)
+def csv_row(indicator, value, name, masked):
+    secrecy = queries.secrecy(value, masked)
+    status = queries.status(value, public=True, masked=masked)
     if status == queries.PUBLISHED:
         text, figure = "publiée", csv_number(value.value, indicator.decimals)
     elif status == queries.SUPPRESSED:
-        text, figure = secret_text(), ""
+        text, figure = secret_text(secrecy), ""
     else:
         text, figure = f"{NOT_COMPUTABLE} : {value.reason}" if value.reason else NOT_COMPUTABLE, ""
     return [
@@ -484,6 +500,7 @@ def csv_rows(indicators, year, levels, code):
     """Territory by territory (each level in turn), the indicators in the order of the page."""
     rank = {indicator.pk: position for position, indicator in enumerate(indicators)}
     by_pk = {indicator.pk: indicator for indicator in indicators}
+    masked = queries.masked_places(indicators, [year])
     for level in levels:
         values = IndicatorValue.objects.filter(indicator__in=indicators, year=year, level=level)
         if code is not None:
@@ -492,7 +509,7 @@ def csv_rows(indicators, year, levels, code):
         ordered = values.order_by("territory").iterator(chunk_size=2000)
         for territory, group in itertools.groupby(ordered, key=lambda v: v.territory):
             for value in sorted(group, key=lambda v: rank[v.indicator_id]):
-                yield csv_row(by_pk[value.indicator_id], value, names[territory])
+                yield csv_row(by_pk[value.indicator_id], value, names[territory], masked[(value.indicator_id, year)])
 
 
 def bad_request(message):

@@ -1,12 +1,14 @@
 """Reading indicator values for pages, reports, open data and the API: one place for the
 territory names, the display of a figure, and the statistical-secrecy rule of public output."""
 
+import collections
 import dataclasses
 
 from django.conf import settings
 from django.db.models import Max
 
 from cadre.core.charts import format_number
+from cadre.indicators.compute import ADDITIVE
 from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level
 from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
@@ -67,22 +69,26 @@ def parents(level, code):
     return [*chain, (Level.NATIONAL, "")]
 
 
-def display(indicator, value, *, public=False):
-    """The figure as shown: French number with its unit, or why there is none."""
+def display(indicator, value, *, public=False, masked=None):
+    """The figure as shown: French number with its unit, or why there is none. `masked`: see `secrecy`."""
     if value is None:
         return "pas de donnée"
-    if public and value.structure_count < min_structures():
-        return f"secret statistique (moins de {min_structures()} structures)"
+    if public:
+        secret = secrecy(value, masked)
+        if secret == PRIMARY:
+            return f"secret statistique (moins de {min_structures()} structures)"
+        if secret == SECONDARY:
+            return "secret statistique"
     if value.value is None:
         return NOT_COMPUTABLE
     return format_number(value.value, indicator.decimals, indicator.unit)
 
 
-def shown(value, *, public=False):
-    """The number itself, or None when it may not be shown (public and too few structures) or has none."""
+def shown(value, *, public=False, masked=None):
+    """The number itself, or None when it may not be shown (public and secret) or has none."""
     if value is None or value.value is None:
         return None
-    if public and value.structure_count < min_structures():
+    if public and secrecy(value, masked):
         return None
     return value.value
 
@@ -138,10 +144,10 @@ SUPPRESSED = "suppressed"
 NOT_COMPUTED = "not_computable"
 
 
-def status(value, *, public=False):
-    """The state of a stored value as `display` decides it: PUBLISHED, SUPPRESSED (public output, too few
-    structures) or NOT_COMPUTED."""
-    if public and value.structure_count < min_structures():
+def status(value, *, public=False, masked=None):
+    """The state of a stored value as `display` decides it: PUBLISHED, SUPPRESSED (public output, primary or
+    secondary secrecy: see `secrecy`) or NOT_COMPUTED."""
+    if public and secrecy(value, masked):
         return SUPPRESSED
     if value.value is None:
         return NOT_COMPUTED
@@ -161,3 +167,163 @@ def territory_names(level, codes):
     }[level]
     found = dict(model.objects.filter(**{f"{field}__in": codes}).values_list(field, "name"))
     return {code: found.get(code, code) for code in codes}
+
+
+# -- statistical secrecy of public output ---------------------------------------------------------
+#
+# Primary: a value resting on fewer than min_structures() structures is withheld. Secondary: the
+# values of the kinds that add up (ADDITIVE) form partitions — France = its régions, a région = its
+# départements, a département = its communes, an EPCI = its communes — and structure counts are
+# published beside them, so in a partition where exactly one value is withheld it could be deduced
+# from the others by difference. Other values are then withheld until no partition has exactly one
+# (docs/open-data.md says it in French, and what it does not cover). Medians do not add up: primary
+# secrecy only.
+
+PRIMARY = "primary"
+SECONDARY = "secondary"
+
+# {(indicator id, year): (stamp of the values, threshold, frozenset of the secondary places)}: per process,
+# kept until the values of that year are written again (every refresh rewrites the national values).
+_masked_cache = {}
+
+
+def secrecy(value, masked=None):
+    """Why public output withholds `value`: PRIMARY (too few structures), SECONDARY (masked so that another
+    withheld value cannot be deduced by difference), or None: it may be shown. `masked`: the secondary places
+    of the value's indicator and year (`masked_places`), read here when not given."""
+    if value.structure_count < min_structures():
+        return PRIMARY
+    if masked is None:
+        masked = masked_places([value.indicator], [value.year])[(value.indicator_id, value.year)]
+    return SECONDARY if (value.level, value.territory) in masked else None
+
+
+def withheld(indicator, year):
+    """{(level, code)} of every value of `indicator` in `year` that public output withholds: primary and
+    secondary secrecy together."""
+    few = IndicatorValue.objects.filter(indicator=indicator, year=year, structure_count__lt=min_structures())
+    return set(few.values_list("level", "territory")) | masked_places([indicator], [year])[(indicator.pk, year)]
+
+
+def _stamps(years):
+    """{year: when its values were last written}: a refresh always rewrites the national values (read
+    through the values' place index), as in `values_stamp`."""
+    rows = (
+        IndicatorValue.objects.filter(year__in=years, level=Level.NATIONAL, territory="")
+        .values("year")
+        .annotate(stamp=Max("computed_at"))
+        .order_by()
+    )
+    found = {row["year"]: row["stamp"].timestamp() for row in rows}
+    return {year: found.get(year, 0) for year in years}
+
+
+def masked_places(indicators, years):
+    """{(indicator id, year): frozenset of (level, code)}: the values of `indicators` in `years` withheld by
+    secondary secrecy (they rest on enough structures, but would let another withheld value be deduced).
+    Computed from all the values of an indicator and year at once, kept per process until they change."""
+    years = sorted(set(years))
+    stamps = _stamps(years)
+    threshold = min_structures()
+    found, missing = {}, {}
+    for year in years:
+        for indicator in indicators:
+            key = (indicator.pk, year)
+            hit = _masked_cache.get(key)
+            if hit and hit[:2] == (stamps[year], threshold):
+                found[key] = hit[2]
+            elif indicator.kind in ADDITIVE:
+                missing.setdefault(year, []).append(indicator)
+            else:
+                found[key] = frozenset()  # a median cannot be deduced by difference
+    for year, todo in missing.items():
+        for pk, places in _secondary(todo, year, threshold).items():
+            found[(pk, year)] = places
+            _masked_cache[(pk, year)] = (stamps[year], threshold, places)
+    return found
+
+
+def _secondary(indicators, year, threshold):
+    """{indicator id: frozenset of places}: secondary secrecy of additive `indicators` in `year`, from their
+    values (one query) and the geography of their communes (one query; régions from the reference cache).
+
+    In every partition (a parent and its parts resting on at least one structure), no single value may be
+    the only one withheld: if it is a part, the part with the fewest structures among the shown others is
+    withheld too (the parent, when there is no other part); if it is the parent (withheld to protect another
+    value, it would be the sum of its parts), its part with the fewest structures. Ties go to the code. Each
+    value withheld this way is checked again in the partitions it belongs to, until none changes. A value
+    resting on no structure hides nothing and protects nothing: it is left out of the partitions."""
+    pks = [indicator.pk for indicator in indicators]
+    rows = IndicatorValue.objects.filter(indicator__in=pks, year=year, structure_count__gt=0)
+    counts = {pk: {} for pk in pks}
+    for pk, level, code, count in rows.values_list("indicator_id", "level", "territory", "structure_count"):
+        counts[pk][(level, code)] = count
+    communes = Commune.objects.filter(code__in=rows.filter(level=Level.COMMUNE).values("territory"))
+    above = {
+        code: (department, epci) for code, department, epci in communes.values_list("code", "department_id", "epci_id")
+    }
+    parents = {}  # the same geography for every indicator
+    for cells in counts.values():
+        for place in cells.keys() - parents.keys():
+            parents[place] = _parents(place, above)
+    found, same = {}, {}  # indicators on the same structures (same counts everywhere) have the same answer
+    for pk, cells in counts.items():
+        key = frozenset(cells.items())
+        if key not in same:
+            same[key] = _mask(cells, parents, threshold)
+        found[pk] = same[key]
+    return found
+
+
+PARENT_RANK = {Level.NATIONAL: 0, Level.REGION: 1, Level.DEPARTMENT: 2, Level.EPCI: 3}
+
+
+def _parents(place, above):
+    """The territories whose partition `place` is a part of. `above`: {commune: (département, EPCI)}."""
+    level, code = place
+    if level == Level.COMMUNE and code in above:
+        department, epci = above[code]
+        return ((Level.DEPARTMENT, department), (Level.EPCI, epci)) if epci else ((Level.DEPARTMENT, department),)
+    if level == Level.DEPARTMENT:
+        return ((Level.REGION, reference.department_region(code)),)
+    if level == Level.REGION:
+        return ((Level.NATIONAL, ""),)
+    return ()
+
+
+def _mask(cells, parents, threshold):
+    """The secondary places of one indicator and year: `cells` {(level, code): structures (> 0)}, `parents`
+    {place: the territories whose partition it is a part of}."""
+    partitions = collections.defaultdict(list)  # {parent: [parts]}
+    for place in cells:
+        for parent in parents[place]:
+            partitions[parent].append(place)
+    hidden = {place for place, count in cells.items() if count < threshold}
+    primary = frozenset(hidden)
+    # The largest territories first; a value newly withheld puts its partitions back in the queue.
+    queue = collections.deque(
+        sorted((p for p in partitions if p in cells), key=lambda parent: (PARENT_RANK[parent[0]], parent[1]))
+    )
+    queued = set(queue)
+
+    def fewest(places):
+        return min(places, key=lambda place: (cells[place], place[1]))
+
+    while queue:
+        parent = queue.popleft()
+        queued.discard(parent)
+        children = partitions[parent]
+        withheld_children = sum(child in hidden for child in children)
+        if (parent in hidden) + withheld_children != 1:
+            continue  # nothing withheld, or at least two unknowns: no single value to deduce
+        if parent in hidden:
+            extra = fewest(children)
+        else:
+            others = [child for child in children if child not in hidden]
+            extra = fewest(others) if others else parent
+        hidden.add(extra)
+        for again in (extra, *parents[extra]):
+            if again in partitions and again in cells and again not in queued:
+                queue.append(again)
+                queued.add(again)
+    return frozenset(hidden - primary)
