@@ -45,7 +45,7 @@ run: demo
 
 # Debian's Chromium (never a downloaded browser) and the axe-core audit script.
 browser-deps:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+	@{ command -v chromium && command -v pdftoppm && command -v pdftotext; } >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null; }
 	@test -f .cache/axe/node_modules/axe-core/axe.min.js || npm install --silent --no-save --no-package-lock --prefix .cache/axe axe-core@$(AXE_VERSION)
 
 test: install-dev browser-deps

@@ -8,13 +8,15 @@ Ratios are sums of numerators over sums of denominators, never averages of ratio
 
 import dataclasses
 import datetime
+import json
 import statistics
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cadre.indicators import sql
 from cadre.indicators.models import (
     LEVELS,
     STRUCTURES,
@@ -135,6 +137,8 @@ def _load_answers(year, facts, codes):
         elif kind == QuestionKind.BOOLEAN:
             value = None if number is None else number == 1
         elif kind == QuestionKind.MULTIPLE_CHOICE:
+            if isinstance(chosen, str):  # Django has psycopg leave jsonb undecoded for the ORM to decode
+                chosen = json.loads(chosen)
             value = chosen or None
         else:
             value = text or None
@@ -234,6 +238,7 @@ def contributor(indicator):
 
 NO_STRUCTURE = "aucune structure de la population de l'indicateur n'a de questionnaire validé ici"
 NO_ANSWER = "aucune structure n'a donné la réponse lue"
+DIVISION_BY_ZERO = "division par zéro : la somme des dénominateurs est nulle"
 
 
 ADDITIVE = {IndicatorKind.COUNT, IndicatorKind.SHARE, IndicatorKind.RATIO, IndicatorKind.SUM, IndicatorKind.MEAN}
@@ -255,7 +260,7 @@ def _additive(indicator, count, numerator, denominator):
     if kind == IndicatorKind.COUNT:
         return {**fields, "value": Decimal(count)}
     if denominator == 0:
-        return {**fields, "reason": "division par zéro : la somme des dénominateurs est nulle"}
+        return {**fields, "reason": DIVISION_BY_ZERO}
     # Shares, and ratios stated in %, are percentages.
     scale = HUNDRED if kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
     return {**fields, "value": scale * numerator / denominator}
@@ -352,7 +357,8 @@ SIX_PLACES = Decimal("0.000001")
 
 
 def _stored(number):
-    return None if number is None else Decimal(number).quantize(SIX_PLACES)
+    # Half away from zero, as PostgreSQL's round(): both engines store the same digits.
+    return None if number is None else Decimal(number).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
 def _insert(rows):
@@ -380,9 +386,19 @@ def _insert(rows):
             )
 
 
-def compute(year, indicators, territories=None):
+def compute(year, indicators, territories=None, *, engine=None):
     """Compute and store the values of `indicators` for `year`: for every territory where a
-    structure is observed, or only for `territories` ([(level, code)]), whose old values go."""
+    structure is observed, or only for `territories` ([(level, code)]), whose old values go.
+    Returns the number of values computed. On PostgreSQL a whole year goes to the SQL engine
+    (sql.py), which works in the database and writes only what changed; a refresh of a few
+    territories stays in Python (0.8 s where SQL aggregates every territory first, 2.6 s), and so
+    does everything on SQLite. `engine="python"` forces the Python engine."""
+    missing = _missing_questions(year, indicators)
+    if engine != "python" and sql.available() and territories is None:
+        try:
+            return _compute_sql([year], indicators, {(pk, year): r for pk, r in missing.items()})[year]
+        except sql.Unsupported:
+            pass  # a definition the SQL engine does not translate: the Python engine computes them all
     facts = observed(year)
     _load_answers(year, facts, sorted({code for i in indicators for code in i.question_codes()}))
     wanted = None if territories is None else set(territories)
@@ -398,7 +414,6 @@ def compute(year, indicators, territories=None):
         if places:
             groups.setdefault(tuple(places), []).append(fact)
             everywhere.update(places)
-    missing = _missing_questions(year, indicators)
     now = timezone.now()
     rows = []
     for indicator in indicators:
@@ -436,6 +451,24 @@ def compute(year, indicators, territories=None):
         stale.delete()  # one DELETE: values have no dependants
         _insert(rows)
     return len(rows)
+
+
+SQL_REASONS = (NO_STRUCTURE, NO_ANSWER, DIVISION_BY_ZERO)
+
+
+def _compute_sql(years, indicators, missing):
+    """{year: values computed} by the SQL engine, in one statement for all `years` (a rebuild calls it
+    year by year: over ten years at once the planner's estimates lead it to sorts, 40 % slower)."""
+    now = timezone.now()
+    counts = sql.compute(years, indicators, missing, now, SQL_REASONS)
+    changed = [year for year, (_, written, deleted) in counts.items() if written or deleted]
+    if changed:
+        # Pages keep their body until that year's national values change (queries.values_stamp):
+        # a change elsewhere marks them too, since only changed values are rewritten.
+        IndicatorValue.objects.filter(indicator__in=indicators, year__in=changed, level=Level.NATIONAL).update(
+            computed_at=now
+        )
+    return {year: computed for year, (computed, _, _) in counts.items()}
 
 
 def territories_of(structure):

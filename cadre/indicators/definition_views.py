@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 
 from cadre.indicators import permissions
 from cadre.indicators.actions import define_indicator
@@ -16,10 +16,11 @@ from cadre.indicators.forms import IndicatorForm
 from cadre.indicators.models import Indicator, IndicatorValue, Theme
 
 LIST_TITLE = "Définitions des indicateurs"
+INDICATORS = ("Indicateurs", reverse_lazy("indicators:dashboard"))
 
 
 def _breadcrumb(*more):
-    return [(LIST_TITLE, reverse("indicator_definitions:list")), *more]
+    return [INDICATORS, (LIST_TITLE, reverse("indicator_definitions:list")), *more]
 
 
 def _require_definer(request):
@@ -42,7 +43,7 @@ def definition_list(request):
             "count": len(indicators),
             "can_define": permissions.can_define_indicators(request.user),
             "title": LIST_TITLE,
-            "breadcrumb": [(LIST_TITLE, None)],
+            "breadcrumb": [INDICATORS, (LIST_TITLE, None)],
         },
     )
 
