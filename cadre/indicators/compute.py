@@ -1,8 +1,8 @@
 """Indicator values from validated observatory answers and registry facts, by territory and year.
 
 `rebuild` recomputes everything; `refresh_structure` recomputes only the territories of one
-structure (after its submission is validated or reopened). Both go through `compute`, so the
-incremental result is the rebuild's by construction — tests/test_indicators.py checks it on random data.
+structure (after its submission is validated or reopened), its région and France as sums of their
+départements' values — tests/test_indicators.py checks on random data that the result is a rebuild's.
 Ratios are sums of numerators over sums of denominators, never averages of ratios.
 """
 
@@ -85,7 +85,7 @@ def observed(year, department=None):
         "commune__epci_id",
         "commune__department_id",
         "commune__department__region_id",
-    ).iterator(chunk_size=5000):
+    ):  # fetched at once: a server-side cursor (iterator) plans for the first rows; refresh 0.65 → 0.49 s
         pk, kind, management, area, population, multi_site, itinerant, travellers, territory_type = row[:9]
         commune, epci, department_code, region = row[9:]
         facts[pk] = Fact(
@@ -114,15 +114,18 @@ def observed(year, department=None):
     return facts
 
 
-def _load_answers(year, facts, codes):
-    """Fill each fact's `answers` ({code: typed value}) for the question `codes`."""
-    if not codes:
+def _load_answers(year, facts, codes, structures=None):
+    """Fill each fact's `answers` ({code: typed value}) for the question `codes` (of `structures` only)."""
+    if not codes or structures == []:
         return
     rows = Answer.objects.filter(
         submission__campaign__year=year,
         submission__status=SubmissionStatus.VALIDATED,
         question__code__in=codes,
-    ).values_list("submission__structure_id", "question__code", "question__kind", "number", "text", "codes")
+    )
+    if structures is not None:
+        rows = rows.filter(submission__structure_id__in=structures)
+    rows = rows.values_list("submission__structure_id", "question__code", "question__kind", "number", "text", "codes")
     if connection.vendor == "postgresql":
         # psycopg already gives Decimal and JSON: Django's per-row converters doubled the time of a refresh.
         with connection.cursor() as cursor:
@@ -386,24 +389,33 @@ def _insert(rows):
             )
 
 
-def compute(year, indicators, territories=None, *, engine=None):
-    """Compute and store the values of `indicators` for `year`: for every territory where a
-    structure is observed, or only for `territories` ([(level, code)]), whose old values go.
-    Returns the number of values computed. On PostgreSQL a whole year goes to the SQL engine
-    (sql.py), which works in the database and writes only what changed; a refresh of a few
-    territories stays in Python (0.8 s where SQL aggregates every territory first, 2.6 s), and so
-    does everything on SQLite. `engine="python"` forces the Python engine."""
+def compute(year, indicators, *, engine=None):
+    """Compute and store the values of `indicators` for `year`, for every territory where a
+    structure is observed. Returns the number of values computed. On PostgreSQL the SQL engine
+    (sql.py) works in the database and writes only what changed; SQLite has the Python engine
+    below. `engine="python"` forces it."""
     missing = _missing_questions(year, indicators)
-    if engine != "python" and sql.available() and territories is None:
+    if engine != "python" and sql.available():
         try:
             return _compute_sql([year], indicators, {(pk, year): r for pk, r in missing.items()})[year]
         except sql.Unsupported:
             pass  # a definition the SQL engine does not translate: the Python engine computes them all
     facts = observed(year)
-    _load_answers(year, facts, sorted({code for i in indicators for code in i.question_codes()}))
-    wanted = None if territories is None else set(territories)
+    _load_answers(year, facts, _codes(indicators))
+    groups, everywhere = _groups(facts.values())
+    found = {i.pk: _values_by_place(i, groups) for i in indicators if i.pk not in missing}
+    return _store(year, indicators, found, everywhere, None, missing)
+
+
+def _codes(indicators):
+    return sorted({code for i in indicators for code in i.question_codes()})
+
+
+def _groups(facts, wanted=None):
+    """({places: [facts]}, every place): the structures grouped by the territories they share among
+    `wanted` (None: all), and the set of those territories."""
     groups, everywhere = {}, set()
-    for fact in facts.values():
+    for fact in facts:
         places = []
         for level in LEVELS:
             place = (level, fact.places[level])
@@ -414,17 +426,21 @@ def compute(year, indicators, territories=None, *, engine=None):
         if places:
             groups.setdefault(tuple(places), []).append(fact)
             everywhere.update(places)
+    return groups, everywhere
+
+
+def _store(year, indicators, found, everywhere, wanted, missing):
+    """Write the values `found` ({indicator id: {place: fields}}) of every place of `everywhere`
+    (« non calculable » where an indicator has none), replacing the old values of `wanted` (None: all)."""
     now = timezone.now()
     rows = []
     for indicator in indicators:
         if indicator.pk in missing:
-            found = {}
-            empty = {"structure_count": 0, "reason": missing[indicator.pk]}
+            values, empty = {}, {"structure_count": 0, "reason": missing[indicator.pk]}
         else:
-            found = _values_by_place(indicator, groups)
-            empty = _empty(indicator)
+            values, empty = found[indicator.pk], _empty(indicator)
         for level, code in sorted(everywhere):
-            fields = found.get((level, code), empty)
+            fields = values.get((level, code), empty)
             rows.append(
                 (
                     indicator.pk,
@@ -478,10 +494,66 @@ def territories_of(structure):
 
 
 def refresh_structure(structure_id, year):
-    """After a validation or a reopening: the current indicators of the structure's territories."""
+    """After a validation or a reopening: the current indicators of the structure's five territories.
+
+    Its département, EPCI and commune are computed from their own structures. For the kinds that add
+    up, its région and France are the sums of their départements: the stored values of the others
+    (exact: numerators and denominators are sums of numbers with at most 4 decimals, stored with 6)
+    and the new one. Medians, and an indicator some observed département has no stored value for,
+    are computed from every structure. tests/test_indicators.py checks the result equals a rebuild."""
     structure = Structure.objects.select_related("commune__department").get(pk=structure_id)
     indicators = list(Indicator.objects.current())
-    return compute(year, indicators, territories_of(structure))
+    missing = _missing_questions(year, indicators)
+    commune = structure.commune
+    department, region, epci = commune.department_id, commune.department.region_id, commune.epci_id or ""
+    wanted = set(territories_of(structure))
+    upper = {(Level.REGION, region), (Level.NATIONAL, "")}
+
+    facts = observed(year)  # who is observed where: few queries, no answers yet
+    regions = {f.places[Level.DEPARTMENT]: f.places[Level.REGION] for f in facts.values()}
+    others = set(regions) - {department}
+    computed = [i for i in indicators if i.pk not in missing]
+    stored = {}
+    rows = IndicatorValue.objects.filter(
+        indicator__in=[i for i in computed if i.kind in ADDITIVE],
+        year=year,
+        level=Level.DEPARTMENT,
+        territory__in=others,
+    ).values_list("indicator_id", "territory", "structure_count", "numerator", "denominator")
+    for pk, code, count, numerator, denominator in rows:
+        stored.setdefault(pk, {})[code] = (count, numerator or ZERO, denominator or ZERO)
+    summed = [i for i in computed if i.kind in ADDITIVE and set(stored.get(i.pk, ())) == others]
+    whole = [i for i in computed if i not in summed]
+
+    near = {
+        pk: fact
+        for pk, fact in facts.items()
+        if fact.places[Level.DEPARTMENT] == department or (epci and fact.places[Level.EPCI] == epci)
+    }
+    _load_answers(year, near, _codes(summed), structures=list(near))
+    _load_answers(year, facts, _codes(whole))
+    groups, everywhere = _groups(facts.values(), wanted)
+    near_groups, _ = _groups(near.values(), wanted - upper)
+    found = {i.pk: _values_by_place(i, groups) for i in whole}
+    for indicator in summed:
+        values = _values_by_place(indicator, near_groups)
+        parts = dict(stored.get(indicator.pk, {}))
+        mine = values.get((Level.DEPARTMENT, department))
+        if mine:
+            parts[department] = (
+                mine["structure_count"],
+                mine.get("numerator") or ZERO,
+                mine.get("denominator") or ZERO,
+            )
+        for place in upper:
+            inside = [part for code, part in parts.items() if place[0] == Level.NATIONAL or regions[code] == region]
+            count = sum(part[0] for part in inside)
+            if count:
+                numerator = sum((part[1] for part in inside), ZERO)
+                denominator = sum((part[2] for part in inside), ZERO)
+                values[place] = _additive(indicator, count, numerator, denominator)
+        found[indicator.pk] = values
+    return _store(year, indicators, found, everywhere, wanted, missing)
 
 
 def rebuild(indicator_ids=None, years=None):
