@@ -221,8 +221,13 @@ def main():
         finally:
             foundation.stop(server)
     table = foundation.report(results, floors)
+    refresh_line = (
+        f"{'rafraîchissement après une validation':<44} {refreshed['median_seconds']:>8.3f} {'':>8} {'':>8}  "
+        f"{'oui' if refreshed['max_seconds'] < 1 else 'NON'} (< 1 s ; max {refreshed['max_seconds']:.3f} s)"
+    )
     if options.pages_only:
         log(table)
+        log(refresh_line)
         return
     log("PDF du rapport…")
     pdf = pdf_figures(department)
@@ -243,10 +248,7 @@ def main():
         ratio = seconds / floor
         verdict = "oui" if ratio <= TARGET_FACTOR else "NON"
         log(f"{label:<44} {seconds:>8.2f} {floor:>8.2f} {ratio:>8.2f}  {verdict} (≤ {TARGET_FACTOR})")
-    log(
-        f"{'rafraîchissement après une validation':<44} {refreshed['median_seconds']:>8.3f} {'':>8} {'':>8}  "
-        f"{'oui' if refreshed['max_seconds'] < 1 else 'NON'} (< 1 s ; max {refreshed['max_seconds']:.3f} s)"
-    )
+    log(refresh_line)
     for label, figure in pdf.items():
         log(f"{'PDF du rapport, ' + label:<44} {figure['seconds']:>8.2f}   ({figure['bytes'] // 1024} Kio)")
     questions = ", ".join(rebuilt["floor_questions"])

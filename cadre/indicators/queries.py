@@ -29,12 +29,12 @@ def count_indicator():
 
 def values_stamp(years):
     """When the values of `years` or the definitions last changed: a refresh always rewrites the national
-    values (read through the values' place index), a new version adds a definition."""
-    latest = IndicatorValue.objects.filter(year__in=years, level=Level.NATIONAL, territory="").aggregate(
-        stamp=Max("computed_at")
-    )["stamp"]
+    values, and the SQL engine marks them when anything changed (see `_stamps`); a new version adds a
+    definition."""
+    latest = max(_stamps(years).values(), default=0)
     definitions = Indicator.objects.aggregate(created=Max("created_at"), replaced=Max("replaced_at"))
-    return "-".join(str(v.timestamp()) if v else "0" for v in (latest, definitions["created"], definitions["replaced"]))
+    changes = (definitions["created"], definitions["replaced"])
+    return "-".join([str(latest), *(str(v.timestamp()) if v else "0" for v in changes)])
 
 
 def territory_name(level, code):
@@ -206,8 +206,8 @@ def withheld(indicator, year):
 
 
 def _stamps(years):
-    """{year: when its values were last written}: a refresh always rewrites the national values (read
-    through the values' place index), as in `values_stamp`."""
+    """{year: when its values were last written}: a refresh always rewrites the national values, and the
+    SQL engine marks them when anything else changed (read through the values' place index)."""
     rows = (
         IndicatorValue.objects.filter(year__in=years, level=Level.NATIONAL, territory="")
         .values("year")
