@@ -154,9 +154,10 @@ def test_every_shipped_indicator_is_computed_in_sql(campaign):
     call_command("load_indicators", verbosity=0)
     indicators = list(Indicator.objects.current())
     assert len(indicators) >= 30
-    kinds = dict(Question.objects.filter(questionnaire=questionnaire).values_list("code", "kind"))
+    questions = sql.questions_of([2025])
+    assert set(questions) == set(Question.objects.filter(questionnaire=questionnaire).values_list("code", flat=True))
     for indicator in indicators:
-        sql.statement([2025], [indicator], {}, kinds, None, ("", "", ""))  # raises Unsupported otherwise
+        sql.statement([2025], [indicator], {}, questions, None, ("", "", ""))  # raises Unsupported otherwise
 
 
 def test_a_rebuild_rewrites_only_the_values_that_changed(every_kind, campaign):

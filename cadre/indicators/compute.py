@@ -458,6 +458,9 @@ def _store(year, indicators, found, everywhere, wanted, missing):
                 )
             )
     with transaction.atomic():
+        if sql.available():
+            with connection.cursor() as cursor:
+                sql.lock(cursor)
         stale = IndicatorValue.objects.filter(indicator__in=indicators, year=year)
         if wanted is not None:
             place = Q(pk__in=[])

@@ -207,7 +207,7 @@ def withheld(indicator, year):
 
 def _stamps(years):
     """{year: when its values were last written}: a refresh always rewrites the national values, and the
-    SQL engine marks them when anything else changed (read through the values' place index)."""
+    SQL engine marks them when anything else changed (read through the national values' partial index)."""
     rows = (
         IndicatorValue.objects.filter(year__in=years, level=Level.NATIONAL, territory="")
         .values("year")

@@ -119,26 +119,33 @@ class _Query:
         return " AND ".join(terms) or "TRUE"
 
     def part(self, indicator):
-        """(numerator, denominator) SQL of one structure's part; the numerator is NULL when the
-        structure does not count (out of the population, not answered). Medians: the number."""
+        """(numerator, denominator) SQL of one structure's part; both NULL when the structure does not
+        count (out of the population, not answered). Medians: the number. The denominator of a kind
+        other than a ratio is the number of structures counted: NULL here, nothing to add up."""
         within, kind = self.population(indicator), indicator.kind
         if kind == IndicatorKind.COUNT:
-            return f"CASE WHEN {within} THEN 1::numeric END", "1::numeric"
+            return f"CASE WHEN {within} THEN 1::numeric END", "NULL::numeric"
         value, nature = self.source(indicator.source)
         if kind == IndicatorKind.SHARE:
             counted = within
             if indicator.operator != Operator.ANSWERED:
                 counted = f"{within} AND {value} IS NOT NULL"
             meets = self.condition(indicator, value, nature)
-            return f"CASE WHEN {counted} THEN CASE WHEN {meets} THEN 1::numeric ELSE 0::numeric END END", "1::numeric"
+            return (
+                f"CASE WHEN {counted} THEN CASE WHEN {meets} THEN 1::numeric ELSE 0::numeric END END",
+                "NULL::numeric",
+            )
         if nature != "number":
             raise Unsupported(indicator.source)
         if kind == IndicatorKind.RATIO:
             denominator, denominator_nature = self.source(indicator.denominator)
             if denominator_nature != "number":
                 raise Unsupported(indicator.denominator)
-            return f"CASE WHEN {within} AND {denominator} IS NOT NULL THEN {value} END", denominator
-        return f"CASE WHEN {within} THEN {value} END", "1::numeric"
+            return (
+                f"CASE WHEN {within} AND {denominator} IS NOT NULL THEN {value} END",
+                f"CASE WHEN {within} AND {value} IS NOT NULL THEN {denominator} END",
+            )
+        return f"CASE WHEN {within} THEN {value} END", "NULL::numeric"
 
 
 def _tables():
@@ -171,14 +178,18 @@ def _quartile(i):
     )
 
 
-def statement(years, indicators, missing, kinds, now, reasons):
+def statement(years, indicators, missing, questions, now, reasons):
     """(SQL, params) computing and writing `indicators` for `years` in one pass, every territory
-    (see compute.compute). `missing`: {(indicator id, year): reason}; `kinds`: {question code: kind}
-    in those years' questionnaires."""
+    (see compute.compute). `missing`: {(indicator id, year): reason}; `questions`: {question code:
+    (kind, question ids)} in those years' questionnaires."""
+    kinds = {code: kind for code, (kind, _) in questions.items()}
+    question_ids = {code: ids for code, (_, ids) in questions.items()}
     query = _Query(kinds)
     parts = []
     for index, indicator in enumerate(indicators):
         if all((indicator.pk, year) in missing for year in years):
+            # Still a part per structure: every observed territory gets its row, saying why.
+            parts.append(f"({index}, NULL::numeric, NULL::numeric)")
             continue
         numerator, denominator = query.part(indicator)
         parts.append(f"({index}, {numerator}, {denominator})")
@@ -188,31 +199,33 @@ def statement(years, indicators, missing, kinds, now, reasons):
     pivot = []
     for code, column in query.columns.items():
         nature = _nature(kinds[code])
-        code_param = query.bind(code)
+        ids = query.bind(list(question_ids[code]))
         if nature in ("number", "boolean"):
-            pivot.append(f"max(a.number) FILTER (WHERE q.code = {code_param}) AS {column}")
+            pivot.append(f"max(a.number) FILTER (WHERE a.question_id = ANY({ids}::int[])) AS {column}")
         elif nature == "codes":
             pivot.append(
-                f"(array_agg(NULLIF(a.codes, '[]'::jsonb)) FILTER (WHERE q.code = {code_param}))[1] AS {column}"
+                f"(array_agg(NULLIF(a.codes, '[]'::jsonb)) FILTER (WHERE a.question_id = ANY({ids}::int[])))[1]"
+                f" AS {column}"
             )
         else:
-            pivot.append(f"max(NULLIF(a.text, '')) FILTER (WHERE q.code = {code_param}) AS {column}")
+            pivot.append(f"max(NULLIF(a.text, '')) FILTER (WHERE a.question_id = ANY({ids}::int[])) AS {column}")
     pivot_params = query.params
     t = _tables()
     params = [list(years), SubmissionStatus.VALIDATED]
     answers = ""
     if pivot:
-        # One pass over the answers to the questions read, as a hand-written query would.
+        # Each questionnaire's answers to the questions read, by the (submission, question) index:
+        # a join over the whole answer table would read every year's answers for each year.
         answers = f""", answers AS (
-          SELECT a.submission_id, {", ".join(pivot)}
-          FROM {t["question"]} q
-          JOIN {t["answer"]} a ON a.question_id = q.id
-          JOIN facts f ON f.submission_id = a.submission_id
-          WHERE q.code = ANY(%s)
-          GROUP BY a.submission_id
+          SELECT f.submission_id, x.*
+          FROM facts f CROSS JOIN LATERAL (
+            SELECT {", ".join(pivot)}
+            FROM {t["answer"]} a
+            WHERE a.submission_id = f.submission_id AND a.question_id = ANY(%s::int[])
+          ) x
         )"""
-        params += pivot_params + [list(query.columns)]
-    wide = "(SELECT * FROM facts LEFT JOIN answers USING (submission_id)) w" if pivot else "facts w"
+        params += pivot_params + [sorted(i for code in query.columns for i in question_ids[code])]
+    wide = "(SELECT * FROM facts JOIN answers USING (submission_id)) w" if pivot else "facts w"
 
     # Each indicator's constants: its kind, the scale of a share or a ratio in %. Indexes, not ids,
     # tie the parts to them. Then the (indicator, year) whose question that year's questionnaire lacks.
@@ -227,24 +240,22 @@ def statement(years, indicators, missing, kinds, now, reasons):
     constant_params += [item for row in absent for item in row]
 
     medians = [index for index, i in enumerate(indicators) if i.kind == IndicatorKind.MEDIAN]
-    grouping = "GROUPING(region, department, epci, commune) AS g, COALESCE(commune, epci, department, region, '')"
     sets = "GROUPING SETS ((year), (year, region), (year, department), (year, epci), (year, commune))"
-    # Parts are computed once; sums for all, sorted numbers only for medians (an ordered aggregate
-    # costs a sort per territory).
+    # A part for every structure and indicator (NULL when it does not count), so that the sums give
+    # every observed territory its row, and one hashed aggregate gives sums, counts and the medians'
+    # numbers (sorted afterwards, only for medians: an ordered aggregate costs a sort per territory).
     aggregate = f"""
     parts AS MATERIALIZED (
       SELECT w.year, w.region, w.department, w.epci, w.commune, p.i, p.num, p.den
       FROM {wide} CROSS JOIN LATERAL (VALUES {", ".join(parts) or "(NULL::int, NULL::numeric, NULL::numeric)"})
         AS p(i, num, den)
-      WHERE p.num IS NOT NULL
     ),
     sums AS (
-      SELECT i, year, {grouping} AS territory, count(*)::int AS n, sum(num) AS num, sum(den) AS den
+      SELECT i, year, GROUPING(region, department, epci, commune) AS g,
+             COALESCE(commune, epci, department, region, '') AS territory,
+             count(num)::int AS n, sum(num) AS num, sum(den) AS den,
+             array_agg(num) FILTER (WHERE num IS NOT NULL AND i = ANY(%s)) AS s
       FROM parts GROUP BY i, {sets}
-    ),
-    sorted AS (
-      SELECT i, year, {grouping} AS territory, array_agg(num ORDER BY num) AS s
-      FROM parts WHERE i = ANY(%s) GROUP BY i, {sets}
     ),"""
     kind = IndicatorKind
     round6 = "round({}, 6)"
@@ -266,25 +277,21 @@ def statement(years, indicators, missing, kinds, now, reasons):
       JOIN {t["department"]} d ON d.code = co.department_id
       WHERE s.status = %s
     ){answers},
-    places AS (
-      SELECT year, {grouping} AS territory
-      FROM facts GROUP BY {sets}
-    ),
     constants (i, indicator_id, kind, scale) AS (VALUES {", ".join(constants)}),
     absent (i, year, reason) AS (VALUES {absent_sql}),{aggregate}
     joined AS (
-      SELECT c.indicator_id, pl.year, pl.level, pl.territory, c.kind, COALESCE(m.reason, '') AS missing, c.scale,
-             a.n, a.num, a.den, o.s
-      FROM (SELECT year, CASE g {levels} END AS level, g, territory
-            FROM places WHERE NOT (g = 13 AND territory = '')) pl
-      CROSS JOIN constants c
-      LEFT JOIN absent m ON m.i = c.i AND m.year = pl.year
-      LEFT JOIN sums a ON a.i = c.i AND a.year = pl.year AND a.g = pl.g AND a.territory = pl.territory
-      LEFT JOIN sorted o ON o.i = c.i AND o.year = pl.year AND o.g = pl.g AND o.territory = pl.territory
+      SELECT c.indicator_id, a.year, CASE a.g {levels} END AS level, a.territory, c.kind,
+             COALESCE(m.reason, '') AS missing, c.scale, a.n, a.num,
+             CASE WHEN c.kind = '{IndicatorKind.RATIO}' THEN a.den WHEN a.n > 0 THEN a.n::numeric END AS den,
+             CASE WHEN a.s IS NOT NULL THEN ARRAY(SELECT x FROM unnest(a.s) x ORDER BY x) END AS s
+      FROM sums a
+      JOIN constants c ON c.i = a.i
+      LEFT JOIN absent m ON m.i = a.i AND m.year = a.year
+      WHERE a.i IS NOT NULL AND NOT (a.g = 13 AND a.territory = '')
     ),
     computed AS (
       SELECT indicator_id, year, level, territory,
-        CASE WHEN missing <> '' OR n IS NULL THEN NULL
+        CASE WHEN missing <> '' OR n = 0 THEN NULL
              WHEN kind = '{kind.COUNT}' THEN n::numeric
              WHEN kind = '{kind.SUM}' THEN {round6.format("num")}
              WHEN kind = '{kind.MEAN}' THEN {round6.format("num::numeric(60, 30) / n")}
@@ -296,42 +303,53 @@ def statement(years, indicators, missing, kinds, now, reasons):
           AS denominator,
         CASE WHEN missing = '' AND kind = '{kind.MEDIAN}' THEN {round6.format(_quartile(1))} END AS first_quartile,
         CASE WHEN missing = '' AND kind = '{kind.MEDIAN}' THEN {round6.format(_quartile(3))} END AS third_quartile,
-        CASE WHEN missing <> '' THEN 0 ELSE COALESCE(n, 0) END AS structure_count,
+        CASE WHEN missing <> '' THEN 0 ELSE n END AS structure_count,
         CASE WHEN missing <> '' THEN missing
-             WHEN n IS NULL AND kind = '{kind.COUNT}' THEN %s
-             WHEN n IS NULL THEN %s
+             WHEN n = 0 AND kind = '{kind.COUNT}' THEN %s
+             WHEN n = 0 THEN %s
              WHEN kind IN ('{kind.SHARE}', '{kind.RATIO}') AND den = 0 THEN %s
              ELSE '' END AS reason
       FROM joined
     ),
-    gone AS (
-      DELETE FROM {t["value"]} v
-      WHERE v.indicator_id = ANY(%s) AND v.year = ANY(%s)
-        AND NOT EXISTS (SELECT 1 FROM computed n WHERE n.indicator_id = v.indicator_id AND n.year = v.year
-                        AND n.level = v.level AND n.territory = v.territory)
-      RETURNING v.year
+    stored AS (
+      SELECT * FROM {t["value"]} WHERE indicator_id = ANY(%s) AND year = ANY(%s)
     ),
-    changed AS (  -- what differs from the stored values: the rest is not rewritten
-      SELECT c.* FROM computed c
-      LEFT JOIN {t["value"]} v ON v.indicator_id = c.indicator_id AND v.year = c.year AND v.level = c.level
-                                AND v.territory = c.territory
-      WHERE v.id IS NULL
+    compared AS MATERIALIZED (  -- what differs from the stored values: the rest is not rewritten
+      SELECT c.*, v.id AS stored_id
+      FROM computed c
+      FULL JOIN stored v ON v.indicator_id = c.indicator_id AND v.year = c.year AND v.level = c.level
+                          AND v.territory = c.territory
+      WHERE c.indicator_id IS NULL OR v.id IS NULL
          OR (v.value, v.numerator, v.denominator, v.first_quartile, v.third_quartile, v.structure_count, v.reason)
             IS DISTINCT FROM (c.value, c.numerator, c.denominator, c.first_quartile, c.third_quartile,
                               c.structure_count, c.reason)
     ),
-    written AS (
+    gone AS (
+      -- By the primary key, whatever the table's statistics say (a rebuild fills it from empty).
+      DELETE FROM {t["value"]} v
+      WHERE v.id = ANY(ARRAY(SELECT stored_id FROM compared WHERE indicator_id IS NULL))
+      RETURNING v.year
+    ),
+    inserted AS (  -- plain inserts: writers hold the values' lock (lock()), no other can add these rows
+      INSERT INTO {t["value"]} (indicator_id, year, level, territory, value, numerator, denominator,
+                                first_quartile, third_quartile, structure_count, reason, computed_at)
+      SELECT indicator_id, year, level, territory, value, numerator, denominator, first_quartile, third_quartile,
+             structure_count, reason, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_id IS NULL
+      ORDER BY indicator_id, year, level, territory  -- in index order: fewer pages touched
+      RETURNING year
+    ),
+    updated AS (  -- by the unique index, whatever the statistics say
       INSERT INTO {t["value"]} AS v (indicator_id, year, level, territory, value, numerator, denominator,
                                      first_quartile, third_quartile, structure_count, reason, computed_at)
       SELECT indicator_id, year, level, territory, value, numerator, denominator, first_quartile, third_quartile,
-             structure_count, reason, %s FROM changed
-      ORDER BY indicator_id, year, level, territory  -- in index order: fewer pages touched
+             structure_count, reason, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_id IS NOT NULL
       ON CONFLICT (indicator_id, year, level, territory) DO UPDATE SET
         value = EXCLUDED.value, numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
         first_quartile = EXCLUDED.first_quartile, third_quartile = EXCLUDED.third_quartile,
         structure_count = EXCLUDED.structure_count, reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
       RETURNING v.year
     ),
+    written AS (SELECT year FROM inserted UNION ALL SELECT year FROM updated),
     counts AS (
       SELECT year, count(*) AS computed, 0 AS written, 0 AS deleted FROM computed GROUP BY year
       UNION ALL SELECT year, 0, count(*), 0 FROM written GROUP BY year
@@ -340,24 +358,36 @@ def statement(years, indicators, missing, kinds, now, reasons):
     SELECT year, sum(computed)::int, sum(written)::int, sum(deleted)::int FROM counts GROUP BY year
     """
     params += constant_params + part_params + [medians]
-    params += [*reasons, [i.pk for i in indicators], list(years), now]
+    params += [*reasons, [i.pk for i in indicators], list(years), now, now]
     return sql, params
 
 
-def kinds_of(years):
-    """{question code: kind} in the questionnaires of `years`; Unsupported when a code changes kind."""
-    kinds = {}
-    rows = Question.objects.filter(questionnaire__campaigns__year__in=years).values_list("code", "kind").distinct()
-    for code, kind in rows:
-        if kinds.setdefault(code, kind) != kind:
+def lock(cursor):
+    """Until the transaction ends, the only writer of indicator values (a refresh and a rebuild would
+    otherwise add the same row: the unique constraint would fail one of them)."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('cadre.indicator_values'))")
+
+
+def questions_of(years):
+    """{question code: (kind, question ids)} in the questionnaires of `years`; Unsupported when a code
+    changes kind."""
+    questions = {}
+    rows = (
+        Question.objects.filter(questionnaire__campaigns__year__in=years).values_list("code", "kind", "pk").distinct()
+    )
+    for code, kind, pk in rows:
+        found, ids = questions.setdefault(code, (kind, []))
+        if found != kind:
             raise Unsupported(code)
-    return kinds
+        ids.append(pk)
+    return questions
 
 
 def compute(years, indicators, missing, now, reasons):
     """{year: (values computed, rows written, rows deleted)}. Raises Unsupported before touching anything."""
-    sql, params = statement(years, indicators, missing, kinds_of(years), now, reasons)
+    sql, params = statement(years, indicators, missing, questions_of(years), now, reasons)
     with transaction.atomic(), connection.cursor() as cursor:
+        lock(cursor)
         # The planner's estimates for the pivot are far off: JIT would spend seconds compiling a
         # plan that runs in less; the sorts of the grouping sets want more than the default memory.
         cursor.execute("SET LOCAL jit = off")

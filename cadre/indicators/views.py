@@ -34,8 +34,10 @@ BODY_CACHE_SECONDS = 3600
 
 
 def _years():
-    """Campaign years with values: a semi-join on the values' index (a DISTINCT would read them all)."""
-    with_values = Campaign.objects.filter(Exists(IndicatorValue.objects.filter(year=OuterRef("year"))))
+    """Campaign years with values (every computed year has national ones): a semi-join on their index."""
+    with_values = Campaign.objects.filter(
+        Exists(IndicatorValue.objects.filter(year=OuterRef("year"), level=Level.NATIONAL))
+    )
     return list(with_values.order_by("-year").values_list("year", flat=True))
 
 
