@@ -31,6 +31,7 @@ db: install
 	$(PY) manage.py load_territories
 	$(PY) manage.py load_questionnaire
 	$(PY) manage.py load_indicators
+	$(PY) manage.py load_funding_schemes
 
 demo: db
 	$(PY) manage.py seed_demo --if-empty

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "cadre.territories",
     "cadre.partners",
     "cadre.structures",
+    "cadre.agreements",
+    "cadre.funding",
     "cadre.observatory",
     "cadre.exchanges",
     "cadre.indicators",

@@ -1,0 +1,416 @@
+"""Funding of the structures: schemes with their rules by year, funding lines, payments.
+
+Amounts are euros with cents, as Decimal (never floats). The Caf's service funding (prestation de
+service) is computed by rule: rate × min(eligible expenses, yearly ceiling), with the rate and the
+ceiling of each year stored on `SchemeYear`. Sharing rules (who sees which amounts) are here, on the
+querysets; rights to change them in permissions.py; multi-record workflows in actions.py.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q, Sum
+
+from cadre.agreements.models import Agreement
+from cadre.core.charts import format_number
+from cadre.core.models import TrackedHistory, VersionedModel
+from cadre.partners.models import Partner, PartnerKind
+from cadre.structures.models import ApprovalKind, Structure, StructureKind
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def euros(amount):
+    """An amount rounded to the cent, half away from zero (as an accountant rounds)."""
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_euros(amount):
+    """« 12 345,67 € », French writing; « — » when there is no amount."""
+    if amount is None:
+        return "—"
+    return format_number(euros(amount), 2, "€")
+
+
+class SchemeCategory(models.TextChoices):
+    MAINSTREAM = "mainstream", "Financement de droit commun"
+    FRAMEWORK = "framework", "Subvention complémentaire de la convention cadre"
+    PRIORITY_AREA = "priority_area", "Subvention spécifique QPV"
+    PROJECT = "project", "Subvention de projet"
+    OTHER = "other", "Autre"
+
+
+class SchemeRule(models.TextChoices):
+    CAF_SERVICE = "caf_service", "Prestation de service : taux × dépenses retenues dans la limite du plafond"
+    VOTED = "voted", "Montant voté par le financeur"
+
+
+class FundingSchemeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # The schemes and their rules are the partnership's shared rulebook.
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self
+
+    def valid_in(self, year):
+        return self.filter(Q(first_year__isnull=True) | Q(first_year__lte=year)).filter(
+            Q(last_year__isnull=True) | Q(last_year__gte=year)
+        )
+
+
+class FundingScheme(VersionedModel):
+    """A way of funding structures, with its rule; it may start and stop in given years (the 2025
+    circular merges the two centre-social schemes between 2027 and 2030: `replaced_by`)."""
+
+    code = models.SlugField("code", max_length=40, unique=True)
+    name = models.CharField("intitulé", max_length=200)
+    category = models.CharField("catégorie", max_length=20, choices=SchemeCategory.choices)
+    rule = models.CharField("règle de calcul", max_length=20, choices=SchemeRule.choices, default=SchemeRule.VOTED)
+    partner_kind = models.CharField(
+        "financeur", max_length=20, choices=PartnerKind.choices, blank=True, help_text="vide : tout partenaire"
+    )
+    structure_kind = models.CharField(
+        "structures financées", max_length=20, choices=StructureKind.choices, blank=True, help_text="vide : toutes"
+    )
+    approval_kind = models.CharField(
+        "agrément requis",
+        max_length=20,
+        choices=ApprovalKind.choices,
+        blank=True,
+        help_text="la prestation de service finance un projet agréé",
+    )
+    first_year = models.PositiveSmallIntegerField("première année", null=True, blank=True)
+    last_year = models.PositiveSmallIntegerField("dernière année", null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        "self", verbose_name="remplacé par", on_delete=models.SET_NULL, null=True, blank=True, related_name="replaces"
+    )
+    balance_requires_documents = models.BooleanField(
+        "solde versé seulement sur pièces",
+        default=True,
+        help_text="le solde est refusé tant qu'une pièce justificative exigée manque",
+    )
+    description = models.TextField("description", blank=True)
+
+    objects = FundingSchemeQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "dispositif de financement"
+        verbose_name_plural = "dispositifs de financement"
+        ordering = ["category", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_year__isnull=True)
+                | Q(last_year__isnull=True)
+                | Q(last_year__gte=models.F("first_year")),
+                name="scheme_years_in_order",
+                violation_error_message="La dernière année suit la première.",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_computed(self):
+        return self.rule == SchemeRule.CAF_SERVICE
+
+    def valid_for(self, year):
+        return (self.first_year is None or self.first_year <= year) and (
+            self.last_year is None or year <= self.last_year
+        )
+
+    @property
+    def years_label(self):
+        if self.first_year and self.last_year:
+            return f"de {self.first_year} à {self.last_year}"
+        if self.first_year:
+            return f"depuis {self.first_year}"
+        if self.last_year:
+            return f"jusqu'en {self.last_year}"
+        return "toutes années"
+
+    def clean(self):
+        errors = {}
+        if self.first_year and self.last_year and self.last_year < self.first_year:
+            errors["last_year"] = f"La dernière année suit la première ({self.first_year})."
+        if self.rule == SchemeRule.CAF_SERVICE and self.partner_kind not in ("", PartnerKind.CAF):
+            errors["partner_kind"] = "Une prestation de service est versée par la Caf."
+        if errors:
+            raise ValidationError(errors)
+
+    def year_rule(self, year):
+        return self.years.filter(year=year).first()
+
+
+class SchemeYear(models.Model):
+    """A scheme's rate and ceiling for one year, entered and corrected by the administrator."""
+
+    scheme = models.ForeignKey(FundingScheme, on_delete=models.CASCADE, related_name="years")
+    year = models.PositiveSmallIntegerField("année", validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    rate = models.DecimalField(
+        "taux (%)",
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="par exemple 42,4",
+    )
+    ceiling = models.DecimalField(
+        "plafond des dépenses retenues (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "barème annuel"
+        verbose_name_plural = "barèmes annuels"
+        ordering = ["scheme", "-year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "year"],
+                name="scheme_year_unique",
+                violation_error_message="Ce dispositif a déjà son barème pour cette année.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.scheme} {self.year}"
+
+
+class NotComputable(Exception):
+    """An amount the rule cannot give, with the reason in French."""
+
+
+def service_amount(scheme, year, eligible_expenses):
+    """The Caf's service funding: rate × min(eligible expenses, ceiling), to the cent."""
+    if eligible_expenses is None:
+        raise NotComputable("les dépenses retenues ne sont pas saisies")
+    if eligible_expenses < 0:
+        raise NotComputable("les dépenses retenues ne peuvent pas être négatives")
+    rule = scheme.year_rule(year)
+    if rule is None or rule.rate is None:
+        raise NotComputable(f"le taux {year} de « {scheme.name} » n'est pas saisi")
+    if rule.ceiling is None:
+        raise NotComputable(f"le plafond {year} de « {scheme.name} » n'est pas saisi")
+    return euros(rule.rate / 100 * min(Decimal(eligible_expenses), rule.ceiling))
+
+
+class FundingLineQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Lines seen in detail: a partner's own lines, a structure's own lines, all for administrators."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(
+            Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
+        )
+
+    def totals_visible_to(self, user):
+        """Lines a user sees as totals only (the charter's « partage utile des informations »): other
+        funders' lines of the structures the user's partner funds too."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        funded = FundingLine.objects.filter(partner_id__in=sorted(user.partner_ids())).values("structure_id")
+        return self.filter(Q(pk__in=self.visible_to(user).values("pk")) | Q(structure_id__in=funded))
+
+    def with_paid(self):
+        return self.annotate(paid_total=Sum("payments__amount"))
+
+
+class FundingLine(VersionedModel):
+    """What one partner gives one structure for one year under one scheme: forecast, vote, payments."""
+
+    structure = models.ForeignKey(
+        Structure, verbose_name="structure", on_delete=models.PROTECT, related_name="funding_lines"
+    )
+    partner = models.ForeignKey(
+        Partner, verbose_name="financeur", on_delete=models.PROTECT, related_name="funding_lines"
+    )
+    scheme = models.ForeignKey(
+        FundingScheme, verbose_name="dispositif", on_delete=models.PROTECT, related_name="funding_lines"
+    )
+    year = models.PositiveSmallIntegerField("année", validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    agreement = models.ForeignKey(
+        Agreement,
+        verbose_name="convention",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="funding_lines",
+        help_text="l'engagement pluriannuel dont la ligne fait partie",
+    )
+    eligible_expenses = models.DecimalField(
+        "dépenses retenues (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="pour une prestation de service",
+    )
+    forecast = models.DecimalField(
+        "montant prévisionnel (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    voted = models.DecimalField(
+        "montant voté (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    decision_reference = models.CharField("référence de la décision", max_length=100, blank=True)
+    decision_date = models.DateField("date de la décision", null=True, blank=True)
+
+    objects = FundingLineQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "ligne de financement"
+        verbose_name_plural = "lignes de financement"
+        ordering = ["-year", "structure__name", "partner__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["structure", "partner", "scheme", "year"],
+                name="funding_line_unique",
+                violation_error_message=(
+                    "Ce financeur a déjà une ligne de ce dispositif pour cette structure et cette année."
+                ),
+            ),
+            models.CheckConstraint(condition=Q(voted__gte=0) | Q(voted__isnull=True), name="funding_voted_positive"),
+        ]
+        indexes = [models.Index(fields=["partner", "year"]), models.Index(fields=["structure", "year"])]
+
+    def __str__(self):
+        return f"{self.partner} → {self.structure}, {self.scheme} {self.year}"
+
+    @property
+    def amount(self):
+        """The amount that counts: voted, else forecast."""
+        return self.voted if self.voted is not None else self.forecast
+
+    def computed_amount(self):
+        """(amount, reason): the rule's amount for a prestation de service, else (None, '')."""
+        if not self.scheme.is_computed:
+            return None, ""
+        try:
+            return service_amount(self.scheme, self.year, self.eligible_expenses), ""
+        except NotComputable as reason:
+            return None, str(reason)
+
+    def paid(self):
+        return self.payments.aggregate(total=Sum("amount"))["total"] or ZERO
+
+    def clean(self):
+        errors = {}
+        scheme = self.scheme if self.scheme_id else None
+        if scheme and self.year:
+            if not scheme.valid_for(self.year):
+                errors["year"] = (
+                    f"Le dispositif « {scheme.name} » ne s'applique pas en {self.year} ({scheme.years_label})."
+                )
+            if scheme.partner_kind and self.partner_id and self.partner.kind != scheme.partner_kind:
+                errors["partner"] = (
+                    f"« {scheme.name} » est versé par un partenaire de type {scheme.get_partner_kind_display()}."
+                )
+            if scheme.structure_kind and self.structure_id and self.structure.kind != scheme.structure_kind:
+                errors["structure"] = (
+                    f"« {scheme.name} » finance les structures de type {scheme.get_structure_kind_display().lower()}."
+                )
+        if self.agreement_id and self.year:
+            agreement = self.agreement
+            if self.year not in agreement.years():
+                errors["year"] = (
+                    f"L'année {self.year} est hors de la période de la convention ({agreement.period_label})."
+                )
+        if self.decision_date and self.agreement_id and self.decision_date > self.agreement.ends:
+            errors["decision_date"] = (
+                f"La décision est postérieure à la fin de la convention ({self.agreement.ends:%d/%m/%Y})."
+            )
+        if self.voted is not None and self.pk:
+            paid = self.paid()
+            if paid > self.voted:
+                errors["voted"] = f"Déjà {format_euros(paid)} versés : le montant voté ne peut pas être inférieur."
+        if (self.decision_reference or self.decision_date) and self.voted is None:
+            errors["voted"] = "Une décision porte sur un montant : saisissez le montant voté."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PaymentKind(models.TextChoices):
+    ADVANCE = "advance", "Avance"
+    INSTALMENT = "instalment", "Acompte"
+    BALANCE = "balance", "Solde"
+
+
+class PaymentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(line__in=FundingLine.objects.visible_to(user))
+
+
+class Payment(VersionedModel):
+    line = models.ForeignKey(
+        FundingLine, verbose_name="ligne de financement", on_delete=models.PROTECT, related_name="payments"
+    )
+    kind = models.CharField("nature", max_length=12, choices=PaymentKind.choices)
+    amount = models.DecimalField(
+        "montant (€)", max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    paid_on = models.DateField("versé le")
+    reference = models.CharField("référence du mandat", max_length=100, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "versement"
+        ordering = ["paid_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(fields=["line"], condition=Q(kind="balance"), name="payment_one_balance_per_line"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} de {format_euros(self.amount)} le {self.paid_on:%d/%m/%Y}"
+
+    def clean(self):
+        errors = {}
+        line = self.line if self.line_id else None
+        if line is None or self.amount is None:
+            return
+        if line.voted is None:
+            raise ValidationError("Aucun montant n'est voté pour cette ligne : un versement suit une décision.")
+        others = line.payments.exclude(pk=self.pk)
+        already = others.aggregate(total=Sum("amount"))["total"] or ZERO
+        if already + self.amount > line.voted:
+            left = line.voted - already
+            errors["amount"] = (
+                f"Ce versement dépasse le montant voté ({format_euros(line.voted)}) : "
+                f"il reste {format_euros(left)} à verser."
+            )
+        if self.kind == PaymentKind.BALANCE and others.filter(kind=PaymentKind.BALANCE).exists():
+            errors["kind"] = "Le solde de cette ligne est déjà versé."
+        elif self.kind != PaymentKind.BALANCE and others.filter(kind=PaymentKind.BALANCE).exists():
+            errors["kind"] = "Le solde est versé : la ligne est close."
+        if self.paid_on and line.decision_date and self.paid_on < line.decision_date:
+            errors["paid_on"] = f"Un versement suit la décision du {line.decision_date:%d/%m/%Y}."
+        if errors:
+            raise ValidationError(errors)
