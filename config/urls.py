@@ -9,6 +9,8 @@ urlpatterns = [
     path("territoires/", include("cadre.territories.urls")),
     path("partenaires/", include("cadre.partners.urls")),
     path("structures/", include("cadre.structures.urls")),
+    path("conventions/", include("cadre.agreements.urls")),
+    path("financements/", include("cadre.funding.urls")),
     path("observatoire/", include("cadre.observatory.urls")),
     path("echanges/", include("cadre.exchanges.urls")),
     path("indicateurs/definitions/", include("cadre.indicators.definition_urls")),

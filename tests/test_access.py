@@ -318,9 +318,9 @@ MATRIX = {
 
 
 # Rows kept beside the pages they cover (same shape; helpers: row, LOGIN… from this module).
-from tests import access_definitions, access_indicators, access_open_data  # noqa: E402
+from tests import access_agreements, access_definitions, access_indicators, access_open_data  # noqa: E402
 
-for module in (access_definitions, access_indicators, access_open_data):
+for module in (access_agreements, access_definitions, access_indicators, access_open_data):
     MATRIX.update(module.ROWS)
 
 

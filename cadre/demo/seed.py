@@ -21,6 +21,7 @@ from stdnum import luhn
 from stdnum.fr import siret as stdnum_siret
 
 from cadre.accounts.models import Membership, Role, User
+from cadre.demo import agreements as demo_agreements
 from cadre.demo import cast
 from cadre.demo import observatory as demo_observatory
 from cadre.demo.vocabulary import (
@@ -310,6 +311,7 @@ class Builder:
     """Shared generation of structures, approvals, contacts and accounts."""
 
     def __init__(self, seed=DEFAULT_SEED, today=None):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.today = today or timezone.localdate()
         self.used_names = defaultdict(set)
@@ -771,6 +773,7 @@ class DemoBuilder(Builder):
         ]
         memberships += self.structure_editors(structures)
         self.save_accounts(memberships)
+        self.agreements = demo_agreements.seed(self, p, structures)
 
     def create_partners(self):
         geo = self.geo

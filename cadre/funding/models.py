@@ -226,9 +226,6 @@ class FundingLineQuerySet(models.QuerySet):
         funded = FundingLine.objects.filter(partner_id__in=sorted(user.partner_ids())).values("structure_id")
         return self.filter(Q(pk__in=self.visible_to(user).values("pk")) | Q(structure_id__in=funded))
 
-    def with_paid(self):
-        return self.annotate(paid_total=Sum("payments__amount"))
-
 
 class FundingLine(VersionedModel):
     """What one partner gives one structure for one year under one scheme: forecast, vote, payments."""

@@ -1,0 +1,221 @@
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cadre.agreements import actions, permissions
+from cadre.agreements.forms import AmendmentForm, RoadmapItemForm, StatusForm
+from cadre.agreements.models import (
+    STATUS_STEPS,
+    Agreement,
+    FrameworkAgreement,
+    ProgressNote,
+    Roadmap,
+    RoadmapItem,
+    Signatory,
+)
+from cadre.partners.models import Partner
+
+LIST = ("Conventions", "agreements:list")
+
+
+def _crumbs(*items):
+    return [(LIST[0], reverse(LIST[1])), *items]
+
+
+def _add_errors(form, error):
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def agreement_list(request):
+    user = request.user
+    context = {
+        "frameworks": FrameworkAgreement.objects.visible_to(user).select_related("department"),
+        "agreements": Agreement.objects.visible_to(user).select_related("commune", "framework"),
+        "late_count": RoadmapItem.objects.visible_to(user).late().count(),
+        "can_create": permissions.can_create_framework(user),
+        "title": "Conventions",
+        "breadcrumb": [("Conventions", None)],
+    }
+    return render(request, "agreements/list.html", context)
+
+
+def framework_detail(request, uuid):
+    framework = get_object_or_404(
+        FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous"), uuid=uuid
+    )
+    signatories = framework.signatories.select_related("partner")
+    joined, left = framework.signatory_changes()
+    can_manage = permissions.can_manage_framework(request.user, framework)
+    context = {
+        "framework": framework,
+        "signatories": [s for s in signatories if s.left_on is None],
+        "former": [s for s in signatories if s.left_on is not None],
+        "amendments": framework.amendments.prefetch_related("joined", "left"),
+        "editions": framework.editions(),
+        "joined": joined,
+        "left": left,
+        "agreements": Agreement.objects.visible_to(request.user).filter(framework=framework),
+        "can_manage": can_manage,
+        "status_form": StatusForm(steps=STATUS_STEPS[framework.status]) if can_manage else None,
+        "today": datetime.date.today(),
+        "title": framework.title,
+        "breadcrumb": _crumbs((framework.title, None)),
+    }
+    return render(request, "agreements/framework.html", context)
+
+
+def _status_change(request, record, url):
+    form = StatusForm(request.POST, steps=STATUS_STEPS[record.status])
+    if form.is_valid():
+        try:
+            actions.change_status(
+                record, form.cleaned_data["status"], actor=request.user, signed_on=form.cleaned_data["signed_on"]
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "L'état de la convention a été changé.")
+    else:
+        messages.error(request, "Choisissez un nouvel état parmi ceux proposés.")
+    return redirect(url)
+
+
+@require_POST
+def framework_status(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    return _status_change(request, framework, reverse("agreements:framework", args=[framework.uuid]))
+
+
+def framework_amend(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    signing = Partner.objects.filter(signatures__framework=framework, signatures__left_on__isnull=True).order_by("name")
+    form = AmendmentForm(request.POST or None, signing=signing)
+    if request.method == "POST" and form.is_valid():
+        try:
+            amendment = actions.amend(framework, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"L'avenant n° {amendment.number} a été enregistré et appliqué.")
+            return redirect("agreements:framework", uuid=framework.uuid)
+    context = {
+        "form": form,
+        "framework": framework,
+        "cancel_url": reverse("agreements:framework", args=[framework.uuid]),
+        "title": "Nouvel avenant",
+        "breadcrumb": _crumbs(
+            (framework.title, reverse("agreements:framework", args=[framework.uuid])), ("Nouvel avenant", None)
+        ),
+    }
+    return render(request, "agreements/amendment_form.html", context)
+
+
+def agreement_detail(request, uuid):
+    agreement = get_object_or_404(
+        Agreement.objects.visible_to(request.user).select_related("framework", "commune"), uuid=uuid
+    )
+    can_manage = permissions.can_manage_agreement(request.user, agreement)
+    parties = list(agreement.parties.select_related("partner", "structure__commune"))
+    roadmap = Roadmap.objects.filter(agreement=agreement).first()
+    themes = []
+    today = datetime.date.today()
+    if roadmap:
+        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related(
+            "theme", "owner_partner", "owner_structure"
+        )
+        by_theme = {}
+        for item in items:
+            by_theme.setdefault(item.theme_id, []).append(item)
+        themes = [(theme, by_theme.get(theme.pk, [])) for theme in roadmap.themes.all()]
+    context = {
+        "agreement": agreement,
+        "partners": [p for p in parties if p.partner_id],
+        "structures": [p for p in parties if p.structure_id],
+        "roadmap": roadmap,
+        "themes": themes,
+        "today": today,
+        "can_manage": can_manage,
+        "status_form": StatusForm(steps=STATUS_STEPS[agreement.status]) if can_manage else None,
+        "title": agreement.title,
+        "breadcrumb": _crumbs((agreement.title, None)),
+    }
+    return render(request, "agreements/agreement.html", context)
+
+
+@require_POST
+def agreement_status(request, uuid):
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_agreement(request.user, agreement):
+        raise PermissionDenied
+    return _status_change(request, agreement, reverse("agreements:detail", args=[agreement.uuid]))
+
+
+def late_items(request):
+    items = (
+        RoadmapItem.objects.visible_to(request.user)
+        .late()
+        .select_related("theme__roadmap__agreement", "owner_partner", "owner_structure")
+        .order_by("due")
+    )
+    context = {
+        "items": items,
+        "today": datetime.date.today(),
+        "title": "Actions en retard des feuilles de route",
+        "breadcrumb": _crumbs(("Actions en retard", None)),
+    }
+    return render(request, "agreements/late_items.html", context)
+
+
+def item_detail(request, uuid):
+    item = get_object_or_404(
+        RoadmapItem.objects.visible_to(request.user).select_related("theme__roadmap__agreement"), uuid=uuid
+    )
+    agreement = item.theme.roadmap.agreement
+    can_update = permissions.can_update_item(request.user, item)
+    form = RoadmapItemForm(request.POST or None, instance=item) if can_update else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            with transaction.atomic():
+                saved = form.save_or_conflict(request.user)
+                if saved is not None and form.cleaned_data["note"].strip():
+                    ProgressNote.objects.create(
+                        item=item, written_on=datetime.date.today(), author=request.user, text=form.cleaned_data["note"]
+                    )
+            if saved is not None:
+                messages.success(request, "L'action a été mise à jour.")
+                return redirect("agreements:item", uuid=item.uuid)
+    context = {
+        "item": item,
+        "agreement": agreement,
+        "notes": item.notes.select_related("author"),
+        "form": form,
+        "today": datetime.date.today(),
+        "cancel_url": reverse("agreements:detail", args=[agreement.uuid]),
+        "title": item.title,
+        "breadcrumb": _crumbs(
+            (agreement.title, reverse("agreements:detail", args=[agreement.uuid])), (item.title, None)
+        ),
+    }
+    return render(request, "agreements/item.html", context)
+
+
+def structure_agreements(structure, user):
+    """The agreements of a structure that `user` may see (for the structure's page)."""
+    return Agreement.objects.visible_to(user).filter(
+        pk__in=Signatory.objects.filter(structure=structure).values("agreement")
+    )

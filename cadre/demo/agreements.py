@@ -1,0 +1,325 @@
+"""Demo agreements and funding: the Bouches-du-Rhône convention cadre 2024-2027 (co-chaired by the
+State and the Caf, with its signatory communes, after a 2019-2023 edition that Aix-en-Provence
+signed and did not renew), a Marseille centre's
+agreement, the Villeurbanne tripartite agreement with its roadmap on five themes, and funding
+2024-2027 with payments in every state (paid in full, partly paid, voted not paid, forecast only).
+
+Demo data: the signatories, amounts, decisions and yearly ceilings are invented for the demo (the
+Caf rates by year are the national ones, from cadre.funding.schemes). Drawn from its own random
+generator, so that the rest of the demo stays the same whether this part runs or not.
+"""
+
+import datetime
+import random
+from decimal import Decimal
+
+from cadre.agreements import actions as agreement_actions
+from cadre.agreements.models import (
+    Agreement,
+    AgreementKind,
+    AgreementStatus,
+    FrameworkAgreement,
+    ItemStatus,
+    ProgressNote,
+    RoadmapItem,
+    Signatory,
+    SignatoryRole,
+)
+from cadre.funding import actions as funding_actions
+from cadre.funding.models import FundingLine, FundingScheme, PaymentKind, SchemeYear, euros, service_amount
+from cadre.funding.schemes import load_default_schemes
+from cadre.partners.models import PartnerKind
+from cadre.structures.models import ApprovalKind, PriorityAreaStatus, StructureKind
+from cadre.territories.models import Department
+
+day = datetime.date
+YEARS = range(2024, 2028)
+# Invented ceilings of the demo, entered as an administrator would each year (not the Cnaf's figures).
+DEMO_CEILINGS = {
+    "ps-animation-globale": Decimal("72000"),
+    "ps-animation-collective-familles": Decimal("24000"),
+    "ps-evs": Decimal("30000"),
+}
+# Signatory communes of the Bouches-du-Rhône demo convention, beside Marseille (INSEE codes).
+COMMUNES_13 = {
+    "aix": ("13001", "Ville d'Aix-en-Provence"),
+    "arles": ("13004", "Ville d'Arles"),
+    "aubagne": ("13005", "Ville d'Aubagne"),
+}
+
+CHARTER = (
+    "Les signataires reconnaissent les centres sociaux et les espaces de vie sociale comme des lieux de "
+    "participation des habitants et de développement social local. Ils s'engagent à coordonner leurs "
+    "financements dans la durée, à simplifier les démarches des structures et à partager entre eux les "
+    "informations utiles à leur accompagnement."
+)
+VALUES = ["Dignité humaine", "Solidarité", "Démocratie"]
+PURPOSES = [
+    "Renforcer le pouvoir d'agir des habitants",
+    "Soutenir les structures implantées dans les quartiers prioritaires et les territoires ruraux",
+    "Coordonner les financements et les calendriers des partenaires",
+    "Évaluer ensemble l'action des structures à partir de l'observatoire annuel",
+]
+
+ROADMAP = {
+    "Territoire": [
+        ("Partager le diagnostic de territoire des six centres", "villeurbanne", day(2024, 6, 30), ItemStatus.DONE),
+        ("Redécouper les zones d'influence après la révision des QPV", "caf", day(2025, 3, 31), ItemStatus.IN_PROGRESS),
+    ],
+    "Valorisation, évaluation et communication": [
+        ("Présenter les données SENACS en journée d'échange", "caf", day(2025, 11, 30), ItemStatus.DONE),
+        ("Publier un bilan commun à mi-parcours", "villeurbanne", day(2026, 6, 30), ItemStatus.PLANNED),
+    ],
+    "Notion de projet": [
+        ("Harmoniser le calendrier des projets sociaux", "caf", day(2026, 12, 31), ItemStatus.IN_PROGRESS),
+    ],
+    "Vie associative": [
+        (
+            "Former les administrateurs bénévoles à la fonction employeur",
+            "centre",
+            day(2025, 6, 30),
+            ItemStatus.PLANNED,
+        ),
+        ("Ouvrir les conseils d'administration aux jeunes", "centre", day(2027, 6, 30), ItemStatus.PLANNED),
+    ],
+    "Modèle économique": [
+        ("Établir un budget type d'un centre social villeurbannais", "villeurbanne", day(2025, 9, 30), ItemStatus.DONE),
+        ("Mutualiser la fonction comptable entre centres", "centre", day(2026, 3, 31), ItemStatus.DROPPED),
+    ],
+}
+
+
+def seed(builder, partners, structures):
+    """Create the demo's agreements and funding; `partners`: the DemoBuilder's {key: Partner}."""
+    main_rng, builder.rng = builder.rng, random.Random(f"agreements-{builder.seed}")
+    try:
+        load_default_schemes()
+        schemes = {s.code: s for s in FundingScheme.objects.all()}
+        for code, ceiling in DEMO_CEILINGS.items():
+            SchemeYear.objects.filter(scheme=schemes[code], year__in=YEARS).update(ceiling=ceiling)
+        for key, (code, name) in COMMUNES_13.items():
+            short = name.removeprefix("Ville d'")
+            partners[key] = builder.partner(name, short, PartnerKind.COMMUNE, communes=[code])
+        admin, today, rng = builder.admin, builder.today, builder.rng
+        framework = bouches_du_rhone(partners, admin)
+        villeurbanne = [s for s in structures if s.commune_id == "69266" and s.kind == StructureKind.CENTRE_SOCIAL]
+        villeurbanne = sorted(villeurbanne, key=lambda s: s.name)[:6]
+        marseille_b = next(s for s in structures if s.commune.department_id == "13")  # structure B
+        tripartite = villeurbanne_agreement(partners, villeurbanne, admin, today)
+        marseille = marseille_agreement(framework, partners, marseille_b, admin)
+        lines = []
+        for structure in villeurbanne:
+            lines += caf_service(structure, partners["caf69"], schemes, rng)
+        lines += funding_actions.commit_multiyear(
+            tripartite,
+            actor=admin,
+            partner=partners["villeurbanne"],
+            scheme=schemes["subvention-convention-cadre"],
+            amounts={year: Decimal("18000") for year in YEARS},
+        )
+        for structure in villeurbanne:
+            if structure.priority_area_status == PriorityAreaStatus.IN_AREA:
+                lines += [
+                    FundingLine(
+                        structure=structure,
+                        partner=partners["prefecture69"],
+                        year=year,
+                        scheme=schemes["subvention-qpv"],
+                        forecast=Decimal("9500"),
+                    )
+                    for year in YEARS
+                ]
+        others_13 = [s for s in structures if s.commune.department_id == "13" and s != marseille_b][:8]
+        for structure in [marseille_b, *others_13]:
+            lines += caf_service(structure, partners["caf13"], schemes, rng)
+        lines += funding_actions.commit_multiyear(
+            marseille,
+            actor=admin,
+            partner=partners["marseille"],
+            scheme=schemes["subvention-convention-cadre"],
+            amounts={year: Decimal("25000") for year in YEARS},
+        )
+        for structure in [marseille_b, *others_13[:4]]:
+            lines += [
+                FundingLine(
+                    structure=structure,
+                    partner=partners["department13"],
+                    year=year,
+                    scheme=schemes["subvention-convention-cadre"],
+                    forecast=euros(Decimal(rng.randrange(6000, 15000, 500))),
+                )
+                for year in YEARS
+            ]
+        for line in lines:
+            if line.pk is None:
+                line.full_clean()
+                line.save_tracked(user=admin)
+        for line in lines:
+            vote_and_pay(line, admin, today, rng)
+        return {"agreements": Agreement.objects.count(), "funding_lines": len(lines)}
+    finally:
+        builder.rng = main_rng
+
+
+def bouches_du_rhone(partners, admin):
+    previous = FrameworkAgreement(
+        title="Convention cadre des centres sociaux et espaces de vie sociale des Bouches-du-Rhône 2019-2023",
+        department=Department.objects.get(code="13"),
+        starts=day(2019, 1, 1),
+        ends=day(2023, 12, 31),
+        status=AgreementStatus.RENEWED,
+        charter=CHARTER,
+        values=VALUES,
+        purposes=PURPOSES[:3],
+    )
+    previous.save_tracked(user=admin)
+    signed = day(2019, 4, 11)
+    for key, role in [
+        ("prefecture13", SignatoryRole.CO_CHAIR),
+        ("caf13", SignatoryRole.CO_CHAIR),
+        ("department13", SignatoryRole.SIGNATORY),
+        ("marseille", SignatoryRole.SIGNATORY),
+        ("aix", SignatoryRole.SIGNATORY),
+        ("federation13", SignatoryRole.SIGNATORY),
+    ]:
+        Signatory.objects.create(framework=previous, partner=partners[key], role=role, signed_on=signed)
+    framework = FrameworkAgreement(
+        title="Convention cadre des centres sociaux et espaces de vie sociale des Bouches-du-Rhône 2024-2027",
+        department=previous.department,
+        starts=day(2024, 1, 1),
+        ends=day(2027, 12, 31),
+        status=AgreementStatus.IN_FORCE,
+        charter=CHARTER,
+        values=VALUES,
+        purposes=PURPOSES,
+        previous=previous,
+    )
+    framework.save_tracked(user=admin)
+    signed = day(2024, 3, 14)
+    for key, role in [
+        ("prefecture13", SignatoryRole.CO_CHAIR),
+        ("caf13", SignatoryRole.CO_CHAIR),
+        ("department13", SignatoryRole.SIGNATORY),
+        ("metropolis13", SignatoryRole.SIGNATORY),
+        ("marseille", SignatoryRole.SIGNATORY),
+        ("arles", SignatoryRole.SIGNATORY),
+        ("federation13", SignatoryRole.SIGNATORY),
+    ]:
+        Signatory.objects.create(framework=framework, partner=partners[key], role=role, signed_on=signed)
+    agreement_actions.amend(
+        framework,
+        actor=admin,
+        signed_on=day(2025, 6, 20),
+        purpose="Entrée de la Ville d'Aubagne",
+        joined=[partners["aubagne"]],
+        amount_change=Decimal("20000.00"),
+        description="La Ville d'Aubagne apporte 20 000 € par an aux deux centres sociaux de la commune.",
+    )
+    return framework
+
+
+def villeurbanne_agreement(partners, centres, admin, today):
+    agreement = Agreement(
+        kind=AgreementKind.TRIPARTITE,
+        title="Convention tripartite Ville de Villeurbanne, Caf du Rhône et centres sociaux 2024-2027",
+        reference="VILLEURBANNE-CS-2024",
+        commune=centres[0].commune,
+        starts=day(2024, 1, 1),
+        ends=day(2027, 12, 31),
+        status=AgreementStatus.IN_FORCE,
+    )
+    agreement.full_clean()
+    agreement.save_tracked(user=admin)
+    signed = day(2024, 2, 6)
+    for key in ("villeurbanne", "caf69"):
+        agreement_actions.add_party(agreement, partner=partners[key], signed_on=signed)
+    for centre in centres:
+        agreement_actions.add_party(agreement, structure=centre, signed_on=signed)
+    roadmap = agreement_actions.start_roadmap(agreement, actor=admin, title="Feuille de route 2024-2027")
+    owners = {"villeurbanne": {"owner_partner": partners["villeurbanne"]}, "caf": {"owner_partner": partners["caf69"]}}
+    for index, theme in enumerate(roadmap.themes.all()):
+        for title, owner, due, status in ROADMAP[theme.name]:
+            who = owners.get(owner) or {"owner_structure": centres[index % len(centres)]}
+            item = RoadmapItem(theme=theme, title=title, due=due, status=status, **who)
+            item.save_tracked(user=admin)
+            if status in (ItemStatus.DONE, ItemStatus.IN_PROGRESS):
+                ProgressNote.objects.create(
+                    item=item,
+                    written_on=min(due, today) - datetime.timedelta(days=30),
+                    author=admin,
+                    text="Point d'étape en comité technique : travail engagé avec les six centres.",
+                )
+    return agreement
+
+
+def marseille_agreement(framework, partners, centre, admin):
+    agreement = Agreement(
+        framework=framework,
+        kind=AgreementKind.STRUCTURE,
+        title=f"Convention d'objectifs et de financement : {centre.name} 2024-2027",
+        reference="CPO-13-2024-001",
+        starts=day(2024, 1, 1),
+        ends=day(2027, 12, 31),
+        status=AgreementStatus.IN_FORCE,
+    )
+    agreement.full_clean()
+    agreement.save_tracked(user=admin)
+    for key in ("caf13", "marseille"):
+        agreement_actions.add_party(agreement, partner=partners[key], signed_on=day(2024, 4, 2))
+    agreement_actions.add_party(agreement, structure=centre, signed_on=day(2024, 4, 2))
+    return agreement
+
+
+def caf_service(structure, caf, schemes, rng):
+    """The Caf's service funding of a structure each year: its project's scheme, and the families one
+    for a centre social with a family project."""
+    approved = set(structure.approvals.values_list("kind", flat=True))
+    codes = ["ps-evs"] if structure.kind == StructureKind.EVS else ["ps-animation-globale"]
+    if ApprovalKind.FAMILY_PROJECT in approved:
+        codes.append("ps-animation-collective-familles")
+    lines = []
+    for code in codes:
+        base = {"ps-animation-globale": 80000, "ps-animation-collective-familles": 22000, "ps-evs": 26000}[code]
+        for year in YEARS:
+            expenses = euros(Decimal(base) * Decimal(rng.uniform(0.8, 1.2)))
+            lines.append(
+                FundingLine(
+                    structure=structure,
+                    partner=caf,
+                    scheme=schemes[code],
+                    year=year,
+                    eligible_expenses=expenses,
+                    forecast=service_amount(schemes[code], year, expenses),
+                )
+            )
+    return lines
+
+
+def vote_and_pay(line, admin, today, rng):
+    """Years past: voted, paid in full (advance, instalment, balance). This year: voted, advance and
+    instalment. Next years: forecast only; now and then a vote without payment yet."""
+    decision = day(line.year, 2, rng.randint(3, 25))
+    if decision > today:
+        return
+    line.voted = line.forecast
+    line.decision_reference = f"DEC-{line.year}-{rng.randint(100, 999)}"
+    line.decision_date = decision
+    line.save_tracked(user=admin)
+    if rng.random() < 0.1:
+        return  # voted, not paid yet
+    steps = [
+        (PaymentKind.ADVANCE, Decimal("0.5"), day(line.year, 3, 15)),
+        (PaymentKind.INSTALMENT, Decimal("0.3"), day(line.year, 9, 15)),
+    ]
+    paid = Decimal("0")
+    for kind, share, when in steps:
+        if when > today:
+            return
+        amount = euros(line.voted * share)
+        funding_actions.record_payment(line, actor=admin, kind=kind, amount=amount, paid_on=when)
+        paid += amount
+    balance_day = day(line.year + 1, 4, 20)
+    if balance_day <= today:
+        funding_actions.record_payment(
+            line, actor=admin, kind=PaymentKind.BALANCE, amount=line.voted - paid, paid_on=balance_day
+        )

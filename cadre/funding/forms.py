@@ -1,0 +1,75 @@
+from django import forms
+from dsfr.forms import DsfrBaseForm
+
+from cadre.accounts.models import WRITE_ROLES
+from cadre.core.forms import VersionedModelForm
+from cadre.funding.models import FundingLine, FundingScheme, Payment, PaymentKind, SchemeYear
+from cadre.partners.models import Partner, PartnerKind
+
+DATE = {"type": "date"}
+
+
+def date_input():
+    return forms.DateInput(attrs=DATE, format="%Y-%m-%d")
+
+
+class FundingLineForm(VersionedModelForm):
+    """A partner's line for one structure; the partner is chosen among those the user may record for."""
+
+    class Meta:
+        model = FundingLine
+        fields = [
+            "partner",
+            "scheme",
+            "year",
+            "eligible_expenses",
+            "forecast",
+            "voted",
+            "decision_reference",
+            "decision_date",
+        ]
+        widgets = {"decision_date": date_input()}
+
+    def __init__(self, *args, partners, structure, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.structure = structure
+        self.fields["partner"].queryset = partners
+        self.fields["scheme"].queryset = FundingScheme.objects.order_by("category", "name")
+        if self.instance.pk:  # the funder and the scheme of a line stay; a new line is made for others
+            for name in ("partner", "scheme", "year"):
+                self.fields[name].disabled = True
+
+
+class PaymentForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = Payment
+        fields = ["kind", "amount", "paid_on", "reference"]
+        widgets = {"paid_on": date_input()}
+
+    def __init__(self, *args, line, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.line = line
+        self.fields["kind"].choices = PaymentKind.choices
+
+
+class SchemeYearForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = SchemeYear
+        fields = ["year", "rate", "ceiling"]
+
+    def __init__(self, *args, scheme, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.scheme = scheme
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.scheme.is_computed and cleaned.get("rate") is None:
+            self.add_error("rate", "Une prestation de service se calcule avec un taux : saisissez-le.")
+        return cleaned
+
+
+def partners_for(user):
+    """The partners a user may record funding for."""
+    if user.is_administrator:
+        return Partner.objects.exclude(kind=PartnerKind.FEDERATION).order_by("name")
+    return Partner.objects.filter(pk__in=sorted(user.partner_ids(WRITE_ROLES))).order_by("name")

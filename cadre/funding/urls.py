@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "funding"
+
+urlpatterns = [
+    path("structures/<uuid:uuid>/", views.structure_funding, name="structure"),
+    path("structures/<uuid:uuid>/nouvelle-ligne/", views.line_create, name="line_create"),
+    path("partenaires/<uuid:uuid>/", views.partner_funding, name="partner"),
+    path("conventions/<uuid:uuid>/", views.agreement_funding, name="agreement"),
+    path("lignes/<uuid:uuid>/", views.line_detail, name="line"),
+    path("lignes/<uuid:uuid>/modifier/", views.line_edit, name="line_edit"),
+    path("dispositifs/", views.scheme_list, name="schemes"),
+    path("dispositifs/<uuid:uuid>/", views.scheme_detail, name="scheme"),
+    path("dispositifs/<uuid:uuid>/baremes/", views.scheme_year, name="scheme_year"),
+]

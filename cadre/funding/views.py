@@ -1,0 +1,235 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cadre.agreements.models import Agreement
+from cadre.funding import actions, permissions, queries
+from cadre.funding.forms import FundingLineForm, PaymentForm, SchemeYearForm, partners_for
+from cadre.funding.models import ZERO, FundingLine, FundingScheme, SchemeYear
+from cadre.partners.models import Partner
+from cadre.structures.models import Structure
+
+
+def structure_funding(request, uuid):
+    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    context = {
+        "structure": structure,
+        "years": queries.structure_funding(structure, request.user),
+        "can_record": permissions.can_record_funding(request.user),
+        "title": f"Financements de {structure.name}",
+        "breadcrumb": [
+            ("Structures", reverse("structures:list")),
+            (structure.name, reverse("structures:detail", args=[structure.uuid])),
+            ("Financements", None),
+        ],
+    }
+    return render(request, "funding/structure.html", context)
+
+
+def partner_funding(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_see_partner_funding(request.user, partner):
+        raise PermissionDenied
+    years = queries.partner_years(partner)
+    try:
+        year = int(request.GET.get("annee") or 0) or None
+    except ValueError:
+        year = None
+    if year is not None and year not in years:
+        year = None
+    context = {
+        "partner": partner,
+        "years": queries.partner_funding(partner, year),
+        "all_years": years,
+        "year": year,
+        "title": f"Financements de {partner.name}",
+        "breadcrumb": [
+            ("Partenaires", reverse("partners:list")),
+            (partner.name, reverse("partners:detail", args=[partner.uuid])),
+            ("Financements", None),
+        ],
+    }
+    return render(request, "funding/partner.html", context)
+
+
+def agreement_funding(request, uuid):
+    """The funding lines committed under an agreement that the user sees in detail, by year."""
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), uuid=uuid)
+    lines = queries.with_paid(
+        FundingLine.objects.visible_to(request.user)
+        .filter(agreement=agreement)
+        .select_related("structure", "partner", "scheme")
+    ).order_by("year", "structure__name", "partner__name")
+    years = {}
+    for line in lines:
+        years.setdefault(line.year, []).append(line)
+    context = {
+        "agreement": agreement,
+        "years": [(year, items, sum((line.amount or ZERO for line in items), ZERO)) for year, items in years.items()],
+        "total": sum((line.amount or ZERO for line in lines), ZERO),
+        "title": f"Financements : {agreement.title}",
+        "breadcrumb": [
+            ("Conventions", reverse("agreements:list")),
+            (agreement.title, reverse("agreements:detail", args=[agreement.uuid])),
+            ("Financements", None),
+        ],
+    }
+    return render(request, "funding/agreement.html", context)
+
+
+def _line(request, uuid):
+    queryset = FundingLine.objects.visible_to(request.user).select_related(
+        "structure", "partner", "scheme", "agreement"
+    )
+    return get_object_or_404(queryset, uuid=uuid)
+
+
+def _line_crumbs(line, last):
+    return [
+        ("Structures", reverse("structures:list")),
+        (line.structure.name, reverse("structures:detail", args=[line.structure.uuid])),
+        ("Financements", reverse("funding:structure", args=[line.structure.uuid])),
+        (last, None),
+    ]
+
+
+def line_detail(request, uuid):
+    line = _line(request, uuid)
+    can_manage = permissions.can_manage_line(request.user, line)
+    form = PaymentForm(request.POST or None, line=line) if can_manage else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.record_payment(
+                    line,
+                    actor=request.user,
+                    kind=data["kind"],
+                    amount=data["amount"],
+                    paid_on=data["paid_on"],
+                    reference=data["reference"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, "Le versement a été enregistré.")
+                return redirect("funding:line", uuid=line.uuid)
+    computed, reason = line.computed_amount()
+    payments = list(line.payments.all())
+    paid = sum((p.amount for p in payments), ZERO)
+    context = {
+        "line": line,
+        "payments": payments,
+        "paid": paid,
+        "left_to_pay": (line.voted - paid) if line.voted is not None else None,
+        "computed": computed,
+        "computed_reason": reason,
+        "year_rule": line.scheme.year_rule(line.year) if line.scheme.is_computed else None,
+        "form": form,
+        "can_manage": can_manage,
+        "title": f"{line.scheme.name} {line.year}",
+        "breadcrumb": _line_crumbs(line, f"{line.partner.short_name or line.partner.name}, {line.year}"),
+    }
+    return render(request, "funding/line.html", context)
+
+
+def _add_errors(form, error):
+    """A refusal of the model's rules, shown at the field it names (or above the form)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def line_create(request, uuid):
+    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_record_funding(request.user):
+        raise PermissionDenied
+    form = FundingLineForm(request.POST or None, partners=partners_for(request.user), structure=structure)
+    if request.method == "POST" and form.is_valid():
+        line = form.save_tracked(request.user)
+        messages.success(request, "La ligne de financement a été enregistrée.")
+        return redirect("funding:line", uuid=line.uuid)
+    return _line_form(request, form, structure, "Nouvelle ligne de financement")
+
+
+def line_edit(request, uuid):
+    line = _line(request, uuid)
+    if not permissions.can_manage_line(request.user, line):
+        raise PermissionDenied
+    form = FundingLineForm(
+        request.POST or None,
+        instance=line,
+        partners=Partner.objects.filter(pk=line.partner_id),
+        structure=line.structure,
+    )
+    if request.method == "POST" and form.is_valid() and form.save_or_conflict(request.user) is not None:
+        messages.success(request, "Les modifications ont été enregistrées.")
+        return redirect("funding:line", uuid=line.uuid)
+    return _line_form(request, form, line.structure, "Modifier la ligne de financement", line)
+
+
+def _line_form(request, form, structure, title, line=None):
+    crumbs = [
+        ("Structures", reverse("structures:list")),
+        (structure.name, reverse("structures:detail", args=[structure.uuid])),
+        ("Financements", reverse("funding:structure", args=[structure.uuid])),
+        (title, None),
+    ]
+    cancel = reverse("funding:line", args=[line.uuid]) if line else reverse("funding:structure", args=[structure.uuid])
+    context = {"form": form, "title": title, "breadcrumb": crumbs, "cancel_url": cancel, "structure": structure}
+    return render(request, "funding/line_form.html", context)
+
+
+def scheme_list(request):
+    schemes = FundingScheme.objects.visible_to(request.user).prefetch_related("years")
+    context = {
+        "schemes": schemes,
+        "can_configure": permissions.can_configure_schemes(request.user),
+        "title": "Dispositifs de financement",
+        "breadcrumb": [("Dispositifs de financement", None)],
+    }
+    return render(request, "funding/schemes.html", context)
+
+
+def scheme_detail(request, uuid):
+    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
+    can_configure = permissions.can_configure_schemes(request.user)
+    context = {
+        "scheme": scheme,
+        "years": scheme.years.all(),
+        "can_configure": can_configure,
+        "form": SchemeYearForm(scheme=scheme) if can_configure else None,
+        "title": scheme.name,
+        "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
+    }
+    return render(request, "funding/scheme.html", context)
+
+
+@require_POST
+def scheme_year(request, uuid):
+    """Add a year's rate and ceiling, or correct those of a year already entered."""
+    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_configure_schemes(request.user):
+        raise PermissionDenied
+    year = request.POST.get("year", "")
+    instance = SchemeYear.objects.filter(scheme=scheme, year=int(year)).first() if year.isdigit() else None
+    form = SchemeYearForm(request.POST, instance=instance, scheme=scheme)
+    if form.is_valid():
+        saved = form.save()
+        messages.success(request, f"Le barème {saved.year} a été enregistré.")
+        return redirect("funding:scheme", uuid=scheme.uuid)
+    context = {
+        "scheme": scheme,
+        "years": scheme.years.all(),
+        "can_configure": True,
+        "form": form,
+        "title": scheme.name,
+        "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
+    }
+    return render(request, "funding/scheme.html", context)

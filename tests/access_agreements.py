@@ -1,0 +1,84 @@
+"""Rows of the role × URL matrix (tests/test_access.py) for agreements and funding, on the demo's
+Bouches-du-Rhône convention cadre, Villeurbanne tripartite agreement and funding lines."""
+
+from django.urls import reverse
+
+from cadre.agreements.models import Agreement, AgreementKind, FrameworkAgreement, RoadmapItem
+from cadre.funding.models import FundingLine, FundingScheme
+from tests.test_access import ADMIN_ONLY, LOGIN, SIGNED_IN, row  # defined above the import in test_access
+
+A_VISIBLE = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
+# The Villeurbanne tripartite agreement: its parties (structure A, the Caf du Rhône, the city) and
+# the Rhône federation, which sees its member structures.
+TRIPARTITE = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
+TRIPARTITE_MANAGE_POST = row(LOGIN, 403, 404, 302, 404, 403, 403, 302)
+# The Bouches-du-Rhône convention cadre: seen in the 13, managed by its co-chairs (Caf 13 here).
+FRAMEWORK_13 = row(LOGIN, 404, 200, 404, 200, 404, 404, 200)
+# A Caf du Rhône line for structure A: the funder and the structure see it in detail.
+A_CAF_LINE = row(LOGIN, 200, 404, 200, 404, 404, 404, 200)
+A_CAF_LINE_MANAGE = row(LOGIN, 403, 404, 200, 404, 404, 404, 200)
+
+
+def framework():
+    return FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
+
+
+def tripartite():
+    return Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+
+
+def caf_line(o):
+    return FundingLine.objects.filter(structure=o["a"], partner=o["caf69"]).first()
+
+
+def caf_item():
+    return RoadmapItem.objects.filter(theme__roadmap__agreement=tripartite(), owner_partner__isnull=False).first()
+
+
+ROWS = {
+    "agreements:list": ("get", lambda o: reverse("agreements:list"), SIGNED_IN),
+    "agreements:framework": ("get", lambda o: reverse("agreements:framework", args=[framework().uuid]), FRAMEWORK_13),
+    "agreements:framework_status": (
+        "post",
+        lambda o: reverse("agreements:framework_status", args=[framework().uuid]),
+        row(LOGIN, 404, 403, 404, 302, 404, 404, 302),
+    ),
+    "agreements:framework_amend": (
+        "get",
+        lambda o: reverse("agreements:framework_amend", args=[framework().uuid]),
+        row(LOGIN, 404, 403, 404, 200, 404, 404, 200),
+    ),
+    "agreements:detail": ("get", lambda o: reverse("agreements:detail", args=[tripartite().uuid]), TRIPARTITE),
+    "agreements:status": (
+        "post",
+        lambda o: reverse("agreements:status", args=[tripartite().uuid]),
+        TRIPARTITE_MANAGE_POST,
+    ),
+    "agreements:late_items": ("get", lambda o: reverse("agreements:late_items"), SIGNED_IN),
+    "agreements:item": ("get", lambda o: reverse("agreements:item", args=[caf_item().uuid]), TRIPARTITE),
+    "funding:structure": ("get", lambda o: reverse("funding:structure", args=[o["a"].uuid]), A_VISIBLE),
+    "funding:line_create": (
+        "get",
+        lambda o: reverse("funding:line_create", args=[o["a"].uuid]),
+        row(LOGIN, 403, 404, 200, 404, 403, 200, 200),
+    ),
+    "funding:partner": (
+        "get",
+        lambda o: reverse("funding:partner", args=[o["caf69"].uuid]),
+        row(LOGIN, 403, 403, 200, 403, 403, 403, 200),
+    ),
+    "funding:agreement": ("get", lambda o: reverse("funding:agreement", args=[tripartite().uuid]), TRIPARTITE),
+    "funding:line": ("get", lambda o: reverse("funding:line", args=[caf_line(o).uuid]), A_CAF_LINE),
+    "funding:line_edit": ("get", lambda o: reverse("funding:line_edit", args=[caf_line(o).uuid]), A_CAF_LINE_MANAGE),
+    "funding:schemes": ("get", lambda o: reverse("funding:schemes"), SIGNED_IN),
+    "funding:scheme": (
+        "get",
+        lambda o: reverse("funding:scheme", args=[FundingScheme.objects.get(code="ps-animation-globale").uuid]),
+        SIGNED_IN,
+    ),
+    "funding:scheme_year": (
+        "post",
+        lambda o: reverse("funding:scheme_year", args=[FundingScheme.objects.get(code="ps-animation-globale").uuid]),
+        {**ADMIN_ONLY, "admin": 200},  # an empty form comes back with its errors
+    ),
+}
