@@ -142,6 +142,7 @@ def test_main_pages_pass_axe(page, site):
         f"/observatoire/questionnaires/{questionnaire.uuid}/",
         *observatory_pages(),
         *indicator_pages(structure),
+        *agreement_pages(structure),
     ]
     public_pages += open_data_pages()
     failures = {}
@@ -154,6 +155,35 @@ def test_main_pages_pass_axe(page, site):
         failures[path] = audit(page)
     failures = {path: found for path, found in failures.items() if found}
     assert not failures, json.dumps(failures, ensure_ascii=False, indent=2)
+
+
+def agreement_pages(structure):
+    """The demo's conventions and funding: the Bouches-du-Rhône framework, the Villeurbanne tripartite
+    agreement and its roadmap, structure A's funding and one of its lines, the Caf du Rhône's page."""
+    from cadre.agreements.models import Agreement, FrameworkAgreement, RoadmapItem
+    from cadre.funding.models import FundingLine, FundingScheme
+
+    framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
+    tripartite = Agreement.objects.get(kind="tripartite")
+    line = FundingLine.objects.filter(structure=structure, voted__isnull=False).first()
+    item = RoadmapItem.objects.filter(theme__roadmap__agreement=tripartite).first()
+    scheme = FundingScheme.objects.get(code="ps-animation-globale")
+    return [
+        "/conventions/",
+        f"/conventions/cadres/{framework.uuid}/",
+        f"/conventions/cadres/{framework.uuid}/avenants/nouveau/",
+        f"/conventions/{tripartite.uuid}/",
+        "/conventions/feuilles-de-route/en-retard/",
+        f"/conventions/feuilles-de-route/actions/{item.uuid}/",
+        f"/financements/structures/{structure.uuid}/",
+        f"/financements/structures/{structure.uuid}/nouvelle-ligne/",
+        f"/financements/partenaires/{line.partner.uuid}/",
+        f"/financements/conventions/{tripartite.uuid}/",
+        f"/financements/lignes/{line.uuid}/",
+        f"/financements/lignes/{line.uuid}/modifier/",
+        "/financements/dispositifs/",
+        f"/financements/dispositifs/{scheme.uuid}/",
+    ]
 
 
 def observatory_pages():

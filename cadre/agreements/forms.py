@@ -2,7 +2,7 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from cadre.agreements.models import AgreementStatus, ItemStatus, RoadmapItem
-from cadre.core.forms import VersionedModelForm
+from cadre.core.forms import FrenchDecimalField, VersionedModelForm
 from cadre.partners.models import Partner
 
 
@@ -30,7 +30,7 @@ class AmendmentForm(DsfrBaseForm):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    amount_change = forms.DecimalField(
+    amount_change = FrenchDecimalField(
         label="Variation des montants (€)",
         required=False,
         max_digits=12,

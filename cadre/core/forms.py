@@ -1,7 +1,7 @@
 import html
 
 from django import forms
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.safestring import SafeData, mark_safe
 from dsfr.forms import DsfrBaseForm
 
@@ -47,6 +47,26 @@ class VersionedModelForm(DsfrBaseForm, forms.ModelForm):
                 "vérifiez les changements ci-dessous puis enregistrez à nouveau pour confirmer les vôtres.",
             )
             return None
+
+
+class FrenchDecimalField(forms.DecimalField):
+    """A number as French writes it: « 1 000 000,5 » (spaces between thousands, decimal comma)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("localize", True)  # shown with a decimal comma too
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = "".join(value.split()).replace("\u202f", "").replace(",", ".")
+        return super().to_python(value)
+
+
+def french_decimals(model_field, **kwargs):
+    """ModelForm `formfield_callback`: decimal model fields take French writing."""
+    if isinstance(model_field, models.DecimalField):
+        return model_field.formfield(form_class=FrenchDecimalField, **kwargs)
+    return model_field.formfield(**kwargs)
 
 
 class FieldsetsMixin:

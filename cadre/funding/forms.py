@@ -2,7 +2,7 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.core.forms import VersionedModelForm
+from cadre.core.forms import VersionedModelForm, french_decimals
 from cadre.funding.models import FundingLine, FundingScheme, Payment, PaymentKind, SchemeYear
 from cadre.partners.models import Partner, PartnerKind
 
@@ -29,6 +29,7 @@ class FundingLineForm(VersionedModelForm):
             "decision_date",
         ]
         widgets = {"decision_date": date_input()}
+        formfield_callback = french_decimals
 
     def __init__(self, *args, partners, structure, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,6 +46,7 @@ class PaymentForm(DsfrBaseForm, forms.ModelForm):
         model = Payment
         fields = ["kind", "amount", "paid_on", "reference"]
         widgets = {"paid_on": date_input()}
+        formfield_callback = french_decimals
 
     def __init__(self, *args, line, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,6 +58,7 @@ class SchemeYearForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = SchemeYear
         fields = ["year", "rate", "ceiling"]
+        formfield_callback = french_decimals
 
     def __init__(self, *args, scheme, **kwargs):
         super().__init__(*args, **kwargs)

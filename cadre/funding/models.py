@@ -314,7 +314,8 @@ class FundingLine(VersionedModel):
             return None, str(reason)
 
     def paid(self):
-        return self.payments.aggregate(total=Sum("amount"))["total"] or ZERO
+        # Quantized: SQLite's sum of decimals comes back with nine places.
+        return euros(self.payments.aggregate(total=Sum("amount"))["total"] or ZERO)
 
     def clean(self):
         errors = {}

@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FieldsetsMixin
+from cadre.core.forms import FieldsetsMixin, FrenchDecimalField
 from cadre.indicators.actions import DEFINING_FIELDS
 from cadre.indicators.models import (
     REGISTRY_FIELDS,
@@ -122,15 +122,6 @@ class ChoiceCodesField(forms.MultipleChoiceField):
 
     def valid_value(self, value):
         return True
-
-
-class FrenchDecimalField(forms.DecimalField):
-    """A number as French writes it: « 1 000 000,5 » (spaces between thousands, decimal comma)."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = "".join(value.split()).replace("\u202f", "").replace(",", ".")
-        return super().to_python(value)
 
 
 def _plain_decimal(value):

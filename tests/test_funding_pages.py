@@ -1,0 +1,172 @@
+"""Agreements and funding pages on the demo: totals that add up, what each funder sees, bad input
+refused at its field with nothing saved."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+from django.urls import reverse
+
+from cadre.accounts.models import User
+from cadre.agreements.models import Agreement, AgreementKind, FrameworkAgreement, ProgressNote, RoadmapItem
+from cadre.demo import cast
+from cadre.funding import queries
+from cadre.funding.models import ZERO, FundingLine, FundingScheme, Payment, SchemeYear, format_euros
+from cadre.partners.models import Partner
+from cadre.structures.models import Structure
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def a(demo):
+    return Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+
+
+@pytest.fixture
+def caf69(demo):
+    return Partner.objects.get(short_name="Caf 69")
+
+
+def log_in(client, email):
+    client.force_login(User.objects.get(email=email))
+
+
+def amount_total(lines):
+    return sum((line.voted if line.voted is not None else line.forecast or ZERO for line in lines), ZERO)
+
+
+def test_the_structure_page_adds_up_to_the_lines_and_the_shares_to_100(client, a):
+    log_in(client, cast.STRUCTURE_A)
+    page = client.get(reverse("funding:structure", args=[a.uuid])).content.decode()
+    years = queries.structure_funding(a, User.objects.get(email=cast.STRUCTURE_A))
+    assert [y.year for y in years] == [2027, 2026, 2025, 2024]
+    for year in years:
+        expected = amount_total(FundingLine.objects.filter(structure=a, year=year.year))
+        assert year.total == expected
+        assert f"{year.year} : {format_euros(expected)}" in page
+        assert abs(sum(f.share for f in year.funders) - 100) <= Decimal("0.2")  # shares rounded to 0.1
+
+
+def test_a_partner_sees_its_lines_in_detail_and_the_others_totals_only(client, a, caf69):
+    log_in(client, cast.CITY_VILLEURBANNE)
+    page = client.get(reverse("funding:structure", args=[a.uuid])).content.decode()
+    city_line = FundingLine.objects.filter(structure=a, partner__short_name="Villeurbanne", year=2025).get()
+    caf_lines = FundingLine.objects.filter(structure=a, partner=caf69, year=2025)
+    assert reverse("funding:line", args=[city_line.uuid]) in page
+    for line in caf_lines:
+        assert reverse("funding:line", args=[line.uuid]) not in page
+        assert line.decision_reference not in page
+    assert format_euros(amount_total(caf_lines)) in page  # the Caf's total is shared
+    assert "total partagé par ce financeur" in page
+    assert client.get(reverse("funding:line", args=[caf_lines[0].uuid])).status_code == 404
+
+
+def test_the_partner_page_totals_are_the_sums_of_its_lines_and_payments(client, caf69):
+    log_in(client, cast.CAF69)
+    page = client.get(reverse("funding:partner", args=[caf69.uuid]) + "?annee=2025").content.decode()
+    lines = FundingLine.objects.filter(partner=caf69, year=2025)
+    voted = lines.aggregate(total=Sum("voted"))["total"]
+    paid = Payment.objects.filter(line__in=lines).aggregate(total=Sum("amount"))["total"]
+    assert format_euros(voted) in page
+    assert format_euros(paid) in page
+    assert format_euros(voted - paid) in page  # left to pay
+    assert 'id="year-2025"' in page and 'id="year-2024"' not in page  # the year asked for only
+
+
+def test_a_payment_above_the_vote_is_refused_at_its_field(client, a, caf69):
+    line = FundingLine.objects.filter(structure=a, partner=caf69, year=2026, voted__isnull=False).first()
+    before = list(line.payments.values_list("pk", flat=True))
+    left = line.voted - line.paid()
+    log_in(client, cast.CAF69)
+    response = client.post(
+        reverse("funding:line", args=[line.uuid]),
+        {"kind": "balance", "amount": str(left + Decimal("0.01")).replace(".", ","), "paid_on": "2026-11-30"},
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["amount"] == [
+        f"Ce versement dépasse le montant voté ({format_euros(line.voted)}) : il reste {format_euros(left)} à verser."
+    ]
+    assert list(line.payments.values_list("pk", flat=True)) == before
+    response = client.post(
+        reverse("funding:line", args=[line.uuid]),
+        {"kind": "balance", "amount": str(left).replace(".", ","), "paid_on": "2026-11-30"},
+    )
+    assert response.status_code == 302
+    assert line.paid() == line.voted
+
+
+def test_the_administrator_enters_a_ceiling_and_the_rule_uses_it(client, demo):
+    scheme = FundingScheme.objects.get(code="ps-animation-globale")
+    log_in(client, cast.ADMIN)
+    url = reverse("funding:scheme_year", args=[scheme.uuid])
+    response = client.post(url, {"year": "2028", "rate": "142", "ceiling": "75000"})
+    assert response.status_code == 200
+    assert "rate" in response.context["form"].errors
+    assert not SchemeYear.objects.filter(scheme=scheme, year=2028).exists()
+    assert client.post(url, {"year": "2027", "rate": "42,4", "ceiling": "76000"}).status_code == 302
+    assert SchemeYear.objects.get(scheme=scheme, year=2027).ceiling == Decimal("76000")
+    line = FundingLine.objects.filter(scheme=scheme, year=2027, eligible_expenses__gt=76000).first()
+    assert line.computed_amount()[0] == Decimal("32224.00")  # 42.4 % of the new ceiling
+
+
+def test_a_line_with_a_decision_but_no_vote_is_refused(client, a, caf69):
+    log_in(client, cast.CAF69)
+    scheme = FundingScheme.objects.get(code="subvention-projet")
+    response = client.post(
+        reverse("funding:line_create", args=[a.uuid]),
+        {
+            "partner": caf69.pk,
+            "scheme": scheme.pk,
+            "year": "2026",
+            "forecast": "1500",
+            "decision_reference": "CA-2026-12",
+            "decision_date": "2026-05-12",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["voted"] == [
+        "Une décision porte sur un montant : saisissez le montant voté."
+    ]
+    assert not FundingLine.objects.filter(structure=a, scheme=scheme).exists()
+
+
+def test_an_amendment_form_says_what_is_wrong_and_applies_when_right(client, demo):
+    framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
+    caf13 = Partner.objects.get(short_name="Caf 13")
+    log_in(client, cast.CAF13)
+    url = reverse("agreements:framework_amend", args=[framework.uuid])
+    response = client.post(url, {"signed_on": "2026-01-15", "purpose": "Prolongation", "new_end": "2027-06-30"})
+    assert response.context["form"].errors["new_end"] == ["La nouvelle fin doit suivre la fin actuelle (31/12/2027)."]
+    assert framework.amendments.count() == 1
+    response = client.post(url, {"signed_on": "2026-01-15", "purpose": "Prolongation", "new_end": "2028-12-31"})
+    assert response.status_code == 302
+    framework.refresh_from_db()
+    assert framework.extended_to == datetime.date(2028, 12, 31)
+    assert framework.signatories.filter(partner=caf13).exists()
+
+
+def test_a_roadmap_item_is_updated_with_a_note_and_a_stale_edit_is_refused(client, demo):
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    item = RoadmapItem.objects.filter(theme__roadmap__agreement=tripartite, owner_partner__short_name="Caf 69").first()
+    log_in(client, cast.CAF69)
+    url = reverse("agreements:item", args=[item.uuid])
+    version = item.version
+    response = client.post(
+        url, {"status": "done", "due": item.due.isoformat(), "version": version, "note": "Fait en comité technique."}
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.status == "done"
+    assert ProgressNote.objects.filter(item=item, text="Fait en comité technique.").exists()
+    stale = client.post(url, {"status": "dropped", "due": item.due.isoformat(), "version": version, "note": "x"})
+    assert stale.status_code == 200
+    assert "modifiée par quelqu'un d'autre" in stale.context["form"].non_field_errors()[0]
+    assert (
+        "Rien n’a été enregistré" in stale.content.decode() or "Rien n&#x27;a été enregistré" in stale.content.decode()
+    )
+    item.refresh_from_db()
+    assert item.status == "done"
+    assert not ProgressNote.objects.filter(item=item, text="x").exists()
