@@ -19,10 +19,12 @@ from django.utils import timezone
 from stdnum.fr import siret as stdnum_siret
 
 from cadre.accounts.models import Membership, Role, User
+from cadre.agreements.models import Agreement, AgreementKind, FrameworkAgreement, SignatoryRole
 from cadre.demo import cast
 from cadre.demo import observatory as demo_observatory
 from cadre.demo import seed as demo_seed
 from cadre.demo.vocabulary import of
+from cadre.funding.models import FundingLine, Payment, PaymentKind
 from cadre.observatory import actions
 from cadre.observatory.models import (
     DETECTED_KINDS,
@@ -82,6 +84,11 @@ def wipe():
     # Without history: deleting 150 structures would otherwise write 150 « deleted » entries and more.
     with override_settings(SIMPLE_HISTORY_ENABLED=False):
         Campaign.objects.all().delete()
+        Payment.objects.all().delete()
+        FundingLine.objects.all().delete()
+        Agreement.objects.all().delete()
+        for framework in FrameworkAgreement.objects.order_by("-starts"):  # the later edition first
+            framework.delete()
         Structure.objects.all().delete()
         Partner.objects.all().delete()
         User.objects.all().delete()
@@ -588,3 +595,31 @@ def test_seed_observatory_writes_yearly_campaigns(demo):
     )
     ratios = [after[k] / before[k] for k in before.keys() & after.keys()]
     assert statistics.median(ratios) == pytest.approx(decimal.Decimal(1), abs=decimal.Decimal("0.1"))
+
+
+def test_the_demo_conventions_and_their_funding(demo):
+    framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
+    chairs = set(framework.signatories.filter(role=SignatoryRole.CO_CHAIR).values_list("partner__kind", flat=True))
+    assert chairs == {PartnerKind.STATE, PartnerKind.CAF}
+    communes = framework.signatories.filter(partner__kind=PartnerKind.COMMUNE, left_on__isnull=True)
+    assert set(communes.values_list("partner__name", flat=True)) == {
+        "Ville de Marseille",
+        "Ville d'Arles",
+        "Ville d'Aubagne",
+    }
+    joined, left = framework.signatory_changes()
+    assert [p.name for p in left] == ["Ville d'Aix-en-Provence"]
+    assert "Ville d'Aubagne" in [p.name for p in joined]
+    assert framework.amendments.get().joined.get().name == "Ville d'Aubagne"
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    assert tripartite.structures().count() == 6
+    assert set(tripartite.structures().values_list("commune_id", flat=True)) == {"69266"}
+    assert tripartite.roadmap.themes.count() == 5
+    # Funding in every state: paid in full, partly paid, voted not paid, forecast only.
+    lines = FundingLine.objects.all()
+    assert lines.filter(payments__kind=PaymentKind.BALANCE).exists()
+    assert lines.filter(voted__isnull=False, payments__isnull=True).exists()
+    assert lines.filter(voted__isnull=True).exists()
+    partly = [line for line in lines.filter(voted__isnull=False) if 0 < line.paid() < line.voted]
+    assert partly
+    assert all(line.paid() <= line.voted for line in lines.filter(voted__isnull=False))
