@@ -5,7 +5,13 @@ from django.urls import reverse
 
 from cadre.agreements.models import Agreement, AgreementKind, FrameworkAgreement, RoadmapItem
 from cadre.funding.models import FundingLine, FundingScheme
-from tests.test_access import ADMIN_ONLY, LOGIN, SIGNED_IN, row  # defined above the import in test_access
+from tests.test_access import (  # defined above the import in test_access
+    ADMIN_ONLY,
+    API_SIGNED_IN,
+    LOGIN,
+    SIGNED_IN,
+    row,
+)
 
 A_VISIBLE = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
 # The Villeurbanne tripartite agreement: its parties (structure A, the Caf du Rhône, the city) and
@@ -80,5 +86,23 @@ ROWS = {
         "post",
         lambda o: reverse("funding:scheme_year", args=[FundingScheme.objects.get(code="ps-animation-globale").uuid]),
         {**ADMIN_ONLY, "admin": 200},  # an empty form comes back with its errors
+    ),
+    "api-1.0.0:framework_agreements": ("get", lambda o: reverse("api-1.0.0:framework_agreements"), API_SIGNED_IN),
+    "api-1.0.0:framework_agreement": (
+        "get",
+        lambda o: reverse("api-1.0.0:framework_agreement", args=[framework().uuid]),
+        {**FRAMEWORK_13, "anonymous": 401},
+    ),
+    "api-1.0.0:agreements": ("get", lambda o: reverse("api-1.0.0:agreements"), API_SIGNED_IN),
+    "api-1.0.0:agreement": (
+        "get",
+        lambda o: reverse("api-1.0.0:agreement", args=[tripartite().uuid]),
+        {**TRIPARTITE, "anonymous": 401},
+    ),
+    "api-1.0.0:funding_lines": ("get", lambda o: reverse("api-1.0.0:funding_lines"), API_SIGNED_IN),
+    "api-1.0.0:funding_line": (
+        "get",
+        lambda o: reverse("api-1.0.0:funding_line", args=[caf_line(o).uuid]),
+        {**A_CAF_LINE, "anonymous": 401},
     ),
 }

@@ -170,3 +170,25 @@ def test_a_roadmap_item_is_updated_with_a_note_and_a_stale_edit_is_refused(clien
     item.refresh_from_db()
     assert item.status == "done"
     assert not ProgressNote.objects.filter(item=item, text="x").exists()
+
+
+def test_the_api_gives_the_same_sums_as_the_pages_in_exact_euros(client, caf69):
+    log_in(client, cast.CAF69)
+    found, page = [], 1
+    while True:
+        body = client.get(reverse("api-1.0.0:funding_lines"), {"year": 2025, "page": page, "page_size": 50}).json()
+        found += body["results"]
+        if page * 50 >= body["count"]:
+            break
+        page += 1
+    lines = FundingLine.objects.filter(partner=caf69, year=2025)
+    assert len(found) == lines.count()
+    assert all(isinstance(item["voted"], str) for item in found)  # "30528.00": exact, not a float
+    voted = sum(Decimal(item["voted"]) for item in found)
+    paid = sum(Decimal(item["paid"]) for item in found)
+    assert voted == lines.aggregate(total=Sum("voted"))["total"]
+    assert paid == sum(Decimal(p["amount"]) for item in found for p in item["payments"])
+    html = client.get(reverse("funding:partner", args=[caf69.uuid]) + "?annee=2025").content.decode()
+    assert format_euros(voted) in html and format_euros(paid) in html
+    other = FundingLine.objects.exclude(partner=caf69).first()
+    assert client.get(reverse("api-1.0.0:funding_line", args=[other.uuid])).status_code == 404

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from ninja import NinjaAPI
 
-from cadre.api import indicators, observatory, partners, structures, territories
+from cadre.api import funding, indicators, observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
 from cadre.api.errors import install_handlers
 
@@ -46,10 +46,10 @@ api = CadreAPI(
     title="API Cadre",
     version="1.0.0",
     description=(
-        "API de Cadre : territoires, structures, partenaires, observatoire (campagnes, saisies, réponses) et "
-        "indicateurs. Les territoires et les indicateurs publiés (sous secret statistique) sont publics ; le reste "
-        "demande "
-        "un jeton (`Authorization: Bearer <jeton>`, créé sur la page « Mon compte ») ou une session ouverte. "
+        "API de Cadre : territoires, structures, partenaires, observatoire (campagnes, saisies, réponses), "
+        "indicateurs, conventions et financements. Les territoires et les indicateurs publiés (sous secret "
+        "statistique) sont publics ; le reste demande un jeton (`Authorization: Bearer <jeton>`, créé sur la "
+        "page « Mon compte ») ou une session ouverte. "
         "Chacun ne voit et ne modifie que ce que lui permettent les pages web. Voir docs/api.md."
     ),
     urls_namespace="api-1.0.0",
@@ -61,3 +61,4 @@ api.add_router("/structures", structures.router)
 api.add_router("/partners", partners.router)
 api.add_router("", observatory.router)
 api.add_router("", indicators.router)
+api.add_router("", funding.router)
