@@ -183,6 +183,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 
 # Spreadsheet imports: a file up to this size is checked during the upload, and an import writing
 # up to this many answers is applied on the click; beyond, the worker does it (progress shown).
+# Documents deposited by structures (kept in the database): at most this many bytes each.
+CADRE_DOCUMENT_MAX_BYTES = int(os.environ.get("CADRE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024))
 CADRE_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_BYTES", 512 * 1024))
 CADRE_IMPORT_INLINE_MAX_WRITES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_WRITES", 20_000))
 

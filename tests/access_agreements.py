@@ -37,6 +37,17 @@ def caf_line(o):
     return FundingLine.objects.filter(structure=o["a"], partner=o["caf69"]).first()
 
 
+def a_document(o):
+    """A document of structure A for its Caf animation globale funding, waiting for review."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cadre.funding.actions import deposit
+
+    line = FundingLine.objects.filter(structure=o["a"], partner=o["caf69"], scheme__code="ps-animation-globale").first()
+    required = line.scheme.required_documents.first()
+    return deposit(o["a"], required, line.year, SimpleUploadedFile("comptes.pdf", b"%PDF-1.4 test"), actor=None)
+
+
 def caf_item():
     return RoadmapItem.objects.filter(theme__roadmap__agreement=tripartite(), owner_partner__isnull=False).first()
 
@@ -76,6 +87,19 @@ ROWS = {
     "funding:agreement": ("get", lambda o: reverse("funding:agreement", args=[tripartite().uuid]), TRIPARTITE),
     "funding:line": ("get", lambda o: reverse("funding:line", args=[caf_line(o).uuid]), A_CAF_LINE),
     "funding:line_edit": ("get", lambda o: reverse("funding:line_edit", args=[caf_line(o).uuid]), A_CAF_LINE_MANAGE),
+    "funding:documents": ("get", lambda o: reverse("funding:documents", args=[o["a"].uuid]), A_VISIBLE),
+    "funding:overdue": ("get", lambda o: reverse("funding:overdue"), SIGNED_IN),
+    # Structure A's document: A, its funders (the Caf du Rhône, the city) and administrators.
+    "funding:document": (
+        "get",
+        lambda o: reverse("funding:document", args=[a_document(o).uuid]),
+        row(LOGIN, 200, 404, 200, 404, 200, 404, 200),
+    ),
+    "funding:document_review": (
+        "post",
+        lambda o: reverse("funding:document_review", args=[a_document(o).uuid]),
+        row(LOGIN, 403, 404, 302, 404, 403, 404, 302),
+    ),
     "funding:schemes": ("get", lambda o: reverse("funding:schemes"), SIGNED_IN),
     "funding:scheme": (
         "get",

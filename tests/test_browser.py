@@ -177,6 +177,8 @@ def agreement_pages(structure):
         f"/conventions/feuilles-de-route/actions/{item.uuid}/",
         f"/financements/structures/{structure.uuid}/",
         f"/financements/structures/{structure.uuid}/nouvelle-ligne/",
+        f"/financements/structures/{structure.uuid}/pieces/",
+        "/financements/pieces/en-retard/",
         f"/financements/partenaires/{line.partner.uuid}/",
         f"/financements/conventions/{tripartite.uuid}/",
         f"/financements/lignes/{line.uuid}/",

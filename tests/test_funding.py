@@ -173,6 +173,8 @@ class TestLines:
 class TestPayments:
     @pytest.fixture
     def line(self, schemes, city):
+        # The rules of payments alone: the documents a balance waits for are tests/test_documents.py's.
+        FundingScheme.objects.filter(code="subvention-convention-cadre").update(balance_requires_documents=False)
         return FundingLine.objects.create(
             structure=StructureFactory(),
             partner=city,

@@ -82,7 +82,7 @@ def test_a_payment_above_the_vote_is_refused_at_its_field(client, a, caf69):
     log_in(client, cast.CAF69)
     response = client.post(
         reverse("funding:line", args=[line.uuid]),
-        {"kind": "balance", "amount": str(left + Decimal("0.01")).replace(".", ","), "paid_on": "2026-11-30"},
+        {"kind": "instalment", "amount": str(left + Decimal("0.01")).replace(".", ","), "paid_on": "2026-11-30"},
     )
     assert response.status_code == 200
     form = response.context["form"]
@@ -92,7 +92,7 @@ def test_a_payment_above_the_vote_is_refused_at_its_field(client, a, caf69):
     assert list(line.payments.values_list("pk", flat=True)) == before
     response = client.post(
         reverse("funding:line", args=[line.uuid]),
-        {"kind": "balance", "amount": str(left).replace(".", ","), "paid_on": "2026-11-30"},
+        {"kind": "instalment", "amount": str(left).replace(".", ","), "paid_on": "2026-11-30"},
     )
     assert response.status_code == 302
     assert line.paid() == line.voted

@@ -13,6 +13,8 @@ import datetime
 import random
 from decimal import Decimal
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from cadre.agreements import actions as agreement_actions
 from cadre.agreements.models import (
     Agreement,
@@ -26,7 +28,16 @@ from cadre.agreements.models import (
     SignatoryRole,
 )
 from cadre.funding import actions as funding_actions
-from cadre.funding.models import FundingLine, FundingScheme, PaymentKind, SchemeYear, euros, service_amount
+from cadre.funding.models import (
+    Document,
+    FundingLine,
+    FundingScheme,
+    PaymentKind,
+    SchemeYear,
+    euros,
+    missing_for_balance,
+    service_amount,
+)
 from cadre.funding.schemes import load_default_schemes
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import ApprovalKind, PriorityAreaStatus, StructureKind
@@ -156,6 +167,8 @@ def seed(builder, partners, structures):
                 line.save_tracked(user=admin)
         for line in lines:
             vote_and_pay(line, admin, today, rng)
+        deposit_documents(lines, admin, today, rng)
+        pay_balances(lines, admin, today)
         return {"agreements": Agreement.objects.count(), "funding_lines": len(lines)}
     finally:
         builder.rng = main_rng
@@ -296,8 +309,9 @@ def caf_service(structure, caf, schemes, rng):
 
 
 def vote_and_pay(line, admin, today, rng):
-    """Years past: voted, paid in full (advance, instalment, balance). This year: voted, advance and
-    instalment. Next years: forecast only; now and then a vote without payment yet."""
+    """Years past and this year: voted, then an advance in March and an instalment in September.
+    Next years: forecast only; now and then a vote without payment yet. The balance comes later
+    (pay_balances), once the documents the scheme requires are accepted."""
     decision = day(line.year, 2, rng.randint(3, 25))
     if decision > today:
         return
@@ -307,19 +321,76 @@ def vote_and_pay(line, admin, today, rng):
     line.save_tracked(user=admin)
     if rng.random() < 0.1:
         return  # voted, not paid yet
-    steps = [
+    for kind, share, when in (
         (PaymentKind.ADVANCE, Decimal("0.5"), day(line.year, 3, 15)),
         (PaymentKind.INSTALMENT, Decimal("0.3"), day(line.year, 9, 15)),
-    ]
-    paid = Decimal("0")
-    for kind, share, when in steps:
+    ):
         if when > today:
             return
-        amount = euros(line.voted * share)
-        funding_actions.record_payment(line, actor=admin, kind=kind, amount=amount, paid_on=when)
-        paid += amount
-    balance_day = day(line.year + 1, 4, 20)
-    if balance_day <= today:
-        funding_actions.record_payment(
-            line, actor=admin, kind=PaymentKind.BALANCE, amount=line.voted - paid, paid_on=balance_day
+        funding_actions.record_payment(line, actor=admin, kind=kind, amount=euros(line.voted * share), paid_on=when)
+
+
+def deposit_documents(lines, admin, today, rng):
+    """The documents owed for the lines' years, due by today, in every state: mostly accepted, some
+    refused with a reason, some waiting for review, some never deposited."""
+    owed = set()
+    for line in lines:
+        for required in line.scheme.required_documents.all():
+            owed.add((line.structure, required, line.year))
+    pdf = demo_pdf("Pièce de démonstration déposée dans Cadre")
+    for structure, required, year in sorted(owed, key=lambda item: (item[0].pk, item[1].pk, item[2])):
+        due = required.due_on(year)
+        if due > today + datetime.timedelta(days=60):
+            continue
+        draw = rng.random()
+        if draw < 0.09:
+            continue  # never deposited
+        upload = SimpleUploadedFile(f"{required.get_kind_display()} {year} - {structure.name}.pdf", pdf)
+        document = funding_actions.deposit(structure, required, year, upload, actor=admin)
+        uploaded = min(due, today) - datetime.timedelta(days=rng.randint(1, 40))
+        Document.objects.filter(pk=document.pk).update(
+            uploaded_at=datetime.datetime.combine(uploaded, datetime.time(10), tzinfo=datetime.UTC)
         )
+        if draw < 0.17:
+            continue  # waiting for review
+        accept = draw >= 0.25
+        reason = (
+            ""
+            if accept
+            else "Les comptes ne sont pas signés par le président ou la présidente : déposez la version signée."
+        )
+        funding_actions.review(document, actor=admin, accept=accept, reason=reason)
+
+
+def pay_balances(lines, admin, today):
+    """The balance of each line whose documents are accepted, paid on 20 September of the next year."""
+    for line in lines:
+        line.refresh_from_db()
+        when = day(line.year + 1, 9, 20)
+        if line.voted is None or when > today or not line.payments.exists() or missing_for_balance(line):
+            continue
+        left = line.voted - line.paid()
+        if left > 0:
+            funding_actions.record_payment(line, actor=admin, kind=PaymentKind.BALANCE, amount=left, paid_on=when)
+
+
+def demo_pdf(text):
+    """A one-page PDF saying `text` (written by hand: the demo needs no PDF engine for it)."""
+    stream = f"BT /F1 14 Tf 72 770 Td ({text}) Tj ET".encode("cp1252")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

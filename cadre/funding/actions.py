@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from cadre.funding.models import FundingLine, Payment, euros
+from cadre.funding.models import Document, DocumentStatus, FundingLine, Payment, euros
 
 
 def commit_multiyear(agreement, *, actor, partner, scheme, amounts, structures=None):
@@ -54,3 +55,40 @@ def record_payment(line, *, actor, kind, amount, paid_on, reference=""):
         payment.full_clean()
         payment.save_tracked(user=actor)
     return payment
+
+
+def deposit(structure, required, year, upload, *, actor):
+    """A structure's file for a required document and a year (checked by documents.check_upload)."""
+    from cadre.funding.documents import check_upload
+
+    name, mime, content, digest = check_upload(upload)
+    document = Document(
+        structure=structure,
+        required=required,
+        year=year,
+        file_name=name,
+        content_type=mime,
+        size=len(content),
+        sha256=digest,
+        content=content,
+        uploaded_by=actor,
+    )
+    document.save()
+    return document
+
+
+def review(document, *, actor, accept, reason=""):
+    """Accept a deposited document, or refuse it saying why."""
+    reason = reason.strip()
+    if not accept and not reason:
+        raise ValidationError({"reason": "Dites pourquoi la pièce est refusée : la structure le lira."})
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        if document.status != DocumentStatus.SUBMITTED:
+            raise ValidationError("Cette pièce a déjà été examinée.")
+        document.status = DocumentStatus.ACCEPTED if accept else DocumentStatus.REJECTED
+        document.rejection_reason = "" if accept else reason
+        document.reviewed_by = actor
+        document.reviewed_at = timezone.now()
+        document.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at"])
+    return document

@@ -76,3 +76,39 @@ def partners_for(user):
     if user.is_administrator:
         return Partner.objects.exclude(kind=PartnerKind.FEDERATION).order_by("name")
     return Partner.objects.filter(pk__in=sorted(user.partner_ids(WRITE_ROLES))).order_by("name")
+
+
+class DepositForm(DsfrBaseForm):
+    """A file for one of the documents the structure owes (chosen among them)."""
+
+    owed = forms.ChoiceField(label="Pièce")
+    file = forms.FileField(
+        label="Fichier",
+        help_text="PDF, ODT, ODS, DOCX, XLSX, PNG ou JPEG ; 10 Mo au plus.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.odt,.ods,.docx,.xlsx,.png,.jpg,.jpeg"}),
+    )
+
+    def __init__(self, *args, owed, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owed = {f"{item.required.pk}-{item.year}": item for item in owed}
+        self.fields["owed"].choices = [
+            (key, f"{item.required} {item.year} (échéance le {item.due:%d/%m/%Y})") for key, item in self.owed.items()
+        ]
+
+    def clean_file(self):
+        from cadre.funding.documents import check_upload
+
+        upload = self.cleaned_data["file"]
+        check_upload(upload)  # raises the French message shown at the field
+        upload.seek(0)
+        return upload
+
+
+class ReviewForm(DsfrBaseForm):
+    decision = forms.ChoiceField(label="Décision", choices=[("accept", "Accepter"), ("reject", "Refuser")])
+    reason = forms.CharField(
+        label="Motif du refus",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="lu par la structure",
+    )

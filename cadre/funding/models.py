@@ -6,6 +6,10 @@ ceiling of each year stored on `SchemeYear`. Sharing rules (who sees which amoun
 querysets; rights to change them in permissions.py; multi-record workflows in actions.py.
 """
 
+import calendar
+import dataclasses
+import datetime
+import uuid as uuid_module
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
@@ -404,6 +408,11 @@ class Payment(VersionedModel):
                 f"Ce versement dépasse le montant voté ({format_euros(line.voted)}) : "
                 f"il reste {format_euros(left)} à verser."
             )
+        if self.kind == PaymentKind.BALANCE and not self.pk:
+            missing = missing_for_balance(line)
+            if missing:
+                names = ", ".join(f"{required} {line.year}" for required in missing)
+                errors["kind"] = f"Le solde attend des pièces acceptées : {names}."
         if self.kind == PaymentKind.BALANCE and others.filter(kind=PaymentKind.BALANCE).exists():
             errors["kind"] = "Le solde de cette ligne est déjà versé."
         elif self.kind != PaymentKind.BALANCE and others.filter(kind=PaymentKind.BALANCE).exists():
@@ -412,3 +421,203 @@ class Payment(VersionedModel):
             errors["paid_on"] = f"Un versement suit la décision du {line.decision_date:%d/%m/%Y}."
         if errors:
             raise ValidationError(errors)
+
+
+# -- Documents owed ------------------------------------------------------------------------------
+
+
+class DocumentKind(models.TextChoices):
+    ANNUAL_ACCOUNTS = "annual_accounts", "Comptes annuels"
+    ACTIVITY_REPORT = "activity_report", "Rapport d'activité"
+    FORECAST_BUDGET = "forecast_budget", "Budget prévisionnel"
+    OBSERVATORY = "observatory", "Questionnaire de l'observatoire"
+    OTHER = "other", "Autre pièce"
+
+
+class RequiredDocument(VersionedModel):
+    """A document a scheme (or an agreement) requires each year, due on a day of that year or of the
+    next (annual accounts of year N: by 30 June of N + 1)."""
+
+    scheme = models.ForeignKey(
+        FundingScheme, on_delete=models.CASCADE, null=True, blank=True, related_name="required_documents"
+    )
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, null=True, blank=True, related_name="required_documents"
+    )
+    kind = models.CharField("pièce", max_length=20, choices=DocumentKind.choices)
+    label = models.CharField("intitulé", max_length=150, blank=True, help_text="vide : le nom de la pièce")
+    due_month = models.PositiveSmallIntegerField(
+        "mois d'échéance", validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    due_day = models.PositiveSmallIntegerField(
+        "jour d'échéance", validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    following_year = models.BooleanField("échéance l'année suivante", default=False)
+    blocks_balance = models.BooleanField(
+        "exigée avant le solde",
+        default=True,
+        help_text="le solde de l'année est refusé tant qu'elle n'est pas acceptée",
+    )
+
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "pièce exigée"
+        verbose_name_plural = "pièces exigées"
+        ordering = ["following_year", "due_month", "due_day", "kind"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scheme__isnull=True, agreement__isnull=False)
+                | Q(scheme__isnull=False, agreement__isnull=True),
+                name="required_document_of_one_source",
+            )
+        ]
+
+    def __str__(self):
+        return self.label or self.get_kind_display()
+
+    def due_on(self, year):
+        """The due date for `year`'s document (the last day of the month when the day does not exist)."""
+        target = year + 1 if self.following_year else year
+        last = calendar.monthrange(target, self.due_month)[1]
+        return datetime.date(target, self.due_month, min(self.due_day, last))
+
+
+class DocumentStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Déposée, à examiner"
+    ACCEPTED = "accepted", "Acceptée"
+    REJECTED = "rejected", "Refusée"
+
+
+class DocumentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The structure's own staff, the partners who fund it or are party to its agreement, administrators."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        funded = FundingLine.objects.filter(partner_id__in=sorted(user.partner_ids())).values("structure_id")
+        return self.filter(Q(structure_id__in=sorted(user.structure_ids())) | Q(structure_id__in=funded))
+
+
+class Document(models.Model):
+    """A file a structure deposits for a required document and a year; kept in the database (outside
+    any folder the web server serves), served only to those who may see it."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid_module.uuid4, unique=True, editable=False)
+    structure = models.ForeignKey(
+        Structure, verbose_name="structure", on_delete=models.PROTECT, related_name="documents"
+    )
+    required = models.ForeignKey(
+        RequiredDocument, verbose_name="pièce exigée", on_delete=models.PROTECT, related_name="documents"
+    )
+    year = models.PositiveSmallIntegerField("année")
+    file_name = models.CharField("nom du fichier", max_length=150)
+    content_type = models.CharField("type", max_length=100)
+    size = models.PositiveIntegerField("taille (octets)")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    content = models.BinaryField("contenu")
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    uploaded_at = models.DateTimeField("déposée le", auto_now_add=True)
+    status = models.CharField("état", max_length=12, choices=DocumentStatus.choices, default=DocumentStatus.SUBMITTED)
+    reviewed_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reviewed_at = models.DateTimeField("examinée le", null=True, blank=True)
+    rejection_reason = models.TextField("motif du refus", blank=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "pièce déposée"
+        verbose_name_plural = "pièces déposées"
+        ordering = ["-uploaded_at", "-pk"]
+        indexes = [models.Index(fields=["structure", "year"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""),
+                name="document_rejection_has_reason",
+                violation_error_message="Un refus dit pourquoi.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.required} {self.year} : {self.file_name}"
+
+
+def required_for(structure, year):
+    """The documents `structure` owes for `year`: those of the schemes funding it that year and those of
+    the agreements it is party to that cover that year."""
+    schemes = FundingLine.objects.filter(structure=structure, year=year).values("scheme_id")
+    agreements = Agreement.objects.filter(
+        parties__structure=structure, starts__year__lte=year, ends__year__gte=year
+    ).values("pk")
+    return RequiredDocument.objects.filter(Q(scheme_id__in=schemes) | Q(agreement_id__in=agreements))
+
+
+@dataclasses.dataclass
+class Owed:
+    required: RequiredDocument
+    year: int
+    due: datetime.date
+    document: "Document | None"  # the latest deposit
+    today: datetime.date
+
+    @property
+    def state(self):
+        if self.document is not None and self.document.status != DocumentStatus.REJECTED:
+            return self.document.status
+        if self.due < self.today:
+            return "overdue"
+        return "rejected" if self.document is not None else "missing"
+
+    @property
+    def state_label(self):
+        return {
+            DocumentStatus.SUBMITTED: "déposée, à examiner",
+            DocumentStatus.ACCEPTED: "acceptée",
+            "rejected": "refusée, à déposer de nouveau",
+            "missing": "à déposer",
+            "overdue": "en retard",
+        }[self.state]
+
+    @property
+    def is_overdue(self):
+        return self.state == "overdue"
+
+
+def latest_documents(structure_ids, years):
+    """{(structure id, required id, year): latest Document}, without their content."""
+    found = {}
+    rows = (
+        Document.objects.filter(structure_id__in=structure_ids, year__in=years)
+        .defer("content")
+        .order_by("uploaded_at", "pk")
+    )
+    for document in rows:
+        found[(document.structure_id, document.required_id, document.year)] = document
+    return found
+
+
+def documents_owed(structure, years, today=None):
+    """[Owed] of `structure` for `years`, the latest year first, by due date."""
+    today = today or datetime.date.today()
+    latest = latest_documents([structure.pk], list(years))
+    owed = []
+    for year in sorted(years, reverse=True):
+        requireds = required_for(structure, year).select_related("scheme", "agreement")
+        for required in requireds.order_by("following_year", "due_month", "due_day", "pk"):
+            document = latest.get((structure.pk, required.pk, year))
+            owed.append(Owed(required, year, required.due_on(year), document, today))
+    return owed
+
+
+def missing_for_balance(line):
+    """The required documents of `line`'s scheme that block its balance and are not accepted yet."""
+    if not line.scheme.balance_requires_documents:
+        return []
+    blocking = line.scheme.required_documents.filter(blocks_balance=True)
+    accepted = set(
+        Document.objects.filter(
+            structure_id=line.structure_id, year=line.year, status=DocumentStatus.ACCEPTED, required__in=blocking
+        ).values_list("required_id", flat=True)
+    )
+    return [required for required in blocking if required.pk not in accepted]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from cadre.funding.models import FundingScheme, SchemeCategory, SchemeRule, SchemeYear
+from cadre.funding.models import DocumentKind, FundingScheme, RequiredDocument, SchemeCategory, SchemeRule, SchemeYear
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import ApprovalKind, StructureKind
 
@@ -19,6 +19,17 @@ def _rates(before, after):
     return {year: before if year <= 2022 else after for year in range(FIRST_YEAR, LAST_RATED_YEAR + 1)}
 
 
+# Documents owed each year: (kind, due month, due day, due the following year, blocks the balance).
+ACCOUNTS_AND_REPORT = [
+    (DocumentKind.FORECAST_BUDGET, 1, 31, False, False),
+    (DocumentKind.ANNUAL_ACCOUNTS, 6, 30, True, True),
+    (DocumentKind.ACTIVITY_REPORT, 6, 30, True, True),
+]
+FRAMEWORK_DOCUMENTS = [
+    (DocumentKind.ANNUAL_ACCOUNTS, 6, 30, True, True),
+    (DocumentKind.OBSERVATORY, 4, 30, True, False),
+]
+
 DEFAULT_SCHEMES = [
     {
         "code": "ps-animation-globale",
@@ -29,6 +40,7 @@ DEFAULT_SCHEMES = [
         "structure_kind": StructureKind.CENTRE_SOCIAL,
         "approval_kind": ApprovalKind.SOCIAL_PROJECT,
         "rates": _rates(Decimal("40"), Decimal("42.4")),
+        "documents": ACCOUNTS_AND_REPORT,
         "description": "Finance le pilotage du projet social d'un centre social agréé.",
     },
     {
@@ -40,6 +52,7 @@ DEFAULT_SCHEMES = [
         "structure_kind": StructureKind.CENTRE_SOCIAL,
         "approval_kind": ApprovalKind.FAMILY_PROJECT,
         "rates": _rates(Decimal("60"), Decimal("63.6")),
+        "documents": ACCOUNTS_AND_REPORT,
         "description": "Finance le projet familles agréé d'un centre social.",
     },
     {
@@ -51,6 +64,7 @@ DEFAULT_SCHEMES = [
         "structure_kind": StructureKind.EVS,
         "approval_kind": ApprovalKind.EVS,
         "rates": _rates(Decimal("60"), Decimal("63.6")),
+        "documents": ACCOUNTS_AND_REPORT,
         "description": "Finance le projet agréé d'un espace de vie sociale.",
     },
     {
@@ -59,6 +73,7 @@ DEFAULT_SCHEMES = [
         "category": SchemeCategory.FRAMEWORK,
         "rule": SchemeRule.VOTED,
         "description": "En complément du droit commun, votée par chaque signataire pour la durée de la convention.",
+        "documents": FRAMEWORK_DOCUMENTS,
     },
     {
         "code": "subvention-qpv",
@@ -66,6 +81,7 @@ DEFAULT_SCHEMES = [
         "category": SchemeCategory.PRIORITY_AREA,
         "rule": SchemeRule.VOTED,
         "description": "Pour les structures implantées dans un QPV ou qui en accueillent les habitants.",
+        "documents": [(DocumentKind.ACTIVITY_REPORT, 6, 30, True, True)],
     },
     {
         "code": "subvention-projet",
@@ -81,13 +97,22 @@ def load_default_schemes():
     """(schemes created, yearly rates created)."""
     created_schemes = created_years = 0
     for spec in DEFAULT_SCHEMES:
-        fields = {k: v for k, v in spec.items() if k not in ("code", "rates")}
+        fields = {k: v for k, v in spec.items() if k not in ("code", "rates", "documents")}
         scheme = FundingScheme.objects.filter(code=spec["code"]).first()
         if scheme is None:
             scheme = FundingScheme(code=spec["code"], **fields)
             scheme.full_clean()
             scheme.save_tracked()
             created_schemes += 1
+            for kind, month, day, following, blocks in spec.get("documents", []):
+                RequiredDocument(
+                    scheme=scheme,
+                    kind=kind,
+                    due_month=month,
+                    due_day=day,
+                    following_year=following,
+                    blocks_balance=blocks,
+                ).save_tracked()
         known = set(scheme.years.values_list("year", flat=True))
         for year, rate in spec.get("rates", {}).items():
             if year not in known:

@@ -1,13 +1,29 @@
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement
 from cadre.funding import actions, permissions, queries
-from cadre.funding.forms import FundingLineForm, PaymentForm, SchemeYearForm, partners_for
-from cadre.funding.models import ZERO, FundingLine, FundingScheme, SchemeYear
+from cadre.funding.forms import DepositForm, FundingLineForm, PaymentForm, ReviewForm, SchemeYearForm, partners_for
+from cadre.funding.models import (
+    ZERO,
+    Document,
+    DocumentStatus,
+    FundingLine,
+    FundingScheme,
+    Owed,
+    RequiredDocument,
+    SchemeYear,
+    documents_owed,
+    latest_documents,
+)
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -233,3 +249,123 @@ def scheme_year(request, uuid):
         "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
     }
     return render(request, "funding/scheme.html", context)
+
+
+# -- Documents owed ------------------------------------------------------------------------------
+
+
+def _document_years(structure):
+    years = set(FundingLine.objects.filter(structure=structure).values_list("year", flat=True))
+    today = datetime.date.today()
+    return sorted(y for y in years if y <= today.year + 1)
+
+
+def structure_documents(request, uuid):
+    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    owed = documents_owed(structure, _document_years(structure))
+    can_deposit = permissions.can_deposit(request.user, structure)
+    form = None
+    if can_deposit:
+        open_items = [item for item in owed if item.state not in (DocumentStatus.ACCEPTED, DocumentStatus.SUBMITTED)]
+        form = DepositForm(request.POST or None, request.FILES or None, owed=open_items)
+        if request.method == "POST" and form.is_valid():
+            item = form.owed[form.cleaned_data["owed"]]
+            actions.deposit(structure, item.required, item.year, form.cleaned_data["file"], actor=request.user)
+            messages.success(request, f"« {item.required} {item.year} » est déposée : le financeur va l'examiner.")
+            return redirect("funding:documents", uuid=structure.uuid)
+    elif request.method == "POST":
+        raise PermissionDenied
+    reviewable = {
+        item.document.pk
+        for item in owed
+        if item.document is not None
+        and item.document.status == DocumentStatus.SUBMITTED
+        and permissions.can_review(request.user, item.document)
+    }
+    context = {
+        "structure": structure,
+        "owed": owed,
+        "form": form,
+        "reviewable": reviewable,
+        "review_form": ReviewForm(),
+        "title": f"Pièces justificatives de {structure.name}",
+        "breadcrumb": [
+            ("Structures", reverse("structures:list")),
+            (structure.name, reverse("structures:detail", args=[structure.uuid])),
+            ("Financements", reverse("funding:structure", args=[structure.uuid])),
+            ("Pièces justificatives", None),
+        ],
+    }
+    return render(request, "funding/documents.html", context)
+
+
+def document_download(request, uuid):
+    document = get_object_or_404(Document.objects.visible_to(request.user), uuid=uuid)
+    response = HttpResponse(bytes(document.content), content_type=document.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, document.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+def document_review(request, uuid):
+    document = get_object_or_404(
+        Document.objects.visible_to(request.user).select_related("required", "structure"), uuid=uuid
+    )
+    if not permissions.can_review(request.user, document):
+        raise PermissionDenied
+    form = ReviewForm(request.POST)
+    url = reverse("funding:documents", args=[document.structure.uuid])
+    if not form.is_valid():
+        messages.error(request, "Choisissez d'accepter ou de refuser la pièce.")
+        return redirect(url)
+    try:
+        actions.review(
+            document,
+            actor=request.user,
+            accept=form.cleaned_data["decision"] == "accept",
+            reason=form.cleaned_data["reason"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"La pièce « {document.required} {document.year} » a été examinée.")
+    return redirect(url)
+
+
+def overdue_documents(request):
+    """The documents past their due date and not deposited (or refused), over the structures the
+    user's partner funds, the user's own structures, or all of them for an administrator."""
+    user = request.user
+    lines = (
+        FundingLine.objects.all()
+        if user.is_administrator
+        else FundingLine.objects.filter(
+            Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
+        )
+    )
+    today = datetime.date.today()
+    pairs = set(lines.filter(year__lte=today.year).values_list("structure_id", "year", "scheme_id"))
+    structures = Structure.objects.in_bulk({s for s, _, _ in pairs})
+    required = {}
+    for document in RequiredDocument.objects.filter(scheme_id__in={scheme for _, _, scheme in pairs}):
+        required.setdefault(document.scheme_id, []).append(document)
+    latest = latest_documents(list(structures), sorted({y for _, y, _ in pairs}))
+    rows, seen = [], set()
+    for structure_id, year, scheme_id in pairs:
+        for item in required.get(scheme_id, []):
+            key = (structure_id, item.pk, year)
+            if key in seen:
+                continue
+            seen.add(key)
+            owed = Owed(item, year, item.due_on(year), latest.get(key), today)
+            if owed.is_overdue:
+                rows.append((structures[structure_id], owed))
+    rows.sort(key=lambda row: (row[1].due, row[0].name))
+    context = {
+        "rows": rows,
+        "today": today,
+        "title": "Pièces justificatives en retard",
+        "breadcrumb": [("Conventions", reverse("agreements:list")), ("Pièces en retard", None)],
+    }
+    return render(request, "funding/overdue.html", context)

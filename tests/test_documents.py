@@ -1,0 +1,160 @@
+"""Documents owed: checked uploads, review with a reason, the balance that waits for them, due dates."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from django.urls import reverse
+
+from cadre.accounts.models import Role
+from cadre.funding import actions
+from cadre.funding.documents import clean_name
+from cadre.funding.models import (
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    FundingLine,
+    FundingScheme,
+    PaymentKind,
+    RequiredDocument,
+    documents_owed,
+)
+from cadre.funding.schemes import load_default_schemes
+from cadre.partners.models import PartnerKind
+from tests.factories import VILLEURBANNE, PartnerFactory, StructureFactory, UserFactory, member
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+@pytest.fixture
+def world():
+    load_default_schemes()
+    city = PartnerFactory(name="Ville de Villeurbanne", kind=PartnerKind.COMMUNE, communes=[VILLEURBANNE])
+    structure = StructureFactory()
+    scheme = FundingScheme.objects.get(code="subvention-convention-cadre")
+    line = FundingLine.objects.create(
+        structure=structure,
+        partner=city,
+        scheme=scheme,
+        year=2025,
+        voted=Decimal("10000"),
+        decision_reference="DEL-1",
+        decision_date=datetime.date(2025, 2, 1),
+    )
+    actions.record_payment(
+        line, actor=None, kind=PaymentKind.ADVANCE, amount=Decimal("6000"), paid_on=datetime.date(2025, 3, 1)
+    )
+    accounts = scheme.required_documents.get(kind=DocumentKind.ANNUAL_ACCOUNTS)
+    return {"city": city, "structure": structure, "line": line, "accounts": accounts}
+
+
+class TestUploads:
+    def deposit(self, world, name, content):
+        return actions.deposit(
+            world["structure"], world["accounts"], 2025, SimpleUploadedFile(name, content), actor=None
+        )
+
+    def test_allowed_types_are_checked_by_name_and_by_content(self, world):
+        with pytest.raises(ValidationError, match="Type de fichier refusé"):
+            self.deposit(world, "comptes.exe", b"MZ\x90\x00")
+        with pytest.raises(ValidationError, match="pas un vrai fichier PDF"):
+            self.deposit(world, "comptes.pdf", b"<html>pas un pdf</html>")
+        with pytest.raises(ValidationError, match="vide"):
+            self.deposit(world, "comptes.pdf", b"")
+        with override_settings(CADRE_DOCUMENT_MAX_BYTES=1024):
+            with pytest.raises(ValidationError, match=r"trop lourd \(0\.0 Mo\) : au plus 0 Mo|trop lourd"):
+                self.deposit(world, "comptes.pdf", PDF + b"0" * 2048)
+        assert not Document.objects.exists()
+        document = self.deposit(world, "../../etc/Comptes 2025 <signés>.pdf", PDF)
+        assert document.file_name == "Comptes 2025 _signés_.pdf"
+        assert bytes(document.content) == PDF and document.size == len(PDF)
+
+    def test_names_lose_their_folders_and_odd_characters(self):
+        assert clean_name("C:\\Users\\moi\\bilan;rm -rf.pdf") == "bilan_rm -rf.pdf"
+        assert len(clean_name("a" * 300 + ".pdf")) == 150
+
+
+class TestBalance:
+    def test_the_balance_waits_for_the_accepted_documents(self, world):
+        line = world["line"]
+        with pytest.raises(ValidationError) as error:
+            actions.record_payment(
+                line, actor=None, kind=PaymentKind.BALANCE, amount=Decimal("4000"), paid_on=datetime.date(2026, 9, 1)
+            )
+        assert error.value.message_dict["kind"] == ["Le solde attend des pièces acceptées : Comptes annuels 2025."]
+        document = actions.deposit(
+            world["structure"], world["accounts"], 2025, SimpleUploadedFile("comptes.pdf", PDF), actor=None
+        )
+        with pytest.raises(ValidationError, match="Dites pourquoi"):
+            actions.review(document, actor=None, accept=False)
+        actions.review(document, actor=None, accept=False, reason="Non signés.")
+        with pytest.raises(ValidationError, match="Comptes annuels 2025"):
+            actions.record_payment(
+                line, actor=None, kind=PaymentKind.BALANCE, amount=Decimal("4000"), paid_on=datetime.date(2026, 9, 1)
+            )
+        again = actions.deposit(
+            world["structure"], world["accounts"], 2025, SimpleUploadedFile("comptes-signes.pdf", PDF), actor=None
+        )
+        actions.review(again, actor=None, accept=True)
+        with pytest.raises(ValidationError, match="déjà été examinée"):
+            actions.review(again, actor=None, accept=False, reason="x")
+        actions.record_payment(
+            line, actor=None, kind=PaymentKind.BALANCE, amount=Decimal("4000"), paid_on=datetime.date(2026, 9, 1)
+        )
+        assert line.paid() == Decimal("10000.00")
+
+    def test_a_scheme_can_pay_its_balance_without_documents(self, world):
+        FundingScheme.objects.filter(pk=world["line"].scheme_id).update(balance_requires_documents=False)
+        line = FundingLine.objects.get(pk=world["line"].pk)
+        actions.record_payment(
+            line, actor=None, kind=PaymentKind.BALANCE, amount=Decimal("4000"), paid_on=datetime.date(2026, 9, 1)
+        )
+
+
+class TestOwed:
+    def test_due_dates_and_states(self, world):
+        accounts = world["accounts"]
+        assert accounts.due_on(2025) == datetime.date(2026, 6, 30)
+        february = RequiredDocument(scheme=accounts.scheme, kind=DocumentKind.OTHER, due_month=2, due_day=30)
+        assert february.due_on(2024) == datetime.date(2024, 2, 29)
+        owed = {o.required.kind: o for o in documents_owed(world["structure"], [2025], today=datetime.date(2026, 7, 1))}
+        assert owed[DocumentKind.ANNUAL_ACCOUNTS].state == "overdue"
+        assert owed[DocumentKind.OBSERVATORY].state == "overdue"  # due 30 April 2026
+        early = documents_owed(world["structure"], [2025], today=datetime.date(2026, 1, 1))
+        assert {o.state for o in early} == {"missing"}
+
+
+class TestPages:
+    def test_a_structure_deposits_and_its_funder_refuses_with_a_reason(self, client, world):
+        structure, city = world["structure"], world["city"]
+        director = member(UserFactory(), structure, Role.EDITOR)
+        officer = member(UserFactory(), city, Role.EDITOR)
+        client.force_login(director)
+        url = reverse("funding:documents", args=[structure.uuid])
+        key = f"{world['accounts'].pk}-2025"
+        response = client.post(url, {"owed": key, "file": SimpleUploadedFile("comptes.txt", b"texte")})
+        assert response.status_code == 200
+        assert "Type de fichier refusé" in response.context["form"].errors["file"][0]
+        assert not Document.objects.exists()
+        assert client.post(url, {"owed": key, "file": SimpleUploadedFile("comptes.pdf", PDF)}).status_code == 302
+        document = Document.objects.get()
+        other = member(UserFactory(), StructureFactory(), Role.EDITOR)
+        client.force_login(other)
+        assert client.get(reverse("funding:document", args=[document.uuid])).status_code == 404
+        client.force_login(officer)
+        download = client.get(reverse("funding:document", args=[document.uuid]))
+        assert download.status_code == 200 and download.content == PDF
+        assert download["Content-Disposition"].startswith("attachment")
+        review = reverse("funding:document_review", args=[document.uuid])
+        client.post(review, {"decision": "reject", "reason": ""})
+        assert Document.objects.get().status == DocumentStatus.SUBMITTED  # a refusal says why
+        client.post(review, {"decision": "reject", "reason": "Il manque la signature."})
+        client.force_login(director)
+        page = client.get(url).content.decode()
+        assert "Il manque la signature." in page
+        overdue = client.get(reverse("funding:overdue")).content.decode()
+        assert structure.name in overdue  # the observatory questionnaire 2025 was due by 30 April 2026
