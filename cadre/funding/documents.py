@@ -27,6 +27,13 @@ def max_bytes():
     return settings.CADRE_DOCUMENT_MAX_BYTES
 
 
+def weight(size):
+    """« 2,5 Mo », « 12 Ko »."""
+    if size >= 1_048_576:
+        return f"{size / 1_048_576:.1f} Mo".replace(".", ",").replace(",0 Mo", " Mo")
+    return f"{max(1, round(size / 1024))} Ko"
+
+
 def clean_name(name):
     """The file's own name (no folder), letters, digits, spaces, dots, dashes and underscores only."""
     base = PurePath(name.replace("\\", "/")).name
@@ -47,9 +54,7 @@ def check_upload(upload):
     if extension not in ALLOWED:
         raise ValidationError(f"Type de fichier refusé : déposez un fichier {ALLOWED_LABEL}.")
     if upload.size > max_bytes():
-        raise ValidationError(
-            f"Fichier trop lourd ({upload.size / 1_048_576:.1f} Mo) : au plus {max_bytes() / 1_048_576:.0f} Mo."
-        )
+        raise ValidationError(f"Fichier trop lourd ({weight(upload.size)}) : au plus {weight(max_bytes())}.")
     if upload.size == 0:
         raise ValidationError("Le fichier est vide.")
     content = upload.read()
