@@ -130,3 +130,29 @@ ROWS = {
         {**A_CAF_LINE, "anonymous": 401},
     ),
 }
+
+
+def caf69_envelope(o):
+    from decimal import Decimal
+
+    from cadre.funding.models import Envelope
+
+    scheme = FundingScheme.objects.get(code="subvention-projet")
+    return Envelope.objects.create(partner=o["caf69"], scheme=scheme, year=2027, amount=Decimal("10000"))
+
+
+ROWS.update(
+    {
+        "funding:envelopes": ("get", lambda o: reverse("funding:envelopes"), SIGNED_IN),
+        "funding:envelope_create": (
+            "get",
+            lambda o: reverse("funding:envelope_create"),
+            row(LOGIN, 403, 403, 200, 200, 403, 200, 200),
+        ),
+        "funding:envelope": (
+            "get",
+            lambda o: reverse("funding:envelope", args=[caf69_envelope(o).uuid]),
+            row(LOGIN, 404, 404, 200, 404, 404, 404, 200),
+        ),
+    }
+)

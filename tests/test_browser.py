@@ -161,7 +161,7 @@ def agreement_pages(structure):
     """The demo's conventions and funding: the Bouches-du-Rhône framework, the Villeurbanne tripartite
     agreement and its roadmap, structure A's funding and one of its lines, the Caf du Rhône's page."""
     from cadre.agreements.models import Agreement, FrameworkAgreement, RoadmapItem
-    from cadre.funding.models import FundingLine, FundingScheme
+    from cadre.funding.models import Envelope, FundingLine, FundingScheme
 
     framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
     tripartite = Agreement.objects.get(kind="tripartite")
@@ -179,6 +179,9 @@ def agreement_pages(structure):
         f"/financements/structures/{structure.uuid}/nouvelle-ligne/",
         f"/financements/structures/{structure.uuid}/pieces/",
         "/financements/pieces/en-retard/",
+        "/financements/enveloppes/",
+        "/financements/enveloppes/nouvelle/",
+        *[f"/financements/enveloppes/{e.uuid}/" for e in Envelope.objects.all()[:1]],
         f"/financements/partenaires/{line.partner.uuid}/",
         f"/financements/conventions/{tripartite.uuid}/",
         f"/financements/lignes/{line.uuid}/",

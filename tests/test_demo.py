@@ -24,7 +24,7 @@ from cadre.demo import cast
 from cadre.demo import observatory as demo_observatory
 from cadre.demo import seed as demo_seed
 from cadre.demo.vocabulary import of
-from cadre.funding.models import Document, FundingLine, Payment, PaymentKind
+from cadre.funding.models import Document, Envelope, FundingLine, Payment, PaymentKind
 from cadre.observatory import actions
 from cadre.observatory.models import (
     DETECTED_KINDS,
@@ -85,6 +85,7 @@ def wipe():
     with override_settings(SIMPLE_HISTORY_ENABLED=False):
         Campaign.objects.all().delete()
         Payment.objects.all().delete()
+        Envelope.objects.all().delete()
         Document.objects.all().delete()
         FundingLine.objects.all().delete()
         Agreement.objects.all().delete()

@@ -30,6 +30,8 @@ from cadre.agreements.models import (
 from cadre.funding import actions as funding_actions
 from cadre.funding.models import (
     Document,
+    Envelope,
+    EnvelopeKey,
     FundingLine,
     FundingScheme,
     PaymentKind,
@@ -169,6 +171,7 @@ def seed(builder, partners, structures):
             vote_and_pay(line, admin, today, rng)
         deposit_documents(lines, admin, today, rng)
         pay_balances(lines, admin, today)
+        qpv_envelope(partners["prefecture13"], schemes["subvention-qpv"], admin)
         return {"agreements": Agreement.objects.count(), "funding_lines": len(lines)}
     finally:
         builder.rng = main_rng
@@ -394,3 +397,21 @@ def demo_pdf(text):
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def qpv_envelope(prefecture, scheme, admin):
+    """The State's 2027 envelope for the structures of the priority areas of the Bouches-du-Rhône, in
+    simulation: by population of the zone served, between 5,000 and 25,000 € each."""
+    envelope = Envelope(
+        partner=prefecture,
+        scheme=scheme,
+        year=2027,
+        amount=Decimal("240000"),
+        key=EnvelopeKey.SERVED_POPULATION,
+        floor=Decimal("5000"),
+        cap=Decimal("25000"),
+    )
+    envelope.full_clean()
+    envelope.save_tracked(user=admin)
+    funding_actions.simulate_envelope(envelope, list(funding_actions.eligible_structures(envelope)))
+    return envelope

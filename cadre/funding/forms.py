@@ -3,7 +3,7 @@ from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.core.forms import VersionedModelForm, french_decimals
-from cadre.funding.models import FundingLine, FundingScheme, Payment, PaymentKind, SchemeYear
+from cadre.funding.models import Envelope, FundingLine, FundingScheme, Payment, PaymentKind, SchemeYear
 from cadre.partners.models import Partner, PartnerKind
 
 DATE = {"type": "date"}
@@ -112,3 +112,29 @@ class ReviewForm(DsfrBaseForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="lu par la structure",
     )
+
+
+class EnvelopeForm(VersionedModelForm):
+    class Meta:
+        model = Envelope
+        fields = ["partner", "scheme", "year", "amount", "key", "floor", "cap"]
+        formfield_callback = french_decimals
+
+    def __init__(self, *args, partners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = partners
+        self.fields["scheme"].queryset = FundingScheme.objects.exclude(rule="caf_service").order_by("category", "name")
+        self.fields["scheme"].help_text = "les prestations de service se calculent par structure : pas d'enveloppe"
+
+
+class CommitForm(DsfrBaseForm):
+    decision_reference = forms.CharField(
+        label="Référence de la décision", required=False, max_length=100, help_text="vide : montants prévisionnels"
+    )
+    decision_date = forms.DateField(label="Date de la décision", required=False, widget=date_input())
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision_reference") and not cleaned.get("decision_date"):
+            self.add_error("decision_date", "Une décision a une date.")
+        return cleaned

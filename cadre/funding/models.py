@@ -621,3 +621,173 @@ def missing_for_balance(line):
         ).values_list("required_id", flat=True)
     )
     return [required for required in blocking if required.pk not in accepted]
+
+
+# -- Envelopes ------------------------------------------------------------------------------------
+
+
+class EnvelopeKey(models.TextChoices):
+    EQUAL = "equal", "Parts égales"
+    SERVED_POPULATION = "served_population", "Au prorata de la population de la zone d'influence"
+    FTE = "fte", "Au prorata des ETP déclarés à l'observatoire"
+
+
+class EnvelopeStatus(models.TextChoices):
+    DRAFT = "draft", "En simulation"
+    COMMITTED = "committed", "Engagée"
+
+
+class EnvelopeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A partner's envelopes: its own staff and the administrators."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(partner_id__in=sorted(user.partner_ids()))
+
+
+class Envelope(VersionedModel):
+    """A partner's yearly envelope for a scheme, split among structures by a key with a floor and a cap,
+    adjusted by hand, then committed as funding lines in one step (actions.commit_envelope)."""
+
+    partner = models.ForeignKey(Partner, verbose_name="financeur", on_delete=models.PROTECT, related_name="envelopes")
+    scheme = models.ForeignKey(
+        FundingScheme, verbose_name="dispositif", on_delete=models.PROTECT, related_name="envelopes"
+    )
+    year = models.PositiveSmallIntegerField("année", validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    amount = models.DecimalField(
+        "montant de l'enveloppe (€)", max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    key = models.CharField("clé de répartition", max_length=20, choices=EnvelopeKey.choices, default=EnvelopeKey.EQUAL)
+    floor = models.DecimalField(
+        "plancher par structure (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    cap = models.DecimalField(
+        "plafond par structure (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    status = models.CharField("état", max_length=12, choices=EnvelopeStatus.choices, default=EnvelopeStatus.DRAFT)
+    committed_at = models.DateTimeField("engagée le", null=True, blank=True)
+
+    objects = EnvelopeQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "enveloppe"
+        ordering = ["-year", "partner__name", "scheme__name"]
+
+    def __str__(self):
+        return f"{self.scheme} {self.year} ({self.partner})"
+
+    def clean(self):
+        errors = {}
+        if self.floor is not None and self.cap is not None and self.floor > self.cap:
+            errors["cap"] = "Le plafond par structure est au moins égal au plancher."
+        if (
+            self.scheme_id
+            and self.partner_id
+            and self.scheme.partner_kind
+            and self.partner.kind != self.scheme.partner_kind
+        ):
+            errors["scheme"] = (
+                f"« {self.scheme.name} » est versé par un partenaire de type {self.scheme.get_partner_kind_display()}."
+            )
+        if self.scheme_id and self.year and not self.scheme.valid_for(self.year):
+            errors["year"] = f"Le dispositif « {self.scheme.name} » ne s'applique pas en {self.year}."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_draft(self):
+        return self.status == EnvelopeStatus.DRAFT
+
+
+class EnvelopeShare(models.Model):
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="shares")
+    structure = models.ForeignKey(Structure, verbose_name="structure", on_delete=models.PROTECT, related_name="+")
+    basis = models.DecimalField("base de la clé", max_digits=14, decimal_places=4, default=Decimal("1"))
+    simulated = models.DecimalField("part simulée (€)", max_digits=12, decimal_places=2, default=ZERO)
+    adjusted = models.DecimalField("part ajustée (€)", max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        verbose_name = "part d'enveloppe"
+        ordering = ["structure__name"]
+        constraints = [models.UniqueConstraint(fields=["envelope", "structure"], name="envelope_share_unique")]
+
+    def __str__(self):
+        return f"{self.structure}: {self.final}"
+
+    @property
+    def final(self):
+        return self.adjusted if self.adjusted is not None else self.simulated
+
+
+class ImpossibleSplit(Exception):
+    """An envelope that its floor or cap cannot split; the message says why, in French."""
+
+
+def split(amount, bases, floor=None, cap=None):
+    """Shares of `amount` to the cent, proportional to `bases` ({key: basis ≥ 0}; all zero: equal), each
+    within [floor, cap], adding up to `amount` exactly.
+
+    Each share is clamp(t × basis, floor, cap) for the one factor t that makes them add up to the
+    envelope (the sum grows with t: found by bisection); the cents left by rounding down go by largest
+    remainder, never past the cap."""
+    amount = euros(amount)
+    keys = list(bases)
+    if not keys:
+        raise ImpossibleSplit("Aucune structure à financer : choisissez-en au moins une.")
+    low = euros(floor) if floor is not None else ZERO
+    high = euros(cap) if cap is not None else None
+    weights = {k: float(bases[k]) for k in keys}
+    if not any(weights.values()):
+        weights = dict.fromkeys(keys, 1.0)
+    if low * len(keys) > amount:
+        raise ImpossibleSplit(
+            f"Le plancher ({format_euros(low)} × {len(keys)} structures = {format_euros(low * len(keys))}) "
+            f"dépasse l'enveloppe ({format_euros(amount)})."
+        )
+    reachable = sum((high if weights[k] > 0 else low for k in keys), ZERO) if high is not None else None
+    if reachable is not None and reachable < amount:
+        raise ImpossibleSplit(
+            f"Avec le plafond de {format_euros(high)} par structure, on ne peut répartir que "
+            f"{format_euros(reachable)} sur {format_euros(amount)} : relevez le plafond ou ajoutez des structures."
+        )
+    target, lo_f, hi_f = float(amount), float(low), float(high) if high is not None else float("inf")
+
+    def total(t):
+        return sum(min(max(t * w, lo_f), hi_f) for w in weights.values())
+
+    t_low, t_high = 0.0, 1.0
+    for _ in range(2000):  # bounded: with a cap, float sums may fall a hair short of a reachable target
+        if total(t_high) >= target * (1 - 1e-12):
+            break
+        t_high *= 2
+    for _ in range(200):
+        middle = (t_low + t_high) / 2
+        t_low, t_high = (middle, t_high) if total(middle) < target else (t_low, middle)
+    t = Decimal(repr(t_high))
+    exact = {k: min(max(t * Decimal(repr(weights[k])), low), high if high is not None else amount) for k in keys}
+    shares = {k: (v * 100).to_integral_value(rounding="ROUND_FLOOR") / 100 for k, v in exact.items()}
+    cents = int(((amount - sum(shares.values(), ZERO)) * 100).to_integral_value())
+    by_remainder = sorted(keys, key=lambda k: (exact[k] - shares[k], weights[k]), reverse=True)
+    room = [k for k in by_remainder if high is None or shares[k] < high]
+    for k in room[: max(cents, 0)]:
+        shares[k] += CENT
+    for k in reversed(by_remainder):  # t a hair too high: take the extra cents back, never under the floor
+        if cents >= 0:
+            break
+        if shares[k] > low:
+            shares[k] -= CENT
+            cents += 1
+    return {k: euros(v) for k, v in shares.items()}

@@ -11,11 +11,21 @@ from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement
 from cadre.funding import actions, permissions, queries
-from cadre.funding.forms import DepositForm, FundingLineForm, PaymentForm, ReviewForm, SchemeYearForm, partners_for
+from cadre.funding.forms import (
+    CommitForm,
+    DepositForm,
+    EnvelopeForm,
+    FundingLineForm,
+    PaymentForm,
+    ReviewForm,
+    SchemeYearForm,
+    partners_for,
+)
 from cadre.funding.models import (
     ZERO,
     Document,
     DocumentStatus,
+    Envelope,
     FundingLine,
     FundingScheme,
     Owed,
@@ -369,3 +379,110 @@ def overdue_documents(request):
         "breadcrumb": [("Conventions", reverse("agreements:list")), ("Pièces en retard", None)],
     }
     return render(request, "funding/overdue.html", context)
+
+
+# -- Envelopes ------------------------------------------------------------------------------------
+
+
+def envelope_list(request):
+    envelopes = Envelope.objects.visible_to(request.user).select_related("partner", "scheme")
+    context = {
+        "envelopes": envelopes,
+        "can_create": permissions.can_record_funding(request.user),
+        "title": "Enveloppes",
+        "breadcrumb": [("Conventions", reverse("agreements:list")), ("Enveloppes", None)],
+    }
+    return render(request, "funding/envelopes.html", context)
+
+
+def envelope_create(request):
+    if not permissions.can_record_funding(request.user):
+        raise PermissionDenied
+    form = EnvelopeForm(request.POST or None, partners=partners_for(request.user))
+    if request.method == "POST" and form.is_valid():
+        envelope = form.save_tracked(request.user)
+        try:
+            actions.simulate_envelope(envelope, list(actions.eligible_structures(envelope)))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect("funding:envelope", uuid=envelope.uuid)
+    context = {
+        "form": form,
+        "cancel_url": reverse("funding:envelopes"),
+        "title": "Nouvelle enveloppe",
+        "breadcrumb": [
+            ("Conventions", reverse("agreements:list")),
+            ("Enveloppes", reverse("funding:envelopes")),
+            ("Nouvelle enveloppe", None),
+        ],
+    }
+    return render(request, "funding/envelope_form.html", context)
+
+
+def envelope_detail(request, uuid):
+    envelope = get_object_or_404(
+        Envelope.objects.visible_to(request.user).select_related("partner", "scheme"), uuid=uuid
+    )
+    can_manage = permissions.can_manage_partner_funding(request.user, envelope.partner) and envelope.is_draft
+    commit_form = CommitForm(request.POST if request.POST.get("action") == "commit" else None)
+    errors = {}
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        action = request.POST.get("action")
+        try:
+            if action == "simulate":
+                actions.simulate_envelope(envelope, list(actions.eligible_structures(envelope)))
+                messages.success(request, "La répartition a été recalculée.")
+                return redirect("funding:envelope", uuid=envelope.uuid)
+            if action == "adjust":
+                adjusted, errors = _adjustments(request.POST, envelope)
+                if not errors:
+                    actions.adjust_envelope(envelope, adjusted)
+                    messages.success(request, "Les ajustements ont été enregistrés.")
+                    return redirect("funding:envelope", uuid=envelope.uuid)
+            if action == "commit" and commit_form.is_valid():
+                lines = actions.commit_envelope(envelope, actor=request.user, **commit_form.cleaned_data)
+                messages.success(request, f"L'enveloppe est engagée : {len(lines)} lignes de financement créées.")
+                return redirect("funding:envelope", uuid=envelope.uuid)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("funding:envelope", uuid=envelope.uuid)
+    shares = list(envelope.shares.select_related("structure__commune"))
+    for share in shares:  # what was typed comes back beside its error
+        share.error = errors.get(share.pk, "")
+        share.typed = request.POST.get(f"part-{share.pk}", "") if errors else None
+    total = sum((share.final for share in shares), ZERO)
+    context = {
+        "envelope": envelope,
+        "shares": shares,
+        "errors": errors,
+        "total": total,
+        "difference": envelope.amount - total,
+        "can_manage": can_manage,
+        "commit_form": commit_form,
+        "title": str(envelope),
+        "breadcrumb": [
+            ("Conventions", reverse("agreements:list")),
+            ("Enveloppes", reverse("funding:envelopes")),
+            (str(envelope), None),
+        ],
+    }
+    return render(request, "funding/envelope.html", context)
+
+
+def _adjustments(data, envelope):
+    """({share id: amount or None}, {share id: French error}) from the posted « part-<id> » fields."""
+    from cadre.core.forms import FrenchDecimalField
+
+    field = FrenchDecimalField(required=False, min_value=0, max_digits=12, decimal_places=2)
+    adjusted, errors = {}, {}
+    for share in envelope.shares.all():
+        raw = data.get(f"part-{share.pk}", "")
+        try:
+            value = field.clean(raw)
+        except ValidationError as error:
+            errors[share.pk] = " ".join(error.messages)
+            continue
+        adjusted[share.pk] = None if value is None or value == share.simulated else value
+    return adjusted, errors
