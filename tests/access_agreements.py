@@ -156,3 +156,39 @@ ROWS.update(
         ),
     }
 )
+
+TRIPARTITE_MANAGE = row(LOGIN, 403, 404, 200, 404, 403, 403, 200)
+FRAMEWORK_13_MANAGE = row(LOGIN, 404, 403, 404, 200, 404, 404, 200)
+
+ROWS.update(
+    {
+        "agreements:framework_create": ("get", lambda o: reverse("agreements:framework_create"), ADMIN_ONLY),
+        "agreements:framework_edit": (
+            "get",
+            lambda o: reverse("agreements:framework_edit", args=[framework().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+        "agreements:framework_signatory": (
+            "get",
+            lambda o: reverse("agreements:framework_signatory", args=[framework().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+        "agreements:create": (
+            "get",
+            lambda o: reverse("agreements:create"),
+            row(LOGIN, 403, 403, 200, 200, 403, 200, 200),
+        ),
+        "agreements:edit": ("get", lambda o: reverse("agreements:edit", args=[tripartite().uuid]), TRIPARTITE_MANAGE),
+        "agreements:party": ("get", lambda o: reverse("agreements:party", args=[tripartite().uuid]), TRIPARTITE_MANAGE),
+        "agreements:roadmap_start": (
+            "post",
+            lambda o: reverse("agreements:roadmap_start", args=[tripartite().uuid]),
+            TRIPARTITE_MANAGE_POST,
+        ),
+        "agreements:item_create": (
+            "get",
+            lambda o: reverse("agreements:item_create", args=[tripartite().uuid]),
+            TRIPARTITE_MANAGE,
+        ),
+    }
+)

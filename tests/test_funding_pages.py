@@ -192,3 +192,62 @@ def test_the_api_gives_the_same_sums_as_the_pages_in_exact_euros(client, caf69):
     assert format_euros(voted) in html and format_euros(paid) in html
     other = FundingLine.objects.exclude(partner=caf69).first()
     assert client.get(reverse("api-1.0.0:funding_line", args=[other.uuid])).status_code == 404
+
+
+def test_an_administrator_creates_a_framework_agreement_and_its_signatories(client, demo):
+    log_in(client, cast.ADMIN)
+    url = reverse("agreements:framework_create")
+    data = {
+        "title": "Convention cadre du Rhône 2025-2028",
+        "department": "69",
+        "starts": "2025-01-01",
+        "ends": "2024-12-31",
+        "values_text": "Dignité humaine\n\nSolidarité\n",
+        "purposes_text": "Coordonner les financements",
+    }
+    response = client.post(url, data)
+    assert response.context["form"].errors["ends"] == [
+        "La convention doit se terminer après son début (le 01/01/2025)."
+    ]
+    assert not FrameworkAgreement.objects.filter(department_id="69").exists()
+    response = client.post(url, {**data, "ends": "2028-12-31"})
+    framework = FrameworkAgreement.objects.get(department_id="69")
+    assert response.status_code == 302 and framework.values == ["Dignité humaine", "Solidarité"]
+    caf69 = Partner.objects.get(short_name="Caf 69")
+    signatory = reverse("agreements:framework_signatory", args=[framework.uuid])
+    assert client.post(signatory, {"partner": caf69.pk, "role": "co_chair"}).status_code == 302
+    assert framework.signatories.get().partner == caf69
+    again = client.post(signatory, {"partner": caf69.pk, "role": "signatory"})
+    assert "partner" in again.context["form"].errors  # already signing: not offered again
+
+
+def test_a_caf_advisor_creates_an_agreement_becomes_party_and_opens_its_roadmap(client, a, caf69):
+    log_in(client, cast.CAF69)
+    url = reverse("agreements:create")
+    data = {"kind": "tripartite", "title": "Tripartite Vénissieux", "starts": "2026-01-01", "ends": "2029-12-31"}
+    response = client.post(url, data)
+    assert response.context["form"].errors["commune"] == [
+        "Une convention tripartite ou une CTG est signée avec une ville : indiquez-la."
+    ]
+    client.post(url, {**data, "commune": "69259"})
+    agreement = Agreement.objects.get(title="Tripartite Vénissieux")
+    assert list(agreement.partners()) == [caf69]
+    party = reverse("agreements:party", args=[agreement.uuid])
+    neither = client.post(party, {})
+    assert "l'un des deux" in neither.context["form"].non_field_errors()[0]
+    assert client.post(party, {"structure": a.pk, "signed_on": "2026-01-15"}).status_code == 302
+    assert list(agreement.structures()) == [a]
+    client.post(reverse("agreements:roadmap_start", args=[agreement.uuid]))
+    theme = agreement.roadmap.themes.get(name="Vie associative")
+    created = client.post(
+        reverse("agreements:item_create", args=[agreement.uuid]),
+        {
+            "theme": theme.pk,
+            "title": "Former les bénévoles",
+            "owner_structure": a.pk,
+            "due": "2027-06-30",
+            "status": "planned",
+        },
+    )
+    assert created.status_code == 302
+    assert RoadmapItem.objects.get(title="Former les bénévoles").owner == a

@@ -1,9 +1,11 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
-from cadre.agreements.models import AgreementStatus, ItemStatus, RoadmapItem
+from cadre.agreements.models import Agreement, AgreementStatus, FrameworkAgreement, ItemStatus, RoadmapItem, Signatory
 from cadre.core.forms import FrenchDecimalField, VersionedModelForm
 from cadre.partners.models import Partner
+from cadre.structures.models import Structure
+from cadre.territories.forms import CommuneField
 
 
 def date_input():
@@ -71,4 +73,102 @@ class RoadmapItemForm(VersionedModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["status"].choices = ItemStatus.choices
+
+
+def lines_of(text):
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class FrameworkForm(VersionedModelForm):
+    values_text = forms.CharField(
+        label="Valeurs", required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="une par ligne"
+    )
+    purposes_text = forms.CharField(
+        label="Finalités", required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="une par ligne"
+    )
+
+    class Meta:
+        model = FrameworkAgreement
+        fields = ["title", "department", "starts", "ends", "extended_to", "previous", "charter", "notes"]
+        widgets = {
+            "starts": date_input(),
+            "ends": date_input(),
+            "extended_to": date_input(),
+            "charter": forms.Textarea(attrs={"rows": 6}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("values_text", "\n".join(self.instance.values or []))
+        self.initial.setdefault("purposes_text", "\n".join(self.instance.purposes or []))
+        previous = FrameworkAgreement.objects.exclude(pk=self.instance.pk).filter(next_edition__isnull=True)
+        self.fields["previous"].queryset = previous.order_by("-starts")
+
+    def clean(self):
+        cleaned = super().clean()
+        self.instance.values = lines_of(cleaned.get("values_text"))
+        self.instance.purposes = lines_of(cleaned.get("purposes_text"))
+        return cleaned
+
+
+class SignatoryForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = Signatory
+        fields = ["partner", "role", "signed_on"]
+        widgets = {"signed_on": date_input()}
+
+    def __init__(self, *args, framework, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.framework = framework
+        self.fields["partner"].required = True
+        self.fields["partner"].queryset = Partner.objects.exclude(signatures__framework=framework).order_by("name")
+
+
+class AgreementForm(VersionedModelForm):
+    commune = CommuneField(label="Ville", required=False, help_text="pour une convention tripartite ou une CTG")
+
+    class Meta:
+        model = Agreement
+        fields = ["framework", "kind", "title", "reference", "commune", "starts", "ends", "notes"]
+        widgets = {"starts": date_input(), "ends": date_input(), "notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, frameworks, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["framework"].queryset = frameworks
+
+
+class PartyForm(DsfrBaseForm):
+    """A partner or a structure that becomes party to an agreement."""
+
+    partner = forms.ModelChoiceField(label="Partenaire", queryset=Partner.objects.none(), required=False)
+    structure = forms.ModelChoiceField(label="Structure", queryset=Structure.objects.none(), required=False)
+    signed_on = forms.DateField(label="Signée le", required=False, widget=date_input())
+
+    def __init__(self, *args, agreement, structures, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = Partner.objects.exclude(signatures__agreement=agreement).order_by("name")
+        self.fields["structure"].queryset = structures.exclude(agreement_signatures__agreement=agreement).order_by(
+            "name"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("partner")) == bool(cleaned.get("structure")):
+            raise forms.ValidationError("Choisissez un partenaire ou une structure (l'un des deux).")
+        return cleaned
+
+
+class NewItemForm(VersionedModelForm):
+    class Meta:
+        model = RoadmapItem
+        fields = ["theme", "title", "owner_partner", "owner_structure", "due", "status"]
+        widgets = {"due": date_input()}
+
+    def __init__(self, *args, roadmap, partners, structures, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["theme"].queryset = roadmap.themes.all()
+        self.fields["owner_partner"].queryset = partners
+        self.fields["owner_structure"].queryset = structures
         self.fields["status"].choices = ItemStatus.choices

@@ -40,3 +40,8 @@ def can_update_item(user, item):
     if item.owner_partner_id and item.owner_partner_id in user.partner_ids(WRITE_ROLES):
         return True
     return bool(item.owner_structure_id and item.owner_structure_id in user.structure_ids(WRITE_ROLES))
+
+
+def can_create_agreement(user):
+    """Administrators, and the staff who may write of a partner (who becomes party to it)."""
+    return _active(user) and (user.is_administrator or bool(user.partner_ids(WRITE_ROLES)))

@@ -6,11 +6,19 @@ app_name = "agreements"
 
 urlpatterns = [
     path("", views.agreement_list, name="list"),
+    path("cadres/nouvelle/", views.framework_create, name="framework_create"),
     path("cadres/<uuid:uuid>/", views.framework_detail, name="framework"),
+    path("cadres/<uuid:uuid>/modifier/", views.framework_edit, name="framework_edit"),
+    path("cadres/<uuid:uuid>/signataires/nouveau/", views.framework_signatory, name="framework_signatory"),
     path("cadres/<uuid:uuid>/etat/", views.framework_status, name="framework_status"),
     path("cadres/<uuid:uuid>/avenants/nouveau/", views.framework_amend, name="framework_amend"),
     path("feuilles-de-route/en-retard/", views.late_items, name="late_items"),
     path("feuilles-de-route/actions/<uuid:uuid>/", views.item_detail, name="item"),
+    path("nouvelle/", views.agreement_create, name="create"),
     path("<uuid:uuid>/", views.agreement_detail, name="detail"),
+    path("<uuid:uuid>/modifier/", views.agreement_edit, name="edit"),
+    path("<uuid:uuid>/parties/nouvelle/", views.agreement_party, name="party"),
+    path("<uuid:uuid>/feuille-de-route/", views.roadmap_start, name="roadmap_start"),
+    path("<uuid:uuid>/feuille-de-route/actions/nouvelle/", views.item_create, name="item_create"),
     path("<uuid:uuid>/etat/", views.agreement_status, name="status"),
 ]

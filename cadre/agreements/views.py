@@ -7,8 +7,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cadre.accounts.models import WRITE_ROLES
 from cadre.agreements import actions, permissions
-from cadre.agreements.forms import AmendmentForm, RoadmapItemForm, StatusForm
+from cadre.agreements.forms import (
+    AgreementForm,
+    AmendmentForm,
+    FrameworkForm,
+    NewItemForm,
+    PartyForm,
+    RoadmapItemForm,
+    SignatoryForm,
+    StatusForm,
+)
 from cadre.agreements.models import (
     STATUS_STEPS,
     Agreement,
@@ -19,6 +29,7 @@ from cadre.agreements.models import (
     Signatory,
 )
 from cadre.partners.models import Partner
+from cadre.structures.models import Structure
 
 LIST = ("Conventions", "agreements:list")
 
@@ -42,6 +53,7 @@ def agreement_list(request):
         "agreements": Agreement.objects.visible_to(user).select_related("commune", "framework"),
         "late_count": RoadmapItem.objects.visible_to(user).late().count(),
         "can_create": permissions.can_create_framework(user),
+        "can_create_agreement": permissions.can_create_agreement(user),
         "title": "Conventions",
         "breadcrumb": [("Conventions", None)],
     }
@@ -219,3 +231,135 @@ def structure_agreements(structure, user):
     return Agreement.objects.visible_to(user).filter(
         pk__in=Signatory.objects.filter(structure=structure).values("agreement")
     )
+
+
+# -- Creating and editing ------------------------------------------------------------------------
+
+
+def _form_page(request, form, title, crumbs, cancel_url, intro=""):
+    context = {"form": form, "title": title, "breadcrumb": _crumbs(*crumbs), "cancel_url": cancel_url, "intro": intro}
+    return render(request, "agreements/form.html", context)
+
+
+def framework_create(request):
+    if not permissions.can_create_framework(request.user):
+        raise PermissionDenied
+    form = FrameworkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        framework = form.save_tracked(request.user)
+        messages.success(request, "La convention cadre a été créée : ajoutez ses signataires.")
+        return redirect("agreements:framework", uuid=framework.uuid)
+    return _form_page(
+        request, form, "Nouvelle convention cadre", [("Nouvelle convention cadre", None)], reverse(LIST[1])
+    )
+
+
+def framework_edit(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    form = FrameworkForm(request.POST or None, instance=framework)
+    url = reverse("agreements:framework", args=[framework.uuid])
+    if request.method == "POST" and form.is_valid() and form.save_or_conflict(request.user) is not None:
+        messages.success(request, "Les modifications ont été enregistrées.")
+        return redirect(url)
+    return _form_page(request, form, "Modifier la convention cadre", [(framework.title, url), ("Modifier", None)], url)
+
+
+def framework_signatory(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    form = SignatoryForm(request.POST or None, framework=framework)
+    url = reverse("agreements:framework", args=[framework.uuid])
+    if request.method == "POST" and form.is_valid():
+        signatory = form.save()
+        messages.success(request, f"{signatory.partner.name} signe la convention cadre.")
+        return redirect(url)
+    intro = "Après la signature, les entrées et sorties de signataires passent par un avenant."
+    return _form_page(
+        request, form, "Ajouter un signataire", [(framework.title, url), ("Signataire", None)], url, intro
+    )
+
+
+def agreement_create(request):
+    if not permissions.can_create_agreement(request.user):
+        raise PermissionDenied
+    form = AgreementForm(request.POST or None, frameworks=FrameworkAgreement.objects.visible_to(request.user))
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            agreement = form.save_tracked(request.user)
+            own = sorted(request.user.partner_ids(WRITE_ROLES))
+            if own and not request.user.is_administrator:
+                actions.add_party(agreement, partner=Partner.objects.get(pk=own[0]))
+        messages.success(request, "La convention a été créée : ajoutez ses parties.")
+        return redirect("agreements:detail", uuid=agreement.uuid)
+    intro = "Votre partenaire en devient partie ; ajoutez ensuite les autres partenaires et les structures."
+    return _form_page(request, form, "Nouvelle convention", [("Nouvelle convention", None)], reverse(LIST[1]), intro)
+
+
+def _managed_agreement(request, uuid):
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_agreement(request.user, agreement):
+        raise PermissionDenied
+    return agreement
+
+
+def agreement_edit(request, uuid):
+    agreement = _managed_agreement(request, uuid)
+    form = AgreementForm(
+        request.POST or None, instance=agreement, frameworks=FrameworkAgreement.objects.visible_to(request.user)
+    )
+    url = reverse("agreements:detail", args=[agreement.uuid])
+    if request.method == "POST" and form.is_valid() and form.save_or_conflict(request.user) is not None:
+        messages.success(request, "Les modifications ont été enregistrées.")
+        return redirect(url)
+    return _form_page(request, form, "Modifier la convention", [(agreement.title, url), ("Modifier", None)], url)
+
+
+def agreement_party(request, uuid):
+    agreement = _managed_agreement(request, uuid)
+    data = request.POST if request.method == "POST" else None  # every field is optional: an empty POST is bound
+    form = PartyForm(data, agreement=agreement, structures=Structure.objects.visible_to(request.user))
+    url = reverse("agreements:detail", args=[agreement.uuid])
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            party = actions.add_party(
+                agreement, partner=data["partner"], structure=data["structure"], signed_on=data["signed_on"]
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"{party.party} est partie à la convention.")
+            return redirect(url)
+    return _form_page(request, form, "Ajouter une partie", [(agreement.title, url), ("Partie", None)], url)
+
+
+@require_POST
+def roadmap_start(request, uuid):
+    agreement = _managed_agreement(request, uuid)
+    try:
+        actions.start_roadmap(agreement, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "La feuille de route est ouverte avec ses cinq thèmes.")
+    return redirect("agreements:detail", uuid=agreement.uuid)
+
+
+def item_create(request, uuid):
+    agreement = _managed_agreement(request, uuid)
+    roadmap = get_object_or_404(Roadmap, agreement=agreement)
+    form = NewItemForm(
+        request.POST or None,
+        roadmap=roadmap,
+        partners=agreement.partners(),
+        structures=agreement.structures(),
+    )
+    url = reverse("agreements:detail", args=[agreement.uuid])
+    if request.method == "POST" and form.is_valid():
+        form.save_tracked(request.user)
+        messages.success(request, "L'action a été ajoutée à la feuille de route.")
+        return redirect(url)
+    return _form_page(request, form, "Nouvelle action", [(agreement.title, url), ("Nouvelle action", None)], url)
