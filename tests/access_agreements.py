@@ -144,6 +144,11 @@ def caf69_envelope(o):
 ROWS.update(
     {
         "funding:envelopes": ("get", lambda o: reverse("funding:envelopes"), SIGNED_IN),
+        "funding:partner_export": (
+            "get",
+            lambda o: reverse("funding:partner_export", args=[o["caf69"].uuid]),
+            row(LOGIN, 403, 403, 200, 403, 403, 403, 200),
+        ),
         "funding:envelope_create": (
             "get",
             lambda o: reverse("funding:envelope_create"),

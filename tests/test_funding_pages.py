@@ -251,3 +251,23 @@ def test_a_caf_advisor_creates_an_agreement_becomes_party_and_opens_its_roadmap(
     )
     assert created.status_code == 302
     assert RoadmapItem.objects.get(title="Former les bénévoles").owner == a
+
+
+def test_the_workbook_adds_up_to_the_partner_page(client, caf69):
+    import io
+
+    from openpyxl import load_workbook
+
+    log_in(client, cast.CAF69)
+    response = client.get(reverse("funding:partner_export", args=[caf69.uuid]) + "?annee=2025")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    lines = FundingLine.objects.filter(partner=caf69, year=2025)
+    assert len(rows) == lines.count() and {r[0] for r in rows} == {2025}
+    voted = sum(Decimal(str(r[7])) for r in rows)
+    paid = sum(Decimal(str(r[10])) for r in rows)
+    assert voted == lines.aggregate(total=Sum("voted"))["total"]
+    assert paid == Payment.objects.filter(line__in=lines).aggregate(total=Sum("amount"))["total"]
+    assert sheet.cell(row=2, column=8).number_format == '#,##0.00 "€"'
+    page = client.get(reverse("funding:partner", args=[caf69.uuid]) + "?annee=2025").content.decode()
+    assert format_euros(voted) in page and format_euros(paid) in page

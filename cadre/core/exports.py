@@ -40,10 +40,24 @@ def _csv_value(value):
     return value
 
 
-def xlsx_response(filename, headers, rows, sheet_title="Données"):
+EUROS_FORMAT = '#,##0.00 "€"'
+
+
+def xlsx_response(filename, headers, rows, sheet_title="Données", formats=None):
+    """`formats`: {column index: number format}, e.g. EUROS_FORMAT for amounts."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title[:31])
     bold = Font(bold=True)
+    formats = formats or {}
+
+    def shown(index, value):
+        if isinstance(value, bool):
+            return "oui" if value else "non"
+        if index in formats and value is not None:
+            formatted = WriteOnlyCell(sheet, value=value)
+            formatted.number_format = formats[index]
+            return formatted
+        return value
 
     header_cells = []
     for title in headers:
@@ -52,7 +66,7 @@ def xlsx_response(filename, headers, rows, sheet_title="Données"):
         header_cells.append(cell)
     sheet.append(header_cells)
     for row in rows:
-        sheet.append([("oui" if v else "non") if isinstance(v, bool) else v for v in row])
+        sheet.append([shown(i, v) for i, v in enumerate(row)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)

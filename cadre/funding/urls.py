@@ -12,6 +12,7 @@ urlpatterns = [
     path("pieces/<uuid:uuid>/", views.document_download, name="document"),
     path("pieces/<uuid:uuid>/examen/", views.document_review, name="document_review"),
     path("partenaires/<uuid:uuid>/", views.partner_funding, name="partner"),
+    path("partenaires/<uuid:uuid>/export.xlsx", views.partner_export, name="partner_export"),
     path("conventions/<uuid:uuid>/", views.agreement_funding, name="agreement"),
     path("lignes/<uuid:uuid>/", views.line_detail, name="line"),
     path("lignes/<uuid:uuid>/modifier/", views.line_edit, name="line_edit"),

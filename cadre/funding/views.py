@@ -7,9 +7,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement
+from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.funding import actions, permissions, queries
 from cadre.funding.forms import (
     CommitForm,
@@ -486,3 +488,48 @@ def _adjustments(data, envelope):
             continue
         adjusted[share.pk] = None if value is None or value == share.simulated else value
     return adjusted, errors
+
+
+def partner_export(request, uuid):
+    """The partner's funding lines as a workbook: one row per line, amounts in euros."""
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_see_partner_funding(request.user, partner):
+        raise PermissionDenied
+    lines = FundingLine.objects.filter(partner=partner).select_related("structure__commune", "scheme", "agreement")
+    year = request.GET.get("annee", "")
+    if year.isdigit():
+        lines = lines.filter(year=int(year))
+    headers = [
+        "Année",
+        "Structure",
+        "Commune",
+        "SIRET",
+        "Dispositif",
+        "Convention",
+        "Prévisionnel (€)",
+        "Voté (€)",
+        "Décision",
+        "Date de la décision",
+        "Versé (€)",
+        "Reste à verser (€)",
+    ]
+    rows = (
+        [
+            line.year,
+            line.structure.name,
+            line.structure.commune.name,
+            line.structure.siret,
+            line.scheme.name,
+            line.agreement.reference or line.agreement.title if line.agreement_id else "",
+            line.forecast,
+            line.voted,
+            line.decision_reference,
+            line.decision_date,
+            line.paid_total,
+            (line.voted - line.paid_total) if line.voted is not None else None,
+        ]
+        for line in queries.with_paid(lines).order_by("-year", "structure__name", "scheme__name")
+    )
+    money = dict.fromkeys([6, 7, 10, 11], EUROS_FORMAT)
+    name = f"financements-{slugify(partner.short_name or partner.name)}" + (f"-{year}" if year.isdigit() else "")
+    return xlsx_response(name, headers, rows, sheet_title="Financements", formats=money)
