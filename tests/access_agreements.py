@@ -197,3 +197,25 @@ ROWS.update(
         ),
     }
 )
+
+
+def a_feed(o):
+    from cadre.accounts.models import User
+    from cadre.demo import cast
+    from cadre.funding.models import CalendarFeed
+
+    return CalendarFeed.objects.get_or_create(user=User.objects.get(email=cast.CAF69))[0]
+
+
+ROWS.update(
+    {
+        "funding:calendar": ("get", lambda o: reverse("funding:calendar"), SIGNED_IN),
+        "funding:calendar_token": ("post", lambda o: reverse("funding:calendar_token"), row(LOGIN, *[302] * 7)),
+        # The secret address is the credential: anyone holding it reads that person's dates.
+        "funding:calendar_feed": (
+            "get",
+            lambda o: reverse("funding:calendar_feed", args=[a_feed(o).token]),
+            row(*[200] * 8),
+        ),
+    }
+)

@@ -183,6 +183,7 @@ def agreement_pages(structure):
         f"/financements/structures/{structure.uuid}/nouvelle-ligne/",
         f"/financements/structures/{structure.uuid}/pieces/",
         "/financements/pieces/en-retard/",
+        "/financements/calendrier/",
         "/financements/enveloppes/",
         "/financements/enveloppes/nouvelle/",
         *[f"/financements/enveloppes/{e.uuid}/" for e in Envelope.objects.all()[:1]],

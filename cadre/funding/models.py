@@ -791,3 +791,24 @@ def split(amount, bases, floor=None, cap=None):
             shares[k] -= CENT
             cents += 1
     return {k: euros(v) for k, v in shares.items()}
+
+
+def new_feed_token():
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class CalendarFeed(models.Model):
+    """The secret address of a user's iCalendar feed (read-only dates), renewed on demand."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField("jeton", max_length=64, unique=True, default=new_feed_token)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "flux de calendrier"
+        verbose_name_plural = "flux de calendrier"
+
+    def __str__(self):
+        return f"Calendrier de {self.user}"

@@ -1,18 +1,20 @@
 import datetime
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
-from cadre.funding import actions, permissions, queries
+from cadre.funding import actions, calendar, permissions, queries
 from cadre.funding.forms import (
     CommitForm,
     DepositForm,
@@ -25,6 +27,7 @@ from cadre.funding.forms import (
 )
 from cadre.funding.models import (
     ZERO,
+    CalendarFeed,
     Document,
     DocumentStatus,
     Envelope,
@@ -533,3 +536,58 @@ def partner_export(request, uuid):
     money = dict.fromkeys([6, 7, 10, 11], EUROS_FORMAT)
     name = f"financements-{slugify(partner.short_name or partner.name)}" + (f"-{year}" if year.isdigit() else "")
     return xlsx_response(name, headers, rows, sheet_title="Financements", formats=money)
+
+
+# -- Obligations calendar -------------------------------------------------------------------------
+
+CALENDAR_MONTHS_BEFORE, CALENDAR_MONTHS_AFTER = 3, 12
+
+
+def _calendar_period(today):
+    start = (today.replace(day=1) - datetime.timedelta(days=CALENDAR_MONTHS_BEFORE * 31)).replace(day=1)
+    end = today.replace(day=1) + datetime.timedelta(days=CALENDAR_MONTHS_AFTER * 31)
+    return start, end
+
+
+def calendar_page(request):
+    today = datetime.date.today()
+    start, end = _calendar_period(today)
+    events = calendar.obligations(request.user, start, end)
+    feed = CalendarFeed.objects.filter(user=request.user).first()
+    months = {}
+    for event in events:
+        months.setdefault(event.month, []).append(event)
+    context = {
+        "months": sorted(months.items()),
+        "today": today,
+        "start": start,
+        "end": end,
+        "feed_url": request.build_absolute_uri(reverse("funding:calendar_feed", args=[feed.token])) if feed else None,
+        "title": "Calendrier des échéances",
+        "breadcrumb": [("Conventions", reverse("agreements:list")), ("Calendrier", None)],
+    }
+    return render(request, "funding/calendar.html", context)
+
+
+@require_POST
+def calendar_token(request):
+    """A new secret address for the user's feed: the old one stops working."""
+    CalendarFeed.objects.filter(user=request.user).delete()
+    CalendarFeed.objects.create(user=request.user)
+    messages.success(request, "Votre adresse d'abonnement a été créée : l'ancienne ne fonctionne plus.")
+    return redirect("funding:calendar")
+
+
+@login_not_required
+def calendar_feed(request, token):
+    feed = get_object_or_404(CalendarFeed.objects.select_related("user"), token=token)
+    if not feed.user.is_active:
+        raise Http404
+    today = datetime.date.today()
+    start, end = _calendar_period(today)
+    body = calendar.ical(
+        calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/"), timezone.now()
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="cadre-echeances.ics"'
+    return response

@@ -1,0 +1,171 @@
+"""The obligations calendar: approval renewals, agreement ends, documents due, roadmap deadlines and
+observatory deadlines that a user's scope reaches, for a page, an iCalendar feed and e-mail reminders.
+
+Scope: the structures the user sees (Structure.visible_to), the agreements it sees, and for the
+documents due the lines of its own partner or structure (all of them for an administrator)."""
+
+import dataclasses
+import datetime
+
+from django.db.models import Q
+from django.urls import reverse
+from icalendar import Calendar
+from icalendar import Event as IcalEvent
+
+from cadre.agreements.models import OPEN_ITEM_STATUSES, Agreement, FrameworkAgreement, RoadmapItem
+from cadre.funding.models import DocumentStatus, FundingLine, RequiredDocument, latest_documents
+from cadre.observatory.models import Campaign, Submission, SubmissionStatus
+from cadre.structures.models import Approval, Structure
+
+
+@dataclasses.dataclass
+class Obligation:
+    day: datetime.date
+    kind: str  # French label of the kind of date
+    title: str
+    path: str  # where to act, in Cadre
+    uid: str  # stable: a calendar client updates the event instead of adding a copy
+
+    @property
+    def month(self):
+        return self.day.replace(day=1)
+
+
+def _lines_of(user):
+    if user.is_administrator:
+        return FundingLine.objects.all()
+    return FundingLine.objects.filter(
+        Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
+    )
+
+
+def obligations(user, start, end):
+    """[Obligation] of `user` from `start` to `end` (both included), by date."""
+    found = []
+    approvals = Approval.objects.visible_to(user).filter(ends__range=(start, end)).select_related("structure")
+    for approval in approvals:
+        found.append(
+            Obligation(
+                approval.ends,
+                "Fin d'agrément",
+                f"{approval.structure.name} : fin de l'agrément {approval.get_kind_display().lower()}",
+                reverse("structures:detail", args=[approval.structure.uuid]),
+                f"approval-{approval.uuid}",
+            )
+        )
+    for agreement in Agreement.objects.visible_to(user).filter(ends__range=(start, end)):
+        found.append(
+            Obligation(
+                agreement.ends,
+                "Fin de convention",
+                f"Fin de la convention « {agreement.title} »",
+                reverse("agreements:detail", args=[agreement.uuid]),
+                f"agreement-{agreement.uuid}",
+            )
+        )
+    for framework in FrameworkAgreement.objects.visible_to(user):
+        if start <= framework.effective_end <= end:
+            found.append(
+                Obligation(
+                    framework.effective_end,
+                    "Fin de convention",
+                    f"Fin de la « {framework.title} »",
+                    reverse("agreements:framework", args=[framework.uuid]),
+                    f"framework-{framework.uuid}",
+                )
+            )
+    items = RoadmapItem.objects.visible_to(user).filter(due__range=(start, end), status__in=OPEN_ITEM_STATUSES)
+    for item in items.select_related("theme__roadmap__agreement"):
+        found.append(
+            Obligation(
+                item.due,
+                "Feuille de route",
+                f"{item.title} ({item.theme.roadmap.agreement.title})",
+                reverse("agreements:item", args=[item.uuid]),
+                f"roadmap-item-{item.uuid}",
+            )
+        )
+    found += _documents_due(user, start, end)
+    found += _campaign_deadlines(user, start, end)
+    found.sort(key=lambda o: (o.day, o.kind, o.title))
+    return found
+
+
+def _documents_due(user, start, end):
+    """Documents due in the period and neither accepted nor waiting for review."""
+    years = range(start.year - 1, end.year + 1)
+    pairs = set(_lines_of(user).filter(year__in=years).values_list("structure_id", "year", "scheme_id"))
+    if not pairs:
+        return []
+    required = {}
+    for document in RequiredDocument.objects.filter(scheme_id__in={s for _, _, s in pairs}):
+        required.setdefault(document.scheme_id, []).append(document)
+    structures = Structure.objects.in_bulk({s for s, _, _ in pairs})
+    latest = latest_documents(list(structures), list(years))
+    found, seen = [], set()
+    for structure_id, year, scheme_id in sorted(pairs):
+        for item in required.get(scheme_id, []):
+            due = item.due_on(year)
+            key = (structure_id, item.pk, year)
+            if key in seen or not start <= due <= end:
+                continue
+            seen.add(key)
+            document = latest.get(key)
+            if document is not None and document.status != DocumentStatus.REJECTED:
+                continue
+            structure = structures[structure_id]
+            found.append(
+                Obligation(
+                    due,
+                    "Pièce à déposer",
+                    f"{structure.name} : {item} {year}",
+                    reverse("funding:documents", args=[structure.uuid]),
+                    f"document-{structure.uuid}-{item.uuid}-{year}",
+                )
+            )
+    return found
+
+
+def _campaign_deadlines(user, start, end):
+    """The closing day of a campaign: for a structure, while its questionnaire is not sent yet."""
+    found = []
+    campaigns = Campaign.objects.visible_to(user).filter(closes_on__range=(start, end))
+    own = sorted(user.structure_ids())
+    for campaign in campaigns:
+        if own and not user.partner_ids() and not user.is_administrator:
+            waiting = Submission.objects.filter(
+                campaign=campaign,
+                structure_id__in=own,
+                status__in=[SubmissionStatus.NOT_STARTED, SubmissionStatus.DRAFT, SubmissionStatus.RETURNED],
+            )
+            if not waiting.exists():
+                continue
+        found.append(
+            Obligation(
+                campaign.closes_on,
+                "Observatoire",
+                f"Date limite : {campaign.title}",
+                reverse("observatory:campaign", args=[campaign.uuid]),
+                f"campaign-{campaign.uuid}",
+            )
+        )
+    return found
+
+
+def ical(obligations_list, base_url, now):
+    """An iCalendar (RFC 5545) of whole-day events."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Cadre//Calendrier des échéances//FR")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "Cadre : échéances")
+    for obligation in obligations_list:
+        event = IcalEvent()
+        event.add("uid", f"{obligation.uid}@cadre")
+        event.add("dtstamp", now)
+        event.add("dtstart", obligation.day)
+        event.add("dtend", obligation.day + datetime.timedelta(days=1))
+        event.add("summary", f"{obligation.kind} : {obligation.title}")
+        event.add("url", base_url + obligation.path)
+        event.add("description", base_url + obligation.path)
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,65 @@
+"""The obligations calendar: what falls in it, its iCalendar feed, the e-mail reminders."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.urls import reverse
+from icalendar import Calendar
+
+from cadre.accounts.models import User
+from cadre.agreements.models import Agreement, AgreementKind
+from cadre.demo import cast
+from cadre.funding import views
+from cadre.funding.calendar import obligations
+from cadre.funding.models import CalendarFeed
+from cadre.structures.models import Structure
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_caf_advisor_sees_approvals_agreements_and_documents_due(demo):
+    advisor = User.objects.get(email=cast.CAF69)
+    events = obligations(advisor, datetime.date(2026, 1, 1), datetime.date(2028, 12, 31))
+    kinds = {e.kind for e in events}
+    assert {"Fin d'agrément", "Fin de convention", "Pièce à déposer"} <= kinds
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    assert any(e.uid == f"agreement-{tripartite.uuid}" and e.day == datetime.date(2027, 12, 31) for e in events)
+    elsewhere = {str(s.uuid) for s in Structure.objects.filter(commune__department_id="13")}
+    assert not any(e.kind == "Fin d'agrément" and e.path.split("/")[-2] in elsewhere for e in events)  # not its scope
+    assert any(e.kind == "Fin d'agrément" for e in events)
+    assert events == sorted(events, key=lambda e: (e.day, e.kind, e.title))
+
+
+def test_the_feed_is_read_by_its_secret_address_and_renewing_it_closes_the_old_one(client, demo):
+    client.force_login(User.objects.get(email=cast.CAF69))
+    client.post(reverse("funding:calendar_token"))
+    token = CalendarFeed.objects.get(user__email=cast.CAF69).token
+    client.logout()
+    response = client.get(reverse("funding:calendar_feed", args=[token]))
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = list(calendar.walk("VEVENT"))
+    assert events and all(str(e["uid"]).endswith("@cadre") for e in events)
+    today = datetime.date.today()
+    expected = obligations(User.objects.get(email=cast.CAF69), *views._calendar_period(today))
+    assert len(events) == len(expected) > 0
+    assert {str(e["uid"]) for e in events} == {f"{o.uid}@cadre" for o in expected}
+    client.force_login(User.objects.get(email=cast.CAF69))
+    client.post(reverse("funding:calendar_token"))
+    client.logout()
+    assert client.get(reverse("funding:calendar_feed", args=[token])).status_code == 404
+    assert client.get(reverse("funding:calendar_feed", args=["pas-un-jeton"])).status_code == 404
+
+
+def test_reminders_go_15_and_3_days_before(demo):
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    call_command("send_obligation_reminders", today=(tripartite.ends - datetime.timedelta(days=15)).isoformat())
+    to = {m.to[0]: m for m in mail.outbox}
+    assert cast.CITY_VILLEURBANNE in to  # a party of the agreement
+    assert "Convention tripartite Ville de Villeurbanne" in to[cast.CITY_VILLEURBANNE].body
+    assert cast.CAF13 not in to or "Villeurbanne" not in to[cast.CAF13].body
+    mail.outbox.clear()
+    call_command("send_obligation_reminders", today=(tripartite.ends - datetime.timedelta(days=10)).isoformat())
+    assert not any("Convention tripartite Ville de Villeurbanne" in m.body for m in mail.outbox)
