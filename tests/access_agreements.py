@@ -219,3 +219,34 @@ ROWS.update(
         ),
     }
 )
+
+
+def caf69_import(o):
+    from cadre.accounts.models import User
+    from cadre.demo import cast
+    from cadre.funding.models import SubsidyImport
+
+    return SubsidyImport.objects.create(
+        partner=o["caf69"],
+        scheme=FundingScheme.objects.get(code="subvention-projet"),
+        file_name="subventions.csv",
+        content=b"nomAttribuant,idAttribuant\n",
+        uploaded_by=User.objects.get(email=cast.CAF69),
+    )
+
+
+ROWS.update(
+    {
+        "funding:scdl": (
+            "get",
+            lambda o: reverse("funding:scdl", args=[o["caf69"].uuid]),
+            row(LOGIN, 403, 403, 200, 403, 403, 403, 200),
+        ),
+        # An import is its uploader's own work in progress.
+        "funding:scdl_import": (
+            "get",
+            lambda o: reverse("funding:scdl_import", args=[caf69_import(o).uuid]),
+            row(LOGIN, 404, 404, 200, 404, 404, 404, 404),
+        ),
+    }
+)

@@ -188,6 +188,7 @@ def agreement_pages(structure):
         "/financements/enveloppes/nouvelle/",
         *[f"/financements/enveloppes/{e.uuid}/" for e in Envelope.objects.all()[:1]],
         f"/financements/partenaires/{line.partner.uuid}/",
+        f"/financements/partenaires/{line.partner.uuid}/scdl/",
         f"/financements/conventions/{tripartite.uuid}/",
         f"/financements/lignes/{line.uuid}/",
         f"/financements/lignes/{line.uuid}/modifier/",

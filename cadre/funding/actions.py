@@ -223,3 +223,44 @@ def eligible_structures(envelope):
     if scheme.category == SchemeCategory.PRIORITY_AREA:
         structures = structures.exclude(priority_area_status=PriorityAreaStatus.NONE)
     return structures.order_by("name")
+
+
+def apply_subsidy_import(subsidy_import, rows, chosen, *, actor):
+    """Write the rows of a reviewed SCDL file as voted funding lines, or nothing.
+
+    `chosen`: {row number: Structure or None} for the rows matched by name (None: left out). Rows matched
+    by SIRET or SIREN go to their structure; unmatched rows are left out. Returns the lines written."""
+    if subsidy_import.applied_at:
+        raise ValidationError("Ce fichier a déjà été importé.")
+    errors = [f"ligne {row.number} : {message}" for row in rows for message in row.errors]
+    if errors:
+        raise ValidationError(errors)
+    lines = []
+    with transaction.atomic():
+        for row in rows:
+            structure = row.structure if row.certain else chosen.get(row.number)
+            if structure is None:
+                continue
+            line = FundingLine(
+                structure=structure,
+                partner=subsidy_import.partner,
+                scheme=subsidy_import.scheme,
+                year=row.year,
+                forecast=row.amount,
+                voted=row.amount,
+                decision_reference=row.data.get("referenceDecision", "")[:100],
+                decision_date=row.signed,
+            )
+            try:
+                line.full_clean()
+            except ValidationError as error:
+                errors.append(f"ligne {row.number} ({structure.name}) : " + " ".join(error.messages))
+                continue
+            line.save_tracked(user=actor)
+            lines.append(line)
+        if errors:  # leaving the block by the exception undoes every line written above
+            raise ValidationError(errors)
+        subsidy_import.applied_at = timezone.now()
+        subsidy_import.lines_written = len(lines)
+        subsidy_import.save(update_fields=["applied_at", "lines_written"])
+    return lines

@@ -138,3 +138,19 @@ class CommitForm(DsfrBaseForm):
         if cleaned.get("decision_reference") and not cleaned.get("decision_date"):
             self.add_error("decision_date", "Une décision a une date.")
         return cleaned
+
+
+class SubsidyFileForm(DsfrBaseForm):
+    file = forms.FileField(label="Fichier SCDL « subventions » (CSV)", help_text="2 Mo au plus")
+    scheme = forms.ModelChoiceField(
+        label="Dispositif des lignes importées",
+        queryset=FundingScheme.objects.exclude(rule="caf_service").order_by("category", "name"),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".csv"):
+            raise forms.ValidationError("Déposez le fichier au format CSV (.csv).")
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError("Fichier trop lourd : au plus 2 Mo.")
+        return upload

@@ -812,3 +812,34 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"Calendrier de {self.user}"
+
+
+class SubsidyImportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(uploaded_by=user)
+
+
+class SubsidyImport(models.Model):
+    """A partner's past SCDL file, kept between its upload, its review and its confirmation."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid_module.uuid4, unique=True, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="subsidy_imports")
+    scheme = models.ForeignKey(FundingScheme, verbose_name="dispositif", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField("fichier", max_length=150)
+    content = models.BinaryField("contenu")
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+    applied_at = models.DateTimeField("appliqué le", null=True, blank=True)
+    lines_written = models.PositiveIntegerField("lignes écrites", default=0)
+
+    objects = SubsidyImportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "import SCDL"
+        verbose_name_plural = "imports SCDL"
+        ordering = ["-uploaded_at"]
+
+    def __str__(self):
+        return self.file_name

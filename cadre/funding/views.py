@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
-from cadre.funding import actions, calendar, permissions, queries
+from cadre.funding import actions, calendar, permissions, queries, scdl
 from cadre.funding.forms import (
     CommitForm,
     DepositForm,
@@ -23,6 +23,7 @@ from cadre.funding.forms import (
     PaymentForm,
     ReviewForm,
     SchemeYearForm,
+    SubsidyFileForm,
     partners_for,
 )
 from cadre.funding.models import (
@@ -36,6 +37,7 @@ from cadre.funding.models import (
     Owed,
     RequiredDocument,
     SchemeYear,
+    SubsidyImport,
     documents_owed,
     latest_documents,
 )
@@ -591,3 +593,90 @@ def calendar_feed(request, token):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadre-echeances.ics"'
     return response
+
+
+# -- SCDL « subventions » ------------------------------------------------------------------------
+
+
+def partner_scdl(request, uuid):
+    """Publish the partner's subsidies in the SCDL format, or bring back a past file of its own."""
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_see_partner_funding(request.user, partner):
+        raise PermissionDenied
+    if request.GET.get("format") == "csv":
+        year = request.GET.get("annee", "")
+        response = HttpResponse(
+            scdl.export_csv(partner, int(year) if year.isdigit() else None), content_type="text/csv; charset=utf-8"
+        )
+        name = f"subventions-{slugify(partner.short_name or partner.name)}" + (f"-{year}" if year.isdigit() else "")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    can_import = permissions.can_manage_partner_funding(request.user, partner)
+    form = SubsidyFileForm(request.POST or None, request.FILES or None) if can_import else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            subsidy_import = SubsidyImport.objects.create(
+                partner=partner,
+                scheme=form.cleaned_data["scheme"],
+                file_name=upload.name[:150],
+                content=upload.read(),
+                uploaded_by=request.user,
+            )
+            return redirect("funding:scdl_import", uuid=subsidy_import.uuid)
+    context = {
+        "partner": partner,
+        "form": form,
+        "years": queries.partner_years(partner),
+        "title": f"Subventions au format SCDL : {partner.name}",
+        "breadcrumb": [
+            ("Partenaires", reverse("partners:list")),
+            (partner.name, reverse("partners:detail", args=[partner.uuid])),
+            ("Format SCDL", None),
+        ],
+    }
+    return render(request, "funding/scdl.html", context)
+
+
+def scdl_import(request, uuid):
+    """Review of an uploaded SCDL file: matches to confirm, rows left out, errors; then all or nothing."""
+    subsidy_import = get_object_or_404(
+        SubsidyImport.objects.visible_to(request.user).select_related("partner"), uuid=uuid
+    )
+    partner = subsidy_import.partner
+    if not permissions.can_manage_partner_funding(request.user, partner):
+        raise PermissionDenied
+    structures = Structure.objects.visible_to(request.user).only("pk", "uuid", "name", "siret", "commune")
+    rows, file_errors = scdl.read(bytes(subsidy_import.content), partner, structures)
+    errors = []
+    if request.method == "POST" and not file_errors and not subsidy_import.applied_at:
+        by_uuid = {str(s.uuid): s for s in structures}
+        chosen = {row.number: by_uuid.get(request.POST.get(f"ligne-{row.number}", "")) for row in rows}
+        try:
+            lines = actions.apply_subsidy_import(subsidy_import, rows, chosen, actor=request.user)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(request, f"{len(lines)} subvention(s) importée(s) comme lignes de financement votées.")
+            return redirect("funding:partner", uuid=partner.uuid)
+    context = {
+        "subsidy_import": subsidy_import,
+        "partner": partner,
+        "rows": rows,
+        "file_errors": file_errors,
+        "errors": errors,
+        "certain": [r for r in rows if r.certain],
+        "uncertain": [r for r in rows if r.match == scdl.Match.NAME],
+        "unmatched": [r for r in rows if r.match == scdl.Match.NONE],
+        "row_errors": [r for r in rows if r.errors],
+        "title": f"Import SCDL : {subsidy_import.file_name}",
+        "breadcrumb": [
+            ("Partenaires", reverse("partners:list")),
+            (partner.name, reverse("partners:detail", args=[partner.uuid])),
+            ("Format SCDL", reverse("funding:scdl", args=[partner.uuid])),
+            ("Import", None),
+        ],
+    }
+    return render(request, "funding/scdl_import.html", context)
