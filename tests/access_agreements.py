@@ -250,3 +250,58 @@ ROWS.update(
         ),
     }
 )
+
+
+def steering():
+    from cadre.agreements.models import Committee, CommitteeKind
+
+    return Committee.objects.get(kind=CommitteeKind.STEERING, framework=framework())
+
+
+def steering_meeting():
+    return steering().meetings.order_by("starts_at").first()
+
+
+def a_follow_up():
+    from cadre.agreements.models import FollowUp
+
+    return FollowUp.objects.filter(decision__meeting=steering_meeting()).first()
+
+
+def data_day():
+    from cadre.agreements.models import Event
+
+    return Event.objects.get(kind="data_day")
+
+
+ROWS.update(
+    {
+        "agreements:governance": ("get", lambda o: reverse("agreements:governance"), SIGNED_IN),
+        "agreements:committee": (
+            "get",
+            lambda o: reverse("agreements:committee", args=[steering().uuid]),
+            FRAMEWORK_13,
+        ),
+        "agreements:meeting_create": (
+            "get",
+            lambda o: reverse("agreements:meeting_create", args=[steering().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+        "agreements:meeting": (
+            "get",
+            lambda o: reverse("agreements:meeting", args=[steering_meeting().uuid]),
+            FRAMEWORK_13,
+        ),
+        "agreements:follow_up_done": (
+            "post",
+            lambda o: reverse("agreements:follow_up_done", args=[a_follow_up().uuid]),
+            row(LOGIN, 404, 403, 404, 302, 404, 404, 302),
+        ),
+        "agreements:event": ("get", lambda o: reverse("agreements:event", args=[data_day().uuid]), SIGNED_IN),
+        "agreements:event_registration": (
+            "post",
+            lambda o: reverse("agreements:event_registration", args=[data_day().uuid]),
+            row(LOGIN, *[302] * 7),
+        ),
+    }
+)

@@ -160,7 +160,7 @@ def test_main_pages_pass_axe(page, site):
 def agreement_pages(structure):
     """The demo's conventions and funding: the Bouches-du-Rhône framework, the Villeurbanne tripartite
     agreement and its roadmap, structure A's funding and one of its lines, the Caf du Rhône's page."""
-    from cadre.agreements.models import Agreement, FrameworkAgreement, RoadmapItem
+    from cadre.agreements.models import Agreement, Committee, Event, FrameworkAgreement, Meeting, RoadmapItem
     from cadre.funding.models import Envelope, FundingLine, FundingScheme
 
     framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
@@ -175,6 +175,10 @@ def agreement_pages(structure):
         f"/conventions/{tripartite.uuid}/",
         "/conventions/feuilles-de-route/en-retard/",
         "/conventions/nouvelle/",
+        "/conventions/instances/",
+        *[f"/conventions/instances/{c.uuid}/" for c in Committee.objects.filter(kind="steering")[:1]],
+        *[f"/conventions/reunions/{m.uuid}/" for m in Meeting.objects.all()[:1]],
+        *[f"/conventions/evenements/{e.uuid}/" for e in Event.objects.all()[:1]],
         "/conventions/cadres/nouvelle/",
         f"/conventions/{tripartite.uuid}/parties/nouvelle/",
         f"/conventions/{tripartite.uuid}/feuille-de-route/actions/nouvelle/",

@@ -6,6 +6,7 @@ ValidationError with the French message, before anything is written.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from cadre.agreements.models import (
     DEFAULT_THEMES,
@@ -13,7 +14,12 @@ from cadre.agreements.models import (
     Agreement,
     AgreementStatus,
     Amendment,
+    Decision,
+    Event,
+    FollowUp,
     FrameworkAgreement,
+    Meeting,
+    Registration,
     Roadmap,
     RoadmapTheme,
     Signatory,
@@ -165,3 +171,28 @@ def add_party(agreement, *, partner=None, structure=None, role=None, signed_on=N
     signatory.full_clean()
     signatory.save()
     return signatory
+
+
+def register(event, user):
+    """Register `user` for `event`, within its places (the event is locked while counting them)."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event.pk)
+        if Registration.objects.filter(event=event, user=user).exists():
+            raise ValidationError("Vous êtes déjà inscrit.")
+        if event.capacity is not None and event.registrations.count() >= event.capacity:
+            raise ValidationError(f"Complet : les {event.capacity} places sont prises.")
+        if event.starts_at <= timezone.now():
+            raise ValidationError("Cet événement a déjà eu lieu.")
+        return Registration.objects.create(event=event, user=user)
+
+
+def add_decision(meeting, *, text, follow_ups=()):
+    """A decision of `meeting` (numbered after the others) and the actions it calls for:
+    follow_ups = [(title, owner partner or None, due date)]."""
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+        number = (meeting.decisions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        decision = Decision.objects.create(meeting=meeting, number=number, text=text)
+        for title, owner, due in follow_ups:
+            FollowUp(decision=decision, title=title, owner=owner, due=due).save_tracked()
+    return decision

@@ -1,7 +1,15 @@
 from django import forms
 from dsfr.forms import DsfrBaseForm
 
-from cadre.agreements.models import Agreement, AgreementStatus, FrameworkAgreement, ItemStatus, RoadmapItem, Signatory
+from cadre.agreements.models import (
+    Agreement,
+    AgreementStatus,
+    FrameworkAgreement,
+    ItemStatus,
+    Meeting,
+    RoadmapItem,
+    Signatory,
+)
 from cadre.core.forms import FrenchDecimalField, VersionedModelForm
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
@@ -172,3 +180,44 @@ class NewItemForm(VersionedModelForm):
         self.fields["owner_partner"].queryset = partners
         self.fields["owner_structure"].queryset = structures
         self.fields["status"].choices = ItemStatus.choices
+
+
+def datetime_input():
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class MeetingForm(VersionedModelForm):
+    class Meta:
+        model = Meeting
+        fields = ["starts_at", "place", "agenda", "minutes", "present"]
+        widgets = {
+            "starts_at": datetime_input(),
+            "agenda": forms.Textarea(attrs={"rows": 4}),
+            "minutes": forms.Textarea(attrs={"rows": 6}),
+            "present": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, committee, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.committee = committee
+        self.fields["present"].queryset = committee.members.select_related("partner")
+        self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]
+
+
+class DecisionForm(DsfrBaseForm):
+    text = forms.CharField(label="Décision", widget=forms.Textarea(attrs={"rows": 3}))
+    follow_up = forms.CharField(label="Suite à donner", required=False, max_length=250)
+    owner = forms.ModelChoiceField(label="Porteur de la suite", queryset=Partner.objects.none(), required=False)
+    due = forms.DateField(label="Échéance de la suite", required=False, widget=date_input())
+
+    def __init__(self, *args, committee, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = Partner.objects.filter(pk__in=committee.members.values("partner")).order_by(
+            "name"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("follow_up") and not cleaned.get("due"):
+            self.add_error("due", "Une suite à donner a une échéance.")
+        return cleaned

@@ -491,3 +491,200 @@ class ProgressNote(models.Model):
 
     def __str__(self):
         return f"{self.written_on:%d/%m/%Y} : {self.text[:50]}"
+
+
+# -- Governance ------------------------------------------------------------------------------------
+
+
+class CommitteeKind(models.TextChoices):
+    STEERING = "steering", "Comité de pilotage"
+    TECHNICAL = "technical", "Comité technique"
+    SUPPORT = "support", "Cellule d'appui"
+    TERRITORIAL = "territorial", "Instance territoriale de concertation"
+
+
+class CommitteeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Its members' staff; for bodies other than the support cell (its cases are confidential), those
+        who see its framework agreement; administrators."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        member = CommitteeMember.objects.filter(committee=OuterRef("pk"), partner_id__in=sorted(user.partner_ids()))
+        open_to_framework = ~Q(kind=CommitteeKind.SUPPORT) & Q(
+            framework__in=FrameworkAgreement.objects.visible_to(user)
+        )
+        return self.filter(Q(Exists(member)) | open_to_framework)
+
+
+class Committee(VersionedModel):
+    framework = models.ForeignKey(
+        FrameworkAgreement, verbose_name="convention cadre", on_delete=models.CASCADE, related_name="committees"
+    )
+    kind = models.CharField("instance", max_length=12, choices=CommitteeKind.choices)
+    name = models.CharField("nom", max_length=200)
+    mission = models.TextField("mission", blank=True)
+
+    objects = CommitteeQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "instance de gouvernance"
+        verbose_name_plural = "instances de gouvernance"
+        ordering = ["framework", "kind", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class MemberRole(models.TextChoices):
+    CHAIR = "chair", "Présidence"
+    MEMBER = "member", "Membre"
+    GUEST = "guest", "Invité"
+
+
+class CommitteeMember(models.Model):
+    committee = models.ForeignKey(Committee, on_delete=models.CASCADE, related_name="members")
+    partner = models.ForeignKey(Partner, verbose_name="partenaire", on_delete=models.PROTECT, related_name="+")
+    person = models.CharField("représenté par", max_length=150, blank=True)
+    role = models.CharField("rôle", max_length=8, choices=MemberRole.choices, default=MemberRole.MEMBER)
+
+    class Meta:
+        verbose_name = "membre d'une instance"
+        ordering = ["role", "partner__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["committee", "partner"],
+                name="committee_member_unique",
+                violation_error_message="Ce partenaire est déjà membre de l'instance.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.partner} ({self.person})" if self.person else str(self.partner)
+
+
+class Meeting(VersionedModel):
+    committee = models.ForeignKey(Committee, verbose_name="instance", on_delete=models.CASCADE, related_name="meetings")
+    starts_at = models.DateTimeField("date et heure")
+    place = models.CharField("lieu", max_length=200, blank=True)
+    agenda = models.TextField("ordre du jour", blank=True)
+    minutes = models.TextField("compte rendu", blank=True)
+    present = models.ManyToManyField(CommitteeMember, verbose_name="présents", blank=True, related_name="attended")
+
+    history = TrackedHistory(m2m_fields=[present])
+
+    class Meta:
+        verbose_name = "réunion"
+        ordering = ["-starts_at"]
+
+    def __str__(self):
+        return f"{self.committee} du {self.starts_at:%d/%m/%Y}"
+
+
+class Decision(models.Model):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="decisions")
+    number = models.PositiveSmallIntegerField("numéro")
+    text = models.TextField("décision")
+
+    class Meta:
+        verbose_name = "décision"
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "number"], name="decision_number_unique")]
+
+    def __str__(self):
+        return f"Décision n° {self.number}"
+
+
+class FollowUpQuerySet(models.QuerySet):
+    def late(self, today=None):
+        return self.filter(due__lt=today or datetime.date.today(), done_on__isnull=True)
+
+
+class FollowUp(VersionedModel):
+    """An action a decision calls for: who does it, by when, done or not."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="follow_ups")
+    title = models.CharField("action", max_length=250)
+    owner = models.ForeignKey(Partner, verbose_name="porteur", on_delete=models.PROTECT, null=True, blank=True)
+    due = models.DateField("échéance")
+    done_on = models.DateField("faite le", null=True, blank=True)
+
+    objects = FollowUpQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "suite à donner"
+        verbose_name_plural = "suites à donner"
+        ordering = ["due", "pk"]
+
+    def __str__(self):
+        return self.title
+
+    def is_late(self, today=None):
+        return self.done_on is None and self.due < (today or datetime.date.today())
+
+
+class EventKind(models.TextChoices):
+    EXCHANGE_DAY = "exchange_day", "Journée d'échange"
+    DATA_DAY = "data_day", "Journée des données SENACS"
+    TRAINING = "training", "Formation"
+    OTHER = "other", "Autre"
+
+
+class EventQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # Exchange days are for the whole partnership: every signed-in person sees them.
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self
+
+
+class Event(VersionedModel):
+    framework = models.ForeignKey(
+        FrameworkAgreement,
+        verbose_name="convention cadre",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    kind = models.CharField("type", max_length=14, choices=EventKind.choices, default=EventKind.EXCHANGE_DAY)
+    title = models.CharField("intitulé", max_length=200)
+    starts_at = models.DateTimeField("date et heure")
+    place = models.CharField("lieu", max_length=200, blank=True)
+    description = models.TextField("programme", blank=True)
+    capacity = models.PositiveIntegerField("places", null=True, blank=True, help_text="vide : sans limite")
+
+    objects = EventQuerySet.as_manager()
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "événement"
+        ordering = ["starts_at"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def places_left(self):
+        return None if self.capacity is None else max(self.capacity - self.registrations.count(), 0)
+
+
+class Registration(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="registrations")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="event_registrations")
+    registered_at = models.DateTimeField("inscrit le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "inscription"
+        ordering = ["registered_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "user"], name="registration_unique", violation_error_message="Vous êtes déjà inscrit."
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.event}"

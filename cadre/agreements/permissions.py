@@ -45,3 +45,13 @@ def can_update_item(user, item):
 def can_create_agreement(user):
     """Administrators, and the staff who may write of a partner (who becomes party to it)."""
     return _active(user) and (user.is_administrator or bool(user.partner_ids(WRITE_ROLES)))
+
+
+def can_manage_committee(user, committee):
+    """The framework's managers (administrators, co-chairs' writers) and the writers of the chair."""
+    from cadre.agreements.models import MemberRole
+
+    if can_manage_framework(user, committee.framework):
+        return True
+    chairs = committee.members.filter(role=MemberRole.CHAIR, partner_id__in=sorted(user.partner_ids(WRITE_ROLES)))
+    return _active(user) and chairs.exists()

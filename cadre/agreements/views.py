@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cadre.accounts.models import WRITE_ROLES
@@ -12,7 +13,9 @@ from cadre.agreements import actions, permissions
 from cadre.agreements.forms import (
     AgreementForm,
     AmendmentForm,
+    DecisionForm,
     FrameworkForm,
+    MeetingForm,
     NewItemForm,
     PartyForm,
     RoadmapItemForm,
@@ -22,8 +25,13 @@ from cadre.agreements.forms import (
 from cadre.agreements.models import (
     STATUS_STEPS,
     Agreement,
+    Committee,
+    Event,
+    FollowUp,
     FrameworkAgreement,
+    Meeting,
     ProgressNote,
+    Registration,
     Roadmap,
     RoadmapItem,
     Signatory,
@@ -363,3 +371,145 @@ def item_create(request, uuid):
         messages.success(request, "L'action a été ajoutée à la feuille de route.")
         return redirect(url)
     return _form_page(request, form, "Nouvelle action", [(agreement.title, url), ("Nouvelle action", None)], url)
+
+
+# -- Governance ------------------------------------------------------------------------------------
+
+
+def governance(request):
+    committees = Committee.objects.visible_to(request.user).select_related("framework")
+    today = timezone.now()
+    context = {
+        "committees": committees,
+        "events": Event.objects.visible_to(request.user).filter(starts_at__gte=today).prefetch_related("registrations"),
+        "past_events": Event.objects.visible_to(request.user).filter(starts_at__lt=today).order_by("-starts_at")[:5],
+        "late": FollowUp.objects.late()
+        .filter(decision__meeting__committee__in=committees)
+        .select_related("decision__meeting__committee", "owner"),
+        "title": "Instances et événements",
+        "breadcrumb": _crumbs(("Instances et événements", None)),
+    }
+    return render(request, "agreements/governance.html", context)
+
+
+def _committee_crumbs(committee, *rest):
+    return _crumbs(
+        ("Instances et événements", reverse("agreements:governance")),
+        (committee.name, reverse("agreements:committee", args=[committee.uuid])),
+        *rest,
+    )
+
+
+def committee_detail(request, uuid):
+    committee = get_object_or_404(Committee.objects.visible_to(request.user).select_related("framework"), uuid=uuid)
+    context = {
+        "committee": committee,
+        "members": committee.members.select_related("partner"),
+        "meetings": committee.meetings.prefetch_related("decisions"),
+        "can_manage": permissions.can_manage_committee(request.user, committee),
+        "title": committee.name,
+        "breadcrumb": _committee_crumbs(committee)[:-1] + [(committee.name, None)],
+    }
+    return render(request, "agreements/committee.html", context)
+
+
+def meeting_create(request, uuid):
+    committee = get_object_or_404(Committee.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_committee(request.user, committee):
+        raise PermissionDenied
+    form = MeetingForm(request.POST or None, committee=committee)
+    if request.method == "POST" and form.is_valid():
+        meeting = form.save_tracked(request.user)
+        messages.success(request, "La réunion est enregistrée.")
+        return redirect("agreements:meeting", uuid=meeting.uuid)
+    url = reverse("agreements:committee", args=[committee.uuid])
+    return _form_page(
+        request, form, "Nouvelle réunion", _committee_crumbs(committee, ("Nouvelle réunion", None))[1:], url
+    )
+
+
+def meeting_detail(request, uuid):
+    meeting = get_object_or_404(
+        Meeting.objects.filter(committee__in=Committee.objects.visible_to(request.user)).select_related("committee"),
+        uuid=uuid,
+    )
+    committee = meeting.committee
+    can_manage = permissions.can_manage_committee(request.user, committee)
+    form = decision_form = None
+    if can_manage:
+        posted = request.POST if request.method == "POST" else None
+        form = MeetingForm(
+            posted if request.POST.get("action") == "meeting" else None, instance=meeting, committee=committee
+        )
+        decision_form = DecisionForm(posted if request.POST.get("action") == "decision" else None, committee=committee)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        if request.POST.get("action") == "meeting" and form.is_valid() and form.save_or_conflict(request.user):
+            messages.success(request, "Le compte rendu et les présences sont enregistrés.")
+            return redirect("agreements:meeting", uuid=meeting.uuid)
+        if request.POST.get("action") == "decision" and decision_form.is_valid():
+            data = decision_form.cleaned_data
+            follow_ups = [(data["follow_up"], data["owner"], data["due"])] if data["follow_up"] else []
+            decision = actions.add_decision(meeting, text=data["text"], follow_ups=follow_ups)
+            messages.success(request, f"La décision n° {decision.number} est enregistrée.")
+            return redirect("agreements:meeting", uuid=meeting.uuid)
+    context = {
+        "meeting": meeting,
+        "committee": committee,
+        "present": set(meeting.present.values_list("pk", flat=True)),
+        "members": committee.members.select_related("partner"),
+        "decisions": meeting.decisions.prefetch_related("follow_ups__owner"),
+        "form": form,
+        "decision_form": decision_form,
+        "today": datetime.date.today(),
+        "title": str(meeting),
+        "breadcrumb": _committee_crumbs(committee, (f"Réunion du {meeting.starts_at:%d/%m/%Y}", None)),
+    }
+    return render(request, "agreements/meeting.html", context)
+
+
+@require_POST
+def follow_up_done(request, uuid):
+    follow_up = get_object_or_404(
+        FollowUp.objects.filter(
+            decision__meeting__committee__in=Committee.objects.visible_to(request.user)
+        ).select_related("decision__meeting__committee"),
+        uuid=uuid,
+    )
+    meeting = follow_up.decision.meeting
+    if not permissions.can_manage_committee(request.user, meeting.committee):
+        raise PermissionDenied
+    follow_up.done_on = None if follow_up.done_on else datetime.date.today()
+    follow_up.save_tracked(user=request.user)
+    return redirect("agreements:meeting", uuid=meeting.uuid)
+
+
+def event_detail(request, uuid):
+    event = get_object_or_404(Event.objects.visible_to(request.user), uuid=uuid)
+    registrations = event.registrations.select_related("user")
+    context = {
+        "event": event,
+        "registrations": registrations,
+        "registered": registrations.filter(user=request.user).exists(),
+        "is_past": event.starts_at <= timezone.now(),
+        "title": event.title,
+        "breadcrumb": _crumbs(("Instances et événements", reverse("agreements:governance")), (event.title, None)),
+    }
+    return render(request, "agreements/event.html", context)
+
+
+@require_POST
+def event_registration(request, uuid):
+    event = get_object_or_404(Event.objects.visible_to(request.user), uuid=uuid)
+    if request.POST.get("action") == "cancel":
+        Registration.objects.filter(event=event, user=request.user).delete()
+        messages.success(request, "Votre inscription est annulée.")
+    else:
+        try:
+            actions.register(event, request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Vous êtes inscrit.")
+    return redirect("agreements:event", uuid=event.uuid)

@@ -20,9 +20,18 @@ from cadre.agreements.models import (
     Agreement,
     AgreementKind,
     AgreementStatus,
+    Committee,
+    CommitteeKind,
+    CommitteeMember,
+    Event,
+    EventKind,
+    FollowUp,
     FrameworkAgreement,
     ItemStatus,
+    Meeting,
+    MemberRole,
     ProgressNote,
+    Registration,
     RoadmapItem,
     Signatory,
     SignatoryRole,
@@ -172,6 +181,7 @@ def seed(builder, partners, structures):
         deposit_documents(lines, admin, today, rng)
         pay_balances(lines, admin, today)
         qpv_envelope(partners["prefecture13"], schemes["subvention-qpv"], admin)
+        governance(framework, partners, admin, today)
         return {"agreements": Agreement.objects.count(), "funding_lines": len(lines)}
     finally:
         builder.rng = main_rng
@@ -415,3 +425,90 @@ def qpv_envelope(prefecture, scheme, admin):
     envelope.save_tracked(user=admin)
     funding_actions.simulate_envelope(envelope, list(funding_actions.eligible_structures(envelope)))
     return envelope
+
+
+def governance(framework, partners, admin, today):
+    """The Bouches-du-Rhône convention's steering committee (co-chaired by the State and the Caf), its
+    technical committee and support cell; two steering meetings with decisions and their follow-ups;
+    a SENACS data day to come and an exchange day past."""
+    from cadre.accounts.models import User
+    from cadre.demo import cast
+
+    steering = Committee(
+        framework=framework, kind=CommitteeKind.STEERING, name="Comité de pilotage de la convention cadre"
+    )
+    steering.mission = "Oriente la convention, arbitre les financements complémentaires, suit l'observatoire."
+    steering.save_tracked(user=admin)
+    members = {}
+    for key, role, person in [
+        ("prefecture13", MemberRole.CHAIR, "Anne Roussel"),
+        ("caf13", MemberRole.CHAIR, "Karim Benali"),
+        ("department13", MemberRole.MEMBER, ""),
+        ("metropolis13", MemberRole.MEMBER, ""),
+        ("marseille", MemberRole.MEMBER, ""),
+        ("federation13", MemberRole.MEMBER, "Mehdi Haddad"),
+    ]:
+        members[key] = CommitteeMember.objects.create(
+            committee=steering, partner=partners[key], role=role, person=person
+        )
+    technical = Committee(framework=framework, kind=CommitteeKind.TECHNICAL, name="Comité technique")
+    technical.save_tracked(user=admin)
+    support = Committee(framework=framework, kind=CommitteeKind.SUPPORT, name="Cellule d'appui aux structures")
+    support.mission = "Examine les situations des structures en difficulté ; ses échanges sont confidentiels."
+    support.save_tracked(user=admin)
+    for key in ("caf13", "federation13", "prefecture13", "department13"):
+        CommitteeMember.objects.create(committee=technical, partner=partners[key])
+    for key in ("caf13", "federation13", "prefecture13"):
+        CommitteeMember.objects.create(committee=support, partner=partners[key])
+    tz = datetime.UTC
+    first = Meeting(
+        committee=steering,
+        starts_at=datetime.datetime(2025, 3, 12, 9, 30, tzinfo=tz),
+        place="Préfecture des Bouches-du-Rhône, Marseille",
+        agenda="1. Bilan de l'observatoire 2024\n2. Financements complémentaires 2025\n3. Entrée de la Ville d'Aubagne",
+        minutes="Le comité valide les orientations 2025 et l'entrée de la Ville d'Aubagne par avenant.",
+    )
+    first.save_tracked(user=admin, save_relations=lambda: first.present.set(list(members.values())[:5]))
+    funding_decision = agreement_actions.add_decision(
+        first,
+        text="Les financements complémentaires 2025 sont reconduits au niveau de 2024.",
+        follow_ups=[("Notifier les montants aux structures", partners["caf13"], day(2025, 4, 30))],
+    )
+    FollowUp.objects.filter(decision=funding_decision).update(done_on=day(2025, 4, 18))
+    agreement_actions.add_decision(
+        first,
+        text="Un avenant fera entrer la Ville d'Aubagne dans la convention.",
+        follow_ups=[("Rédiger l'avenant n° 1", partners["prefecture13"], day(2025, 6, 30))],
+    )
+    second = Meeting(
+        committee=steering,
+        starts_at=datetime.datetime(2026, 3, 10, 9, 30, tzinfo=tz),
+        place="Caf des Bouches-du-Rhône, Marseille",
+        agenda="1. Observatoire 2025\n2. Enveloppe QPV 2027\n3. Calendrier de renouvellement",
+    )
+    second.save_tracked(user=admin, save_relations=lambda: second.present.set(list(members.values())))
+    agreement_actions.add_decision(
+        second,
+        text="La répartition de l'enveloppe QPV 2027 suivra la population des zones d'influence, avec un plancher.",
+        follow_ups=[("Présenter la simulation de l'enveloppe QPV", partners["prefecture13"], day(2026, 6, 30))],
+    )
+    data_day = Event(
+        framework=framework,
+        kind=EventKind.DATA_DAY,
+        title="Journée des données SENACS 2026",
+        starts_at=datetime.datetime(today.year + 1, 2, 5, 9, 0, tzinfo=tz),
+        place="Cité des associations, Marseille",
+        description="Présentation de l'observatoire 2026, ateliers par territoire, échanges avec les structures.",
+        capacity=80,
+    )
+    data_day.save_tracked(user=admin)
+    for email in (cast.CAF13, cast.FEDERATION13, cast.STRUCTURE_B):
+        Registration.objects.create(event=data_day, user=User.objects.get(email=email))
+    past = Event(
+        framework=framework,
+        kind=EventKind.EXCHANGE_DAY,
+        title="Journée d'échange des centres sociaux 2025",
+        starts_at=datetime.datetime(2025, 11, 20, 9, 0, tzinfo=tz),
+        place="Aix-en-Provence",
+    )
+    past.save_tracked(user=admin)

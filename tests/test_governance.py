@@ -1,0 +1,67 @@
+"""Governance bodies: who sees them (the support cell stays among its members), meetings, decisions
+and their follow-ups, event registrations within the places."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from cadre.accounts.models import User
+from cadre.agreements import actions
+from cadre.agreements.models import Committee, CommitteeKind, Event, FollowUp, Meeting
+from cadre.demo import cast
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_support_cell_is_seen_by_its_members_only(demo):
+    support = Committee.objects.get(kind=CommitteeKind.SUPPORT)
+    steering = Committee.objects.get(kind=CommitteeKind.STEERING)
+    director_b = User.objects.get(email=cast.STRUCTURE_B)
+    caf13 = User.objects.get(email=cast.CAF13)
+    assert steering in Committee.objects.visible_to(director_b)  # it sees the framework
+    assert support not in Committee.objects.visible_to(director_b)
+    assert support in Committee.objects.visible_to(caf13)  # a member
+
+
+def test_a_chair_records_a_decision_with_its_follow_up_and_marks_it_done(client, demo):
+    meeting = Meeting.objects.filter(committee__kind=CommitteeKind.STEERING).order_by("-starts_at").first()
+    client.force_login(User.objects.get(email=cast.CAF13))
+    url = reverse("agreements:meeting", args=[meeting.uuid])
+    missing_due = client.post(url, {"action": "decision", "text": "Étendre l'observatoire", "follow_up": "Écrire"})
+    assert missing_due.context["decision_form"].errors["due"] == ["Une suite à donner a une échéance."]
+    count = meeting.decisions.count()
+    response = client.post(
+        url,
+        {
+            "action": "decision",
+            "text": "Étendre l'observatoire aux EVS",
+            "follow_up": "Adapter le questionnaire",
+            "due": "2027-01-31",
+        },
+    )
+    assert response.status_code == 302
+    decision = meeting.decisions.order_by("-number").first()
+    assert decision.number == count + 1
+    follow_up = decision.follow_ups.get()
+    client.post(reverse("agreements:follow_up_done", args=[follow_up.uuid]))
+    follow_up.refresh_from_db()
+    assert follow_up.done_on == datetime.date.today()
+    assert FollowUp.objects.late(today=datetime.date(2025, 7, 1)).filter(title="Rédiger l'avenant n° 1").exists()
+
+
+def test_registrations_stop_at_the_places_and_past_events(demo):
+    event = Event.objects.get(kind="data_day")
+    event.capacity = event.registrations.count() + 1
+    event.save()
+    actions.register(event, User.objects.get(email=cast.CAF69))
+    with pytest.raises(ValidationError, match="Complet"):
+        actions.register(event, User.objects.get(email=cast.FEDERATION69))
+    with pytest.raises(ValidationError, match="déjà inscrit"):
+        actions.register(event, User.objects.get(email=cast.CAF69))
+    past = Event.objects.get(kind="exchange_day")
+    assert past.starts_at < timezone.now()
+    with pytest.raises(ValidationError, match="déjà eu lieu"):
+        actions.register(past, User.objects.get(email=cast.CAF69))
