@@ -305,3 +305,10 @@ ROWS.update(
         ),
     }
 )
+
+
+ROWS["funding:agreement_pdf"] = (
+    "get",
+    lambda o: reverse("funding:agreement_pdf", args=[tripartite().uuid]),
+    TRIPARTITE,
+)

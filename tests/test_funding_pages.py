@@ -271,3 +271,14 @@ def test_the_workbook_adds_up_to_the_partner_page(client, caf69):
     assert sheet.cell(row=2, column=8).number_format == '#,##0.00 "€"'
     page = client.get(reverse("funding:partner", args=[caf69.uuid]) + "?annee=2025").content.decode()
     assert format_euros(voted) in page and format_euros(paid) in page
+
+
+def test_the_agreement_summary_pdf_adds_up_its_funding(client, demo):
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    log_in(client, cast.ADMIN)
+    response = client.get(reverse("funding:agreement_pdf", args=[tripartite.uuid]))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+    lines = FundingLine.objects.filter(agreement=tripartite)
+    assert response.context["total"] == amount_total(lines)
+    assert response.context["total_paid"] == Payment.objects.filter(line__in=lines).aggregate(t=Sum("amount"))["t"]
+    assert [y for y, *_ in response.context["years"]] == [2024, 2025, 2026, 2027]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("partenaires/<uuid:uuid>/scdl/", views.partner_scdl, name="scdl"),
     path("imports-scdl/<uuid:uuid>/", views.scdl_import, name="scdl_import"),
     path("conventions/<uuid:uuid>/", views.agreement_funding, name="agreement"),
+    path("conventions/<uuid:uuid>/fiche.pdf", views.agreement_pdf, name="agreement_pdf"),
     path("lignes/<uuid:uuid>/", views.line_detail, name="line"),
     path("lignes/<uuid:uuid>/modifier/", views.line_edit, name="line_edit"),
     path("calendrier/", views.calendar_page, name="calendar"),

@@ -1,5 +1,6 @@
 import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,8 +13,9 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from cadre.agreements.models import Agreement
+from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
+from cadre.core.pdf import pdf_response
 from cadre.funding import actions, calendar, permissions, queries, scdl
 from cadre.funding.forms import (
     CommitForm,
@@ -680,3 +682,49 @@ def scdl_import(request, uuid):
         ],
     }
     return render(request, "funding/scdl_import.html", context)
+
+
+def agreement_pdf(request, uuid):
+    """A printable summary of an agreement: parties, funding by year and funder, roadmap, amendments."""
+    agreement = get_object_or_404(
+        Agreement.objects.visible_to(request.user).select_related("framework", "commune"), uuid=uuid
+    )
+    lines = queries.with_paid(
+        FundingLine.objects.visible_to(request.user).filter(agreement=agreement).select_related("partner", "scheme")
+    )
+    grouped = {}
+    for line in lines:
+        key = (line.year, line.partner.name, line.scheme.name)
+        amount, paid = grouped.get(key, (ZERO, ZERO))
+        grouped[key] = (amount + (line.amount or ZERO), paid + line.paid_total)
+    years = {}
+    for (year, partner, scheme), (amount, paid) in sorted(grouped.items()):
+        years.setdefault(year, []).append({"partner": partner, "scheme": scheme, "amount": amount, "paid": paid})
+    year_rows = [
+        (year, rows, sum((r["amount"] for r in rows), ZERO), sum((r["paid"] for r in rows), ZERO))
+        for year, rows in years.items()
+    ]
+    roadmap = Roadmap.objects.filter(agreement=agreement).first()
+    themes = []
+    if roadmap:
+        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
+        by_theme = {}
+        for item in items:
+            by_theme.setdefault(item.theme_id, []).append(item)
+        themes = [(theme, by_theme.get(theme.pk, [])) for theme in roadmap.themes.all()]
+    parties = list(agreement.parties.select_related("partner", "structure"))
+    context = {
+        "agreement": agreement,
+        "partners": [p for p in parties if p.partner_id],
+        "structures": [p for p in parties if p.structure_id],
+        "years": year_rows,
+        "total": sum((row[2] for row in year_rows), ZERO),
+        "total_paid": sum((row[3] for row in year_rows), ZERO),
+        "roadmap": roadmap,
+        "themes": themes,
+        "amendments": agreement.amendments.all(),
+        "reader": request.user.display_name,
+        "today": datetime.date.today(),
+        "OPERATOR": settings.CADRE_OPERATOR,
+    }
+    return pdf_response(f"convention-{slugify(agreement.title)[:60]}", "funding/agreement_pdf.html", context, request)
