@@ -30,6 +30,10 @@ def test_a_caf_advisor_sees_approvals_agreements_and_documents_due(demo):
     assert not any(e.kind == "Fin d'agrément" and e.path.split("/")[-2] in elsewhere for e in events)  # not its scope
     assert any(e.kind == "Fin d'agrément" for e in events)
     assert events == sorted(events, key=lambda e: (e.day, e.kind, e.title))
+    caf13 = User.objects.get(email=cast.CAF13)  # a member of the Bouches-du-Rhône steering committee
+    its = obligations(caf13, datetime.date(2025, 1, 1), datetime.date(2026, 12, 31))
+    assert {"Réunion", "Suite de décision"} <= {e.kind for e in its}
+    assert not {"Réunion", "Suite de décision"} & {e.kind for e in events}  # the Rhône has no such body
 
 
 def test_the_feed_is_read_by_its_secret_address_and_renewing_it_closes_the_old_one(client, demo):

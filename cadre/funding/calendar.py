@@ -1,18 +1,28 @@
-"""The obligations calendar: approval renewals, agreement ends, documents due, roadmap deadlines and
-observatory deadlines that a user's scope reaches, for a page, an iCalendar feed and e-mail reminders.
+"""The obligations calendar: approval renewals, agreement ends, documents due, roadmap deadlines,
+committee meetings and their decisions' follow-ups, and observatory deadlines that a user's scope
+reaches, for a page, an iCalendar feed and e-mail reminders.
 
-Scope: the structures the user sees (Structure.visible_to), the agreements it sees, and for the
-documents due the lines of its own partner or structure (all of them for an administrator)."""
+Scope: the structures the user sees (Structure.visible_to), the agreements and committees it sees, and
+for the documents due the lines of its own partner or structure (all of them for an administrator)."""
 
 import dataclasses
 import datetime
 
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from icalendar import Calendar
 from icalendar import Event as IcalEvent
 
-from cadre.agreements.models import OPEN_ITEM_STATUSES, Agreement, FrameworkAgreement, RoadmapItem
+from cadre.agreements.models import (
+    OPEN_ITEM_STATUSES,
+    Agreement,
+    Committee,
+    FollowUp,
+    FrameworkAgreement,
+    Meeting,
+    RoadmapItem,
+)
 from cadre.funding.models import DocumentStatus, FundingLine, RequiredDocument, latest_documents
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Approval, Structure
@@ -83,6 +93,31 @@ def obligations(user, start, end):
                 f"{item.title} ({item.theme.roadmap.agreement.title})",
                 reverse("agreements:item", args=[item.uuid]),
                 f"roadmap-item-{item.uuid}",
+            )
+        )
+    committees = Committee.objects.visible_to(user)
+    meetings = Meeting.objects.filter(committee__in=committees, starts_at__date__range=(start, end))
+    for meeting in meetings.select_related("committee"):
+        found.append(
+            Obligation(
+                timezone.localtime(meeting.starts_at).date(),
+                "Réunion",
+                f"{meeting.committee.name} ({timezone.localtime(meeting.starts_at):%H:%M})",
+                reverse("agreements:meeting", args=[meeting.uuid]),
+                f"meeting-{meeting.uuid}",
+            )
+        )
+    follow_ups = FollowUp.objects.filter(
+        decision__meeting__committee__in=committees, due__range=(start, end), done_on__isnull=True
+    )
+    for follow_up in follow_ups.select_related("decision__meeting"):
+        found.append(
+            Obligation(
+                follow_up.due,
+                "Suite de décision",
+                follow_up.title,
+                reverse("agreements:meeting", args=[follow_up.decision.meeting.uuid]),
+                f"follow-up-{follow_up.uuid}",
             )
         )
     found += _documents_due(user, start, end)
