@@ -312,3 +312,10 @@ ROWS["funding:agreement_pdf"] = (
     lambda o: reverse("funding:agreement_pdf", args=[tripartite().uuid]),
     TRIPARTITE,
 )
+
+
+ROWS["funding:scheme_document"] = (
+    "post",
+    lambda o: reverse("funding:scheme_document", args=[FundingScheme.objects.get(code="ps-evs").uuid]),
+    {**ADMIN_ONLY, "admin": 200},  # an empty form comes back with its errors
+)

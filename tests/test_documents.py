@@ -159,3 +159,23 @@ class TestPages:
         assert "Il manque la signature." in page
         overdue = client.get(reverse("funding:overdue")).content.decode()
         assert structure.name in overdue  # the observatory questionnaire 2025 was due by 30 April 2026
+
+
+def test_the_administrator_sets_the_documents_a_scheme_requires(client, world):
+    admin = UserFactory(is_superuser=True)
+    client.force_login(admin)
+    scheme = world["line"].scheme
+    url = reverse("funding:scheme_document", args=[scheme.uuid])
+    bad = client.post(url, {"kind": "other", "label": "Attestation", "due_month": "2", "due_day": "30"})
+    assert bad.context["document_form"].errors["due_day"] == ["Ce jour n'existe pas dans ce mois."]
+    client.post(
+        url, {"kind": "other", "label": "Attestation URSSAF", "due_month": "3", "due_day": "31", "blocks_balance": "on"}
+    )
+    required = scheme.required_documents.get(label="Attestation URSSAF")
+    assert required.due_on(2025) == datetime.date(2025, 3, 31) and required.blocks_balance
+    accounts = world["accounts"]
+    actions.deposit(world["structure"], accounts, 2025, SimpleUploadedFile("c.pdf", PDF), actor=None)
+    client.post(url, {"supprimer": str(accounts.uuid)})
+    assert RequiredDocument.objects.filter(pk=accounts.pk).exists()  # deposits rest on it
+    client.post(url, {"supprimer": str(required.uuid)})
+    assert not RequiredDocument.objects.filter(pk=required.pk).exists()

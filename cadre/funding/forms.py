@@ -3,7 +3,15 @@ from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.core.forms import VersionedModelForm, french_decimals
-from cadre.funding.models import Envelope, FundingLine, FundingScheme, Payment, PaymentKind, SchemeYear
+from cadre.funding.models import (
+    Envelope,
+    FundingLine,
+    FundingScheme,
+    Payment,
+    PaymentKind,
+    RequiredDocument,
+    SchemeYear,
+)
 from cadre.partners.models import Partner, PartnerKind
 
 DATE = {"type": "date"}
@@ -154,3 +162,20 @@ class SubsidyFileForm(DsfrBaseForm):
         if upload.size > 2 * 1024 * 1024:
             raise forms.ValidationError("Fichier trop lourd : au plus 2 Mo.")
         return upload
+
+
+class RequiredDocumentForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = RequiredDocument
+        fields = ["kind", "label", "due_month", "due_day", "following_year", "blocks_balance"]
+
+    def __init__(self, *args, scheme, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.scheme = scheme
+
+    def clean(self):
+        cleaned = super().clean()
+        month, day = cleaned.get("due_month"), cleaned.get("due_day")
+        if month and day and day > [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]:
+            self.add_error("due_day", "Ce jour n'existe pas dans ce mois.")
+        return cleaned

@@ -28,4 +28,5 @@ urlpatterns = [
     path("dispositifs/", views.scheme_list, name="schemes"),
     path("dispositifs/<uuid:uuid>/", views.scheme_detail, name="scheme"),
     path("dispositifs/<uuid:uuid>/baremes/", views.scheme_year, name="scheme_year"),
+    path("dispositifs/<uuid:uuid>/pieces/", views.scheme_document, name="scheme_document"),
 ]

@@ -23,6 +23,7 @@ from cadre.funding.forms import (
     EnvelopeForm,
     FundingLineForm,
     PaymentForm,
+    RequiredDocumentForm,
     ReviewForm,
     SchemeYearForm,
     SubsidyFileForm,
@@ -238,6 +239,8 @@ def scheme_detail(request, uuid):
     context = {
         "scheme": scheme,
         "years": scheme.years.all(),
+        "documents": scheme.required_documents.all(),
+        "document_form": RequiredDocumentForm(scheme=scheme) if can_configure else None,
         "can_configure": can_configure,
         "form": SchemeYearForm(scheme=scheme) if can_configure else None,
         "title": scheme.name,
@@ -262,6 +265,8 @@ def scheme_year(request, uuid):
     context = {
         "scheme": scheme,
         "years": scheme.years.all(),
+        "documents": scheme.required_documents.all(),
+        "document_form": RequiredDocumentForm(scheme=scheme),
         "can_configure": True,
         "form": form,
         "title": scheme.name,
@@ -728,3 +733,36 @@ def agreement_pdf(request, uuid):
         "OPERATOR": settings.CADRE_OPERATOR,
     }
     return pdf_response(f"convention-{slugify(agreement.title)[:60]}", "funding/agreement_pdf.html", context, request)
+
+
+@require_POST
+def scheme_document(request, uuid):
+    """Add a document the scheme requires each year, or take one off (`supprimer`: its id)."""
+    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_configure_schemes(request.user):
+        raise PermissionDenied
+    url = reverse("funding:scheme", args=[scheme.uuid])
+    if request.POST.get("supprimer"):
+        required = get_object_or_404(RequiredDocument, scheme=scheme, uuid=request.POST["supprimer"])
+        if required.documents.exists():
+            messages.error(request, "Des pièces ont déjà été déposées pour cette exigence : elle reste.")
+        else:
+            required.delete()
+            messages.success(request, "La pièce n'est plus exigée.")
+        return redirect(url)
+    form = RequiredDocumentForm(request.POST, scheme=scheme)
+    if form.is_valid():
+        form.instance.save_tracked(user=request.user)
+        messages.success(request, f"« {form.instance} » est exigée chaque année.")
+        return redirect(url)
+    context = {
+        "scheme": scheme,
+        "years": scheme.years.all(),
+        "documents": scheme.required_documents.all(),
+        "document_form": form,
+        "can_configure": True,
+        "form": SchemeYearForm(scheme=scheme),
+        "title": scheme.name,
+        "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
+    }
+    return render(request, "funding/scheme.html", context)
