@@ -319,3 +319,24 @@ ROWS["funding:scheme_document"] = (
     lambda o: reverse("funding:scheme_document", args=[FundingScheme.objects.get(code="ps-evs").uuid]),
     {**ADMIN_ONLY, "admin": 200},  # an empty form comes back with its errors
 )
+
+
+ROWS.update(
+    {
+        "agreements:committee_create": (
+            "get",
+            lambda o: reverse("agreements:committee_create", args=[framework().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+        "agreements:event_create": (
+            "get",
+            lambda o: reverse("agreements:event_create", args=[framework().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+        "agreements:committee_member": (
+            "get",
+            lambda o: reverse("agreements:committee_member", args=[steering().uuid]),
+            FRAMEWORK_13_MANAGE,
+        ),
+    }
+)

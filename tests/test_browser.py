@@ -176,6 +176,8 @@ def agreement_pages(structure):
         "/conventions/feuilles-de-route/en-retard/",
         "/conventions/nouvelle/",
         "/conventions/instances/",
+        f"/conventions/cadres/{framework.uuid}/instances/nouvelle/",
+        f"/conventions/cadres/{framework.uuid}/evenements/nouveau/",
         *[f"/conventions/instances/{c.uuid}/" for c in Committee.objects.filter(kind="steering")[:1]],
         *[f"/conventions/reunions/{m.uuid}/" for m in Meeting.objects.all()[:1]],
         *[f"/conventions/evenements/{e.uuid}/" for e in Event.objects.all()[:1]],

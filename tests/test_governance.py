@@ -65,3 +65,29 @@ def test_registrations_stop_at_the_places_and_past_events(demo):
     assert past.starts_at < timezone.now()
     with pytest.raises(ValidationError, match="déjà eu lieu"):
         actions.register(past, User.objects.get(email=cast.CAF69))
+
+
+def test_a_co_chair_creates_a_body_adds_a_member_and_publishes_an_event(client, demo):
+    from cadre.agreements.models import FrameworkAgreement
+    from cadre.partners.models import Partner
+
+    framework = FrameworkAgreement.objects.get(department_id="13", starts__year=2024)
+    client.force_login(User.objects.get(email=cast.CAF13))
+    response = client.post(
+        reverse("agreements:committee_create", args=[framework.uuid]),
+        {"kind": "territorial", "name": "Instance territoriale d'Arles", "mission": ""},
+    )
+    committee = Committee.objects.get(name="Instance territoriale d'Arles")
+    assert response["Location"] == reverse("agreements:committee", args=[committee.uuid])
+    arles = Partner.objects.get(name="Ville d'Arles")
+    member = reverse("agreements:committee_member", args=[committee.uuid])
+    client.post(member, {"partner": arles.pk, "person": "M. le maire", "role": "chair"})
+    assert committee.members.get().partner == arles
+    again = client.post(member, {"partner": arles.pk, "role": "member"})
+    assert "partner" in again.context["form"].errors
+    event = client.post(
+        reverse("agreements:event_create", args=[framework.uuid]),
+        {"kind": "training", "title": "Formation à l'observatoire", "starts_at": "2027-03-04T14:00", "capacity": "20"},
+    )
+    assert event.status_code == 302
+    assert Event.objects.get(title="Formation à l'observatoire").capacity == 20

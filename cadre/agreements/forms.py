@@ -4,6 +4,9 @@ from dsfr.forms import DsfrBaseForm
 from cadre.agreements.models import (
     Agreement,
     AgreementStatus,
+    Committee,
+    CommitteeMember,
+    Event,
     FrameworkAgreement,
     ItemStatus,
     Meeting,
@@ -221,3 +224,39 @@ class DecisionForm(DsfrBaseForm):
         if cleaned.get("follow_up") and not cleaned.get("due"):
             self.add_error("due", "Une suite à donner a une échéance.")
         return cleaned
+
+
+class CommitteeForm(VersionedModelForm):
+    class Meta:
+        model = Committee
+        fields = ["kind", "name", "mission"]
+        widgets = {"mission": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, framework, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.framework = framework
+
+
+class MemberForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = CommitteeMember
+        fields = ["partner", "person", "role"]
+
+    def __init__(self, *args, committee, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.committee = committee
+        self.fields["partner"].queryset = Partner.objects.exclude(pk__in=committee.members.values("partner")).order_by(
+            "name"
+        )
+
+
+class EventForm(VersionedModelForm):
+    class Meta:
+        model = Event
+        fields = ["kind", "title", "starts_at", "place", "description", "capacity"]
+        widgets = {"starts_at": datetime_input(), "description": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, framework, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.framework = framework
+        self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]

@@ -13,9 +13,12 @@ from cadre.agreements import actions, permissions
 from cadre.agreements.forms import (
     AgreementForm,
     AmendmentForm,
+    CommitteeForm,
     DecisionForm,
+    EventForm,
     FrameworkForm,
     MeetingForm,
+    MemberForm,
     NewItemForm,
     PartyForm,
     RoadmapItemForm,
@@ -513,3 +516,42 @@ def event_registration(request, uuid):
         else:
             messages.success(request, "Vous êtes inscrit.")
     return redirect("agreements:event", uuid=event.uuid)
+
+
+def committee_create(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    form = CommitteeForm(request.POST or None, framework=framework)
+    url = reverse("agreements:framework", args=[framework.uuid])
+    if request.method == "POST" and form.is_valid():
+        committee = form.save_tracked(request.user)
+        messages.success(request, "L'instance est créée : ajoutez ses membres.")
+        return redirect("agreements:committee", uuid=committee.uuid)
+    return _form_page(request, form, "Nouvelle instance", [(framework.title, url), ("Nouvelle instance", None)], url)
+
+
+def committee_member(request, uuid):
+    committee = get_object_or_404(Committee.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_committee(request.user, committee):
+        raise PermissionDenied
+    form = MemberForm(request.POST or None, committee=committee)
+    url = reverse("agreements:committee", args=[committee.uuid])
+    if request.method == "POST" and form.is_valid():
+        member = form.save()
+        messages.success(request, f"{member.partner.name} est membre de l'instance.")
+        return redirect(url)
+    return _form_page(request, form, "Ajouter un membre", _committee_crumbs(committee, ("Membre", None))[1:], url)
+
+
+def event_create(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    form = EventForm(request.POST or None, framework=framework)
+    url = reverse("agreements:framework", args=[framework.uuid])
+    if request.method == "POST" and form.is_valid():
+        event = form.save_tracked(request.user)
+        messages.success(request, "L'événement est publié : chacun peut s'y inscrire.")
+        return redirect("agreements:event", uuid=event.uuid)
+    return _form_page(request, form, "Nouvel événement", [(framework.title, url), ("Nouvel événement", None)], url)
