@@ -13,14 +13,10 @@ from cadre.agreements.models import (
     RoadmapItem,
     Signatory,
 )
-from cadre.core.forms import FrenchDecimalField, VersionedModelForm
+from cadre.core.forms import FrenchDecimalField, VersionedModelForm, date_input
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 from cadre.territories.forms import CommuneField
-
-
-def date_input():
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class AmendmentForm(DsfrBaseForm):

@@ -39,6 +39,7 @@ from cadre.agreements.models import (
     RoadmapItem,
     Signatory,
 )
+from cadre.core.forms import add_model_errors
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -47,14 +48,6 @@ LIST = ("Conventions", "agreements:list")
 
 def _crumbs(*items):
     return [(LIST[0], reverse(LIST[1])), *items]
-
-
-def _add_errors(form, error):
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def agreement_list(request):
@@ -130,7 +123,7 @@ def framework_amend(request, uuid):
         try:
             amendment = actions.amend(framework, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_model_errors(form, error)
         else:
             messages.success(request, f"L'avenant n° {amendment.number} a été enregistré et appliqué.")
             return redirect("agreements:framework", uuid=framework.uuid)
@@ -340,7 +333,7 @@ def agreement_party(request, uuid):
                 agreement, partner=data["partner"], structure=data["structure"], signed_on=data["signed_on"]
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_model_errors(form, error)
         else:
             messages.success(request, f"{party.party} est partie à la convention.")
             return redirect(url)

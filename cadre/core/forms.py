@@ -69,6 +69,20 @@ def french_decimals(model_field, **kwargs):
     return model_field.formfield(**kwargs)
 
 
+def date_input():
+    """A date picker that shows and reads ISO dates (the browser displays them the French way)."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def add_model_errors(form, error):
+    """A refusal of the model's rules (ValidationError), shown at the field it names or above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class FieldsetsMixin:
     """Group a form's fields under legends: `fieldsets = [(legend, [field names])]`."""
 

@@ -2,7 +2,7 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.core.forms import VersionedModelForm, french_decimals
+from cadre.core.forms import VersionedModelForm, date_input, french_decimals
 from cadre.funding.models import (
     Envelope,
     FundingLine,
@@ -13,12 +13,6 @@ from cadre.funding.models import (
     SchemeYear,
 )
 from cadre.partners.models import Partner, PartnerKind
-
-DATE = {"type": "date"}
-
-
-def date_input():
-    return forms.DateInput(attrs=DATE, format="%Y-%m-%d")
 
 
 class FundingLineForm(VersionedModelForm):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
+from cadre.core.forms import add_model_errors
 from cadre.core.pdf import pdf_response
 from cadre.funding import actions, calendar, permissions, queries, scdl
 from cadre.funding.forms import (
@@ -150,7 +151,7 @@ def line_detail(request, uuid):
                     reference=data["reference"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_model_errors(form, error)
             else:
                 messages.success(request, "Le versement a été enregistré.")
                 return redirect("funding:line", uuid=line.uuid)
@@ -171,15 +172,6 @@ def line_detail(request, uuid):
         "breadcrumb": _line_crumbs(line, f"{line.partner.short_name or line.partner.name}, {line.year}"),
     }
     return render(request, "funding/line.html", context)
-
-
-def _add_errors(form, error):
-    """A refusal of the model's rules, shown at the field it names (or above the form)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def line_create(request, uuid):
