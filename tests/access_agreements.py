@@ -340,3 +340,30 @@ ROWS.update(
         ),
     }
 )
+
+
+def tripartite_attachment():
+    from cadre.agreements.models import Attachment
+
+    return Attachment.objects.get(agreement=tripartite())
+
+
+ROWS.update(
+    {
+        "agreements:framework_attach": (
+            "post",
+            lambda o: reverse("agreements:framework_attach", args=[framework().uuid]),
+            row(LOGIN, 404, 403, 404, 302, 404, 404, 302),
+        ),
+        "agreements:attach": (
+            "post",
+            lambda o: reverse("agreements:attach", args=[tripartite().uuid]),
+            TRIPARTITE_MANAGE_POST,
+        ),
+        "agreements:attachment": (
+            "get",
+            lambda o: reverse("agreements:attachment", args=[tripartite_attachment().uuid]),
+            TRIPARTITE,
+        ),
+    }
+)

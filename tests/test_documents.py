@@ -10,8 +10,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from cadre.accounts.models import Role
+from cadre.core.uploads import clean_name, weight
 from cadre.funding import actions
-from cadre.funding.documents import clean_name, weight
 from cadre.funding.models import (
     Document,
     DocumentKind,

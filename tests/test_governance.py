@@ -91,3 +91,23 @@ def test_a_co_chair_creates_a_body_adds_a_member_and_publishes_an_event(client, 
     )
     assert event.status_code == 302
     assert Event.objects.get(title="Formation à l'observatoire").capacity == 20
+
+
+def test_a_signed_agreement_is_attached_checked_and_served_to_those_who_see_it(client, demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cadre.agreements.models import Agreement, AgreementKind, Attachment
+
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    client.force_login(User.objects.get(email=cast.CAF69))
+    url = reverse("agreements:attach", args=[tripartite.uuid])
+    bad = client.post(url, {"kind": "annex", "file": SimpleUploadedFile("annexe.pdf", b"pas un pdf")}, follow=True)
+    assert "pas un vrai fichier PDF" in bad.content.decode()
+    assert tripartite.attachments.count() == 1  # the demo's signed text only
+    client.post(
+        url, {"kind": "annex", "title": "Annexe financière", "file": SimpleUploadedFile("annexe.pdf", b"%PDF-1.4 x")}
+    )
+    annex = Attachment.objects.get(title="Annexe financière")
+    assert client.get(reverse("agreements:attachment", args=[annex.uuid])).content == b"%PDF-1.4 x"
+    client.force_login(User.objects.get(email=cast.CAF13))
+    assert client.get(reverse("agreements:attachment", args=[annex.uuid])).status_code == 404

@@ -4,6 +4,7 @@ from dsfr.forms import DsfrBaseForm
 from cadre.agreements.models import (
     Agreement,
     AgreementStatus,
+    AttachmentKind,
     Committee,
     CommitteeMember,
     Event,
@@ -256,3 +257,16 @@ class EventForm(VersionedModelForm):
         super().__init__(*args, **kwargs)
         self.instance.framework = framework
         self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]
+
+
+class AttachmentForm(DsfrBaseForm):
+    kind = forms.ChoiceField(label="Document", choices=AttachmentKind.choices)
+    title = forms.CharField(label="Intitulé", required=False, max_length=200)
+    file = forms.FileField(label="Fichier", help_text="PDF, ODT, ODS, DOCX, XLSX, PNG ou JPEG ; 10 Mo au plus.")
+
+    def clean_file(self):
+        from cadre.core.uploads import check_upload
+
+        upload = self.cleaned_data["file"]
+        self.checked = check_upload(upload)  # (name, type, bytes, sha256), or the French refusal at the field
+        return upload

@@ -6,6 +6,7 @@ workflows that touch several records (sign, amend, renew) in actions.py.
 """
 
 import datetime
+import uuid as uuid_module
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -688,3 +689,47 @@ class Registration(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.event}"
+
+
+class AttachmentKind(models.TextChoices):
+    SIGNED = "signed", "Convention signée"
+    ANNEX = "annex", "Annexe"
+    AMENDMENT = "amendment", "Avenant signé"
+    OTHER = "other", "Autre document"
+
+
+class Attachment(models.Model):
+    """A file attached to a framework agreement or an agreement (the signed text, annexes), kept in the
+    database and served only to those who see the agreement."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid_module.uuid4, unique=True, editable=False)
+    framework = models.ForeignKey(
+        FrameworkAgreement, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    kind = models.CharField("document", max_length=12, choices=AttachmentKind.choices, default=AttachmentKind.SIGNED)
+    title = models.CharField("intitulé", max_length=200, blank=True)
+    file_name = models.CharField("nom du fichier", max_length=150)
+    content_type = models.CharField("type", max_length=100)
+    size = models.PositiveIntegerField("taille (octets)")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    content = models.BinaryField("contenu")
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "document joint"
+        verbose_name_plural = "documents joints"
+        ordering = ["kind", "-uploaded_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(framework__isnull=True, agreement__isnull=False)
+                | Q(framework__isnull=False, agreement__isnull=True),
+                name="attachment_of_one_agreement",
+            )
+        ]
+
+    def __str__(self):
+        return self.title or self.get_kind_display()

@@ -3,9 +3,12 @@ import datetime
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from cadre.accounts.models import WRITE_ROLES
@@ -13,6 +16,7 @@ from cadre.agreements import actions, permissions
 from cadre.agreements.forms import (
     AgreementForm,
     AmendmentForm,
+    AttachmentForm,
     CommitteeForm,
     DecisionForm,
     EventForm,
@@ -28,6 +32,7 @@ from cadre.agreements.forms import (
 from cadre.agreements.models import (
     STATUS_STEPS,
     Agreement,
+    Attachment,
     Committee,
     Event,
     FollowUp,
@@ -76,6 +81,8 @@ def framework_detail(request, uuid):
         "signatories": [s for s in signatories if s.left_on is None],
         "former": [s for s in signatories if s.left_on is not None],
         "amendments": framework.amendments.prefetch_related("joined", "left"),
+        "attachments": framework.attachments.defer("content"),
+        "attachment_form": AttachmentForm() if can_manage else None,
         "editions": framework.editions(),
         "joined": joined,
         "left": left,
@@ -163,6 +170,8 @@ def agreement_detail(request, uuid):
         "roadmap": roadmap,
         "themes": themes,
         "today": today,
+        "attachments": agreement.attachments.defer("content"),
+        "attachment_form": AttachmentForm() if can_manage else None,
         "can_manage": can_manage,
         "status_form": StatusForm(steps=STATUS_STEPS[agreement.status]) if can_manage else None,
         "title": agreement.title,
@@ -548,3 +557,57 @@ def event_create(request, uuid):
         messages.success(request, "L'événement est publié : chacun peut s'y inscrire.")
         return redirect("agreements:event", uuid=event.uuid)
     return _form_page(request, form, "Nouvel événement", [(framework.title, url), ("Nouvel événement", None)], url)
+
+
+# -- Attached documents ----------------------------------------------------------------------------
+
+
+def _attach(request, record, field, url):
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        name, mime, content, digest = form.checked
+        Attachment.objects.create(
+            **{field: record},
+            kind=form.cleaned_data["kind"],
+            title=form.cleaned_data["title"],
+            file_name=name,
+            content_type=mime,
+            size=len(content),
+            sha256=digest,
+            content=content,
+            uploaded_by=request.user,
+        )
+        messages.success(request, f"« {name} » est joint à la convention.")
+    else:
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+    return redirect(url)
+
+
+@require_POST
+def framework_attach(request, uuid):
+    framework = get_object_or_404(FrameworkAgreement.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_manage_framework(request.user, framework):
+        raise PermissionDenied
+    return _attach(request, framework, "framework", reverse("agreements:framework", args=[framework.uuid]))
+
+
+@require_POST
+def agreement_attach(request, uuid):
+    agreement = _managed_agreement(request, uuid)
+    return _attach(request, agreement, "agreement", reverse("agreements:detail", args=[agreement.uuid]))
+
+
+def attachment_download(request, uuid):
+    """A file of an agreement the user sees, as an attachment (never shown inline)."""
+    user = request.user
+    attachment = get_object_or_404(
+        Attachment.objects.filter(
+            Q(framework__in=FrameworkAgreement.objects.visible_to(user))
+            | Q(agreement__in=Agreement.objects.visible_to(user))
+        ),
+        uuid=uuid,
+    )
+    response = HttpResponse(bytes(attachment.content), content_type=attachment.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, attachment.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

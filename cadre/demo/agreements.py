@@ -10,6 +10,7 @@ generator, so that the rest of the demo stays the same whether this part runs or
 """
 
 import datetime
+import hashlib
 import random
 from decimal import Decimal
 
@@ -20,6 +21,8 @@ from cadre.agreements.models import (
     Agreement,
     AgreementKind,
     AgreementStatus,
+    Attachment,
+    AttachmentKind,
     Committee,
     CommitteeKind,
     CommitteeMember,
@@ -182,6 +185,19 @@ def seed(builder, partners, structures):
         pay_balances(lines, admin, today)
         qpv_envelope(partners["prefecture13"], schemes["subvention-qpv"], admin)
         governance(framework, partners, admin, today)
+        signed = demo_pdf("Texte signé : document de démonstration")
+        for record, field in ((framework, "framework"), (tripartite, "agreement")):
+            Attachment.objects.create(
+                **{field: record},
+                kind=AttachmentKind.SIGNED,
+                title="Convention signée",
+                file_name="convention-signee.pdf",
+                content_type="application/pdf",
+                size=len(signed),
+                sha256=hashlib.sha256(signed).hexdigest(),
+                content=signed,
+                uploaded_by=admin,
+            )
         return {"agreements": Agreement.objects.count(), "funding_lines": len(lines)}
     finally:
         builder.rng = main_rng

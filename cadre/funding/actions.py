@@ -76,7 +76,7 @@ def record_payment(line, *, actor, kind, amount, paid_on, reference=""):
 
 def deposit(structure, required, year, upload, *, actor):
     """A structure's file for a required document and a year (checked by documents.check_upload)."""
-    from cadre.funding.documents import check_upload
+    from cadre.core.uploads import check_upload
 
     name, mime, content, digest = check_upload(upload)
     document = Document(

@@ -98,7 +98,7 @@ class DepositForm(DsfrBaseForm):
         ]
 
     def clean_file(self):
-        from cadre.funding.documents import check_upload
+        from cadre.core.uploads import check_upload
 
         upload = self.cleaned_data["file"]
         check_upload(upload)  # raises the French message shown at the field

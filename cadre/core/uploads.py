@@ -1,4 +1,4 @@
-"""Checks on a deposited file: an allowed type (by its name and by its first bytes, which cannot
+"""Checks on an uploaded document: an allowed type (by its name and by its first bytes, which cannot
 lie as easily), a size limit, a clean name. Refusals are in French, for the field at fault."""
 
 import hashlib
