@@ -4,11 +4,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from cadre.accounts.models import WRITE_ROLES
@@ -45,6 +43,7 @@ from cadre.agreements.models import (
     Signatory,
 )
 from cadre.core.forms import add_model_errors
+from cadre.core.uploads import stored_file_response
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -607,7 +606,4 @@ def attachment_download(request, uuid):
         ),
         uuid=uuid,
     )
-    response = HttpResponse(bytes(attachment.content), content_type=attachment.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, attachment.file_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file_response(attachment)

@@ -8,6 +8,8 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 
 # Extension → (MIME type, the bytes such a file starts with).
 ALLOWED = {
@@ -64,3 +66,12 @@ def check_upload(upload):
             f"Ce fichier n'est pas un vrai fichier {extension.upper()} : son contenu ne correspond pas."
         )
     return name, mime, content, hashlib.sha256(content).hexdigest()
+
+
+def stored_file_response(stored):
+    """Download of a file kept in the database (its `content`, `content_type`, `file_name`): always as an
+    attachment, never sniffed into something a browser would run."""
+    response = HttpResponse(bytes(stored.content), content_type=stored.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, stored.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

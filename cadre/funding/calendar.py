@@ -8,7 +8,6 @@ for the documents due the lines of its own partner or structure (all of them for
 import dataclasses
 import datetime
 
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
@@ -23,9 +22,9 @@ from cadre.agreements.models import (
     Meeting,
     RoadmapItem,
 )
-from cadre.funding.models import DocumentStatus, FundingLine, RequiredDocument, latest_documents
+from cadre.funding.models import DocumentStatus, FundingLine, owed_for_lines
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
-from cadre.structures.models import Approval, Structure
+from cadre.structures.models import Approval
 
 
 @dataclasses.dataclass
@@ -39,14 +38,6 @@ class Obligation:
     @property
     def month(self):
         return self.day.replace(day=1)
-
-
-def _lines_of(user):
-    if user.is_administrator:
-        return FundingLine.objects.all()
-    return FundingLine.objects.filter(
-        Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
-    )
 
 
 def obligations(user, start, end):
@@ -128,36 +119,21 @@ def obligations(user, start, end):
 
 def _documents_due(user, start, end):
     """Documents due in the period and neither accepted nor waiting for review."""
-    years = range(start.year - 1, end.year + 1)
-    pairs = set(_lines_of(user).filter(year__in=years).values_list("structure_id", "year", "scheme_id"))
-    if not pairs:
-        return []
-    required = {}
-    for document in RequiredDocument.objects.filter(scheme_id__in={s for _, _, s in pairs}):
-        required.setdefault(document.scheme_id, []).append(document)
-    structures = Structure.objects.in_bulk({s for s, _, _ in pairs})
-    latest = latest_documents(list(structures), list(years))
-    found, seen = [], set()
-    for structure_id, year, scheme_id in sorted(pairs):
-        for item in required.get(scheme_id, []):
-            due = item.due_on(year)
-            key = (structure_id, item.pk, year)
-            if key in seen or not start <= due <= end:
-                continue
-            seen.add(key)
-            document = latest.get(key)
-            if document is not None and document.status != DocumentStatus.REJECTED:
-                continue
-            structure = structures[structure_id]
-            found.append(
-                Obligation(
-                    due,
-                    "Pièce à déposer",
-                    f"{structure.name} : {item} {year}",
-                    reverse("funding:documents", args=[structure.uuid]),
-                    f"document-{structure.uuid}-{item.uuid}-{year}",
-                )
+    lines = FundingLine.objects.followed_by(user).filter(year__in=range(start.year - 1, end.year + 1))
+    found = []
+    for structure, owed in owed_for_lines(lines):
+        document = owed.document
+        if not start <= owed.due <= end or (document is not None and document.status != DocumentStatus.REJECTED):
+            continue
+        found.append(
+            Obligation(
+                owed.due,
+                "Pièce à déposer",
+                f"{structure.name} : {owed.required} {owed.year}",
+                reverse("funding:documents", args=[structure.uuid]),
+                f"document-{structure.uuid}-{owed.required.uuid}-{owed.year}",
             )
+        )
     return found
 
 

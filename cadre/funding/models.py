@@ -220,6 +220,17 @@ class FundingLineQuerySet(models.QuerySet):
             Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
         )
 
+    def followed_by(self, user):
+        """The lines whose obligations a user follows: its partner's and its structure's (all of them for
+        an administrator) — for documents due, overdue lists and the calendar."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_administrator:
+            return self
+        return self.filter(
+            Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
+        )
+
     def totals_visible_to(self, user):
         """Lines a user sees as totals only (the charter's « partage utile des informations »): other
         funders' lines of the structures the user's partner funds too."""
@@ -608,6 +619,28 @@ def documents_owed(structure, years, today=None):
             document = latest.get((structure.pk, required.pk, year))
             owed.append(Owed(required, year, required.due_on(year), document, today))
     return owed
+
+
+def owed_for_lines(lines, today=None):
+    """[(structure, Owed)] of every document the schemes of `lines` require, once per structure,
+    required document and year, with its latest deposit (a few queries, whatever the number of lines)."""
+    today = today or datetime.date.today()
+    triples = set(lines.values_list("structure_id", "year", "scheme_id"))
+    if not triples:
+        return []
+    required = {}
+    for document in RequiredDocument.objects.filter(scheme_id__in={scheme for _, _, scheme in triples}):
+        required.setdefault(document.scheme_id, []).append(document)
+    structures = Structure.objects.in_bulk({structure for structure, _, _ in triples})
+    latest = latest_documents(list(structures), sorted({year for _, year, _ in triples}))
+    found, seen = [], set()
+    for structure_id, year, scheme_id in sorted(triples):
+        for item in required.get(scheme_id, []):
+            key = (structure_id, item.pk, year)
+            if key not in seen:
+                seen.add(key)
+                found.append((structures[structure_id], Owed(item, year, item.due_on(year), latest.get(key), today)))
+    return found
 
 
 def missing_for_balance(line):

@@ -4,12 +4,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
@@ -17,6 +15,7 @@ from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.core.forms import add_model_errors
 from cadre.core.pdf import pdf_response
+from cadre.core.uploads import stored_file_response
 from cadre.funding import actions, calendar, permissions, queries, scdl
 from cadre.funding.forms import (
     CommitForm,
@@ -38,12 +37,11 @@ from cadre.funding.models import (
     Envelope,
     FundingLine,
     FundingScheme,
-    Owed,
     RequiredDocument,
     SchemeYear,
     SubsidyImport,
     documents_owed,
-    latest_documents,
+    owed_for_lines,
 )
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
@@ -317,10 +315,7 @@ def structure_documents(request, uuid):
 
 def document_download(request, uuid):
     document = get_object_or_404(Document.objects.visible_to(request.user), uuid=uuid)
-    response = HttpResponse(bytes(document.content), content_type=document.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, document.file_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file_response(document)
 
 
 @require_POST
@@ -352,31 +347,9 @@ def document_review(request, uuid):
 def overdue_documents(request):
     """The documents past their due date and not deposited (or refused), over the structures the
     user's partner funds, the user's own structures, or all of them for an administrator."""
-    user = request.user
-    lines = (
-        FundingLine.objects.all()
-        if user.is_administrator
-        else FundingLine.objects.filter(
-            Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
-        )
-    )
     today = datetime.date.today()
-    pairs = set(lines.filter(year__lte=today.year).values_list("structure_id", "year", "scheme_id"))
-    structures = Structure.objects.in_bulk({s for s, _, _ in pairs})
-    required = {}
-    for document in RequiredDocument.objects.filter(scheme_id__in={scheme for _, _, scheme in pairs}):
-        required.setdefault(document.scheme_id, []).append(document)
-    latest = latest_documents(list(structures), sorted({y for _, y, _ in pairs}))
-    rows, seen = [], set()
-    for structure_id, year, scheme_id in pairs:
-        for item in required.get(scheme_id, []):
-            key = (structure_id, item.pk, year)
-            if key in seen:
-                continue
-            seen.add(key)
-            owed = Owed(item, year, item.due_on(year), latest.get(key), today)
-            if owed.is_overdue:
-                rows.append((structures[structure_id], owed))
+    lines = FundingLine.objects.followed_by(request.user).filter(year__lte=today.year)
+    rows = [(structure, owed) for structure, owed in owed_for_lines(lines, today) if owed.is_overdue]
     rows.sort(key=lambda row: (row[1].due, row[0].name))
     context = {
         "rows": rows,
