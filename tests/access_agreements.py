@@ -319,6 +319,11 @@ ROWS["funding:scheme_document"] = (
     lambda o: reverse("funding:scheme_document", args=[FundingScheme.objects.get(code="ps-evs").uuid]),
     {**ADMIN_ONLY, "admin": 200},  # an empty form comes back with its errors
 )
+ROWS["funding:scheme_step"] = (
+    "post",
+    lambda o: reverse("funding:scheme_step", args=[FundingScheme.objects.get(code="ps-evs").uuid]),
+    {**ADMIN_ONLY, "admin": 200},
+)
 
 
 ROWS.update(

@@ -42,6 +42,7 @@ from cadre.agreements.models import (
 from cadre.funding import actions as funding_actions
 from cadre.funding.models import (
     Document,
+    DocumentKind,
     Envelope,
     EnvelopeKey,
     FundingLine,
@@ -359,15 +360,27 @@ def vote_and_pay(line, admin, today, rng):
         funding_actions.record_payment(line, actor=admin, kind=kind, amount=euros(line.voted * share), paid_on=when)
 
 
+REFUSALS = {
+    DocumentKind.ANNUAL_ACCOUNTS: (
+        "Les comptes ne sont pas signés par le président ou la présidente : déposez la version signée."
+    ),
+    DocumentKind.FORECAST_BUDGET: "Le budget n'est pas équilibré : les charges dépassent les produits de 4 200 €.",
+    DocumentKind.ACTIVITY_REPORT: "Le rapport ne couvre pas l'année entière : il s'arrête en septembre.",
+    None: "Le fichier est illisible : déposez-le de nouveau.",
+}
+
+
 def deposit_documents(lines, admin, today, rng):
     """The documents owed for the lines' years, due by today, in every state: mostly accepted, some
     refused with a reason, some waiting for review, some never deposited."""
-    owed = set()
+    owed = {}  # one deposit per structure, year and kind: it answers every scheme asking for it
     for line in lines:
         for required in line.scheme.required_documents.all():
-            owed.add((line.structure, required, line.year))
+            key = (line.structure.pk, line.year, required.share_key)
+            if key not in owed or required.due_on(line.year) < owed[key][1].due_on(line.year):
+                owed[key] = (line.structure, required, line.year)
     pdf = demo_pdf("Pièce de démonstration déposée dans Cadre")
-    for structure, required, year in sorted(owed, key=lambda item: (item[0].pk, item[1].pk, item[2])):
+    for _, (structure, required, year) in sorted(owed.items()):
         due = required.due_on(year)
         if due > today + datetime.timedelta(days=60):
             continue
@@ -383,11 +396,7 @@ def deposit_documents(lines, admin, today, rng):
         if draw < 0.17:
             continue  # waiting for review
         accept = draw >= 0.25
-        reason = (
-            ""
-            if accept
-            else "Les comptes ne sont pas signés par le président ou la présidente : déposez la version signée."
-        )
+        reason = "" if accept else REFUSALS.get(required.kind, REFUSALS[None])
         funding_actions.review(document, actor=admin, accept=accept, reason=reason)
 
 

@@ -1,9 +1,10 @@
-"""The obligations calendar: approval renewals, agreement ends, documents due, roadmap deadlines,
-committee meetings and their decisions' follow-ups, and observatory deadlines that a user's scope
-reaches, for a page, an iCalendar feed and e-mail reminders.
+"""The obligations calendar: approval renewals, agreement ends, documents due, payments expected,
+roadmap deadlines, committee meetings and their decisions' follow-ups, and observatory deadlines that a
+user's scope reaches, for a page, an iCalendar feed and e-mail reminders.
 
 Scope: the structures the user sees (Structure.visible_to), the agreements and committees it sees, and
-for the documents due the lines of its own partner or structure (all of them for an administrator)."""
+for documents due and payments expected the lines of its own partner or structure (all of them for an
+administrator)."""
 
 import dataclasses
 import datetime
@@ -22,7 +23,7 @@ from cadre.agreements.models import (
     Meeting,
     RoadmapItem,
 )
-from cadre.funding.models import DocumentStatus, FundingLine, owed_for_lines
+from cadre.funding.models import DocumentStatus, FundingLine, expected_payments, format_euros, owed_for_lines
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Approval
 
@@ -112,6 +113,7 @@ def obligations(user, start, end):
             )
         )
     found += _documents_due(user, start, end)
+    found += _payments_expected(user, start, end)
     found += _campaign_deadlines(user, start, end)
     found.sort(key=lambda o: (o.day, o.kind, o.title))
     return found
@@ -135,6 +137,25 @@ def _documents_due(user, start, end):
             )
         )
     return found
+
+
+def _payments_expected(user, start, end):
+    """What the schedules of the schemes still expect to be paid in the period, on the lines the user
+    follows: the payer's and the structure's side of the same date."""
+    lines = FundingLine.objects.followed_by(user).filter(year__in=range(start.year - 1, end.year + 1))
+    return [
+        Obligation(
+            expected.due,
+            "Versement attendu",
+            f"{expected.line.structure.name} : {expected.step.get_kind_display().lower()} de "
+            f"{format_euros(expected.amount)}, {expected.line.scheme.name} {expected.line.year} "
+            f"({expected.line.partner.short_name or expected.line.partner.name})",
+            reverse("funding:line", args=[expected.line.uuid]),
+            f"payment-{expected.line.uuid}-{expected.step.uuid}",
+        )
+        for expected in expected_payments(lines)
+        if start <= expected.due <= end
+    ]
 
 
 def _campaign_deadlines(user, start, end):

@@ -9,6 +9,7 @@ from cadre.funding.models import (
     FundingScheme,
     Payment,
     PaymentKind,
+    PaymentStep,
     RequiredDocument,
     SchemeYear,
 )
@@ -94,7 +95,13 @@ class DepositForm(DsfrBaseForm):
         super().__init__(*args, **kwargs)
         self.owed = {f"{item.required.pk}-{item.year}": item for item in owed}
         self.fields["owed"].choices = [
-            (key, f"{item.required} {item.year} (échéance le {item.due:%d/%m/%Y})") for key, item in self.owed.items()
+            (
+                key,
+                f"{item.required} {item.year} (échéance le {item.due:%d/%m/%Y} ; pour {len(item.sources)} demandeurs)",
+            )
+            if len(item.sources) > 1
+            else (key, f"{item.required} {item.year} (échéance le {item.due:%d/%m/%Y})")
+            for key, item in self.owed.items()
         ]
 
     def clean_file(self):
@@ -167,9 +174,13 @@ class RequiredDocumentForm(DsfrBaseForm, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.scheme = scheme
 
-    def clean(self):
-        cleaned = super().clean()
-        month, day = cleaned.get("due_month"), cleaned.get("due_day")
-        if month and day and day > [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]:
-            self.add_error("due_day", "Ce jour n'existe pas dans ce mois.")
-        return cleaned
+
+class PaymentStepForm(DsfrBaseForm, forms.ModelForm):
+    class Meta:
+        model = PaymentStep
+        fields = ["kind", "share", "due_month", "due_day", "following_year"]
+        formfield_callback = french_decimals
+
+    def __init__(self, *args, scheme, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.scheme = scheme

@@ -368,6 +368,37 @@ class FundingLine(VersionedModel):
             raise ValidationError(errors)
 
 
+class DueEachYear(models.Model):
+    """A day each year: of the year itself or of the next (annual accounts of year N: by 30 June of N + 1)."""
+
+    due_month = models.PositiveSmallIntegerField(
+        "mois d'échéance", validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    due_day = models.PositiveSmallIntegerField(
+        "jour d'échéance", validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    following_year = models.BooleanField("échéance l'année suivante", default=False)
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        if self.due_month and self.due_day and 1 <= self.due_month <= 12:
+            if self.due_day > calendar.monthrange(2024, self.due_month)[1]:  # a leap year: 29 February exists
+                raise ValidationError({"due_day": "Ce jour n'existe pas dans ce mois."})
+
+    def due_on(self, year):
+        """The date for `year` (the last day of the month when the day does not exist that year)."""
+        target = year + 1 if self.following_year else year
+        last = calendar.monthrange(target, self.due_month)[1]
+        return datetime.date(target, self.due_month, min(self.due_day, last))
+
+    @property
+    def due_label(self):
+        return f"{self.due_day:02d}/{self.due_month:02d}" + (" de l'année suivante" if self.following_year else "")
+
+
 class PaymentKind(models.TextChoices):
     ADVANCE = "advance", "Avance"
     INSTALMENT = "instalment", "Acompte"
@@ -434,6 +465,123 @@ class Payment(VersionedModel):
             raise ValidationError(errors)
 
 
+class PaymentStep(DueEachYear, VersionedModel):
+    """When a scheme pays a voted line: by a day of the year, or of the next, a share of the voted
+    amount (cumulated with the steps before it); the balance pays what is left."""
+
+    scheme = models.ForeignKey(FundingScheme, on_delete=models.CASCADE, related_name="payment_steps")
+    kind = models.CharField("nature", max_length=12, choices=PaymentKind.choices)
+    share = models.DecimalField(
+        "part du montant voté (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+        help_text="vide pour le solde, qui verse ce qui reste",
+    )
+
+    history = TrackedHistory()
+
+    class Meta:
+        verbose_name = "échéance de versement"
+        verbose_name_plural = "échéancier des versements"
+        ordering = ["following_year", "due_month", "due_day", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme"], condition=Q(kind="balance"), name="payment_step_one_balance"),
+            models.CheckConstraint(
+                condition=Q(kind="balance", share__isnull=True) | (~Q(kind="balance") & Q(share__isnull=False)),
+                name="payment_step_share_unless_balance",
+            ),
+        ]
+
+    def __str__(self):
+        if self.kind == PaymentKind.BALANCE:
+            return f"Solde au {self.due_label}"
+        return f"{self.get_kind_display()} de {format_share(self.share)} % au {self.due_label}"
+
+    def clean(self):
+        errors = {}
+        try:
+            super().clean()
+        except ValidationError as error:
+            errors.update(error.message_dict)
+        if self.kind == PaymentKind.BALANCE and self.share is not None:
+            errors["share"] = "Le solde verse ce qui reste du montant voté : laissez la part vide."
+        elif self.kind and self.kind != PaymentKind.BALANCE and self.share is None:
+            errors["share"] = "Indiquez la part du montant voté que verse cette échéance."
+        others = PaymentStep.objects.filter(scheme_id=self.scheme_id).exclude(pk=self.pk) if self.scheme_id else None
+        if others is not None and self.kind == PaymentKind.BALANCE and others.filter(kind=PaymentKind.BALANCE).exists():
+            errors["kind"] = "Ce dispositif a déjà une échéance de solde."
+        if others is not None and self.share is not None and "share" not in errors:
+            total = (others.aggregate(total=Sum("share"))["total"] or ZERO) + self.share
+            if total > 100:
+                errors["share"] = f"Les échéances verseraient {format_share(total)} % du montant voté : au plus 100 %."
+        if others is not None and self.due_month and self.due_day and not errors:
+            balance = others.filter(kind=PaymentKind.BALANCE).first()
+            key = (self.following_year, self.due_month, self.due_day)
+            if balance and self.kind != PaymentKind.BALANCE and key > _step_key(balance):
+                errors["due_month"] = f"Le solde est prévu au {balance.due_label} : une échéance vient avant lui."
+            latest = max((_step_key(o) for o in others if o.kind != PaymentKind.BALANCE), default=None)
+            if self.kind == PaymentKind.BALANCE and latest and key < latest:
+                errors["due_month"] = "Le solde vient après les autres échéances."
+        if errors:
+            raise ValidationError(errors)
+
+
+def format_share(value):
+    """A percentage of the voted amount: « 70 », « 33,5 »."""
+    text = format_number(value, 2)
+    return text.rstrip("0").rstrip(",") if "," in text else text
+
+
+def _step_key(step):
+    return (step.following_year, step.due_month, step.due_day)
+
+
+@dataclasses.dataclass
+class ExpectedPayment:
+    line: FundingLine
+    step: PaymentStep
+    due: datetime.date
+    amount: Decimal  # what this step still has to pay
+
+    @property
+    def is_late(self):
+        return self.due < datetime.date.today()
+
+
+def expected_payments(lines):
+    """[ExpectedPayment] of `lines` (voted, balance not paid), by date: each step of the scheme's
+    schedule is due its cumulated share of the voted amount; what is paid counts against the earliest
+    steps first, so an advance paid late or in two parts still settles its step."""
+    lines = list(
+        lines.filter(voted__isnull=False)
+        .exclude(payments__kind=PaymentKind.BALANCE)
+        .annotate(paid_total=Sum("payments__amount"))
+        .select_related("scheme", "structure", "partner")
+    )
+    steps = {}
+    for step in PaymentStep.objects.filter(scheme_id__in={line.scheme_id for line in lines}):
+        steps.setdefault(step.scheme_id, []).append(step)
+    found = []
+    for line in lines:
+        paid = euros(line.paid_total or ZERO)
+        share = before = ZERO
+        for step in sorted(steps.get(line.scheme_id, []), key=_step_key):
+            if step.kind == PaymentKind.BALANCE:
+                target = line.voted
+            else:
+                share += step.share
+                target = min(line.voted, euros(line.voted * share / 100))
+            owed = target - max(paid, before)
+            if owed > 0:
+                found.append(ExpectedPayment(line, step, step.due_on(line.year), owed))
+            before = target
+    found.sort(key=lambda e: (e.due, e.line.structure.name, e.line.pk))
+    return found
+
+
 # -- Documents owed ------------------------------------------------------------------------------
 
 
@@ -445,9 +593,10 @@ class DocumentKind(models.TextChoices):
     OTHER = "other", "Autre pièce"
 
 
-class RequiredDocument(VersionedModel):
+class RequiredDocument(DueEachYear, VersionedModel):
     """A document a scheme (or an agreement) requires each year, due on a day of that year or of the
-    next (annual accounts of year N: by 30 June of N + 1)."""
+    next. Documents of the same kind (other than « autre pièce ») are shared: one deposit of a year's
+    annual accounts answers every scheme and agreement that asks for them."""
 
     scheme = models.ForeignKey(
         FundingScheme, on_delete=models.CASCADE, null=True, blank=True, related_name="required_documents"
@@ -457,13 +606,6 @@ class RequiredDocument(VersionedModel):
     )
     kind = models.CharField("pièce", max_length=20, choices=DocumentKind.choices)
     label = models.CharField("intitulé", max_length=150, blank=True, help_text="vide : le nom de la pièce")
-    due_month = models.PositiveSmallIntegerField(
-        "mois d'échéance", validators=[MinValueValidator(1), MaxValueValidator(12)]
-    )
-    due_day = models.PositiveSmallIntegerField(
-        "jour d'échéance", validators=[MinValueValidator(1), MaxValueValidator(31)]
-    )
-    following_year = models.BooleanField("échéance l'année suivante", default=False)
     blocks_balance = models.BooleanField(
         "exigée avant le solde",
         default=True,
@@ -487,11 +629,14 @@ class RequiredDocument(VersionedModel):
     def __str__(self):
         return self.label or self.get_kind_display()
 
-    def due_on(self, year):
-        """The due date for `year`'s document (the last day of the month when the day does not exist)."""
-        target = year + 1 if self.following_year else year
-        last = calendar.monthrange(target, self.due_month)[1]
-        return datetime.date(target, self.due_month, min(self.due_day, last))
+    @property
+    def share_key(self):
+        """What a deposit answers: every requirement of the kind, or only this one for « autre pièce »."""
+        return f"pk-{self.pk}" if self.kind == DocumentKind.OTHER else self.kind
+
+    @property
+    def source(self):
+        return self.scheme or self.agreement
 
 
 class DocumentStatus(models.TextChoices):
@@ -566,11 +711,24 @@ def required_for(structure, year):
 
 @dataclasses.dataclass
 class Owed:
-    required: RequiredDocument
+    """A document a structure owes for a year, with every requirement it answers (those of one kind,
+    shared between schemes and agreements), due by the earliest of their dates."""
+
+    requireds: list  # [RequiredDocument], the earliest due first
     year: int
     due: datetime.date
     document: "Document | None"  # the latest deposit
     today: datetime.date
+
+    @property
+    def required(self):
+        """The requirement a deposit is filed under: the earliest due."""
+        return self.requireds[0]
+
+    @property
+    def sources(self):
+        """The schemes and agreements asking for it, each once."""
+        return list(dict.fromkeys(required.source for required in self.requireds))
 
     @property
     def state(self):
@@ -596,16 +754,25 @@ class Owed:
 
 
 def latest_documents(structure_ids, years):
-    """{(structure id, required id, year): latest Document}, without their content."""
+    """{(structure id, share key, year): latest Document}, without their content."""
     found = {}
     rows = (
         Document.objects.filter(structure_id__in=structure_ids, year__in=years)
+        .select_related("required")
         .defer("content")
         .order_by("uploaded_at", "pk")
     )
     for document in rows:
-        found[(document.structure_id, document.required_id, document.year)] = document
+        found[(document.structure_id, document.required.share_key, document.year)] = document
     return found
+
+
+def _shared(requireds, year):
+    """[[RequiredDocument]] grouped by what one deposit answers, each group and the groups by due date."""
+    groups = {}
+    for required in sorted(requireds, key=lambda r: (r.due_on(year), r.pk)):
+        groups.setdefault(required.share_key, []).append(required)
+    return list(groups.values())
 
 
 def documents_owed(structure, years, today=None):
@@ -615,45 +782,51 @@ def documents_owed(structure, years, today=None):
     owed = []
     for year in sorted(years, reverse=True):
         requireds = required_for(structure, year).select_related("scheme", "agreement")
-        for required in requireds.order_by("following_year", "due_month", "due_day", "pk"):
-            document = latest.get((structure.pk, required.pk, year))
-            owed.append(Owed(required, year, required.due_on(year), document, today))
+        for group in _shared(requireds, year):
+            document = latest.get((structure.pk, group[0].share_key, year))
+            owed.append(Owed(group, year, group[0].due_on(year), document, today))
     return owed
 
 
 def owed_for_lines(lines, today=None):
-    """[(structure, Owed)] of every document the schemes of `lines` require, once per structure,
-    required document and year, with its latest deposit (a few queries, whatever the number of lines)."""
+    """[(structure, Owed)] of every document the schemes of `lines` require, once per structure, year
+    and shared requirement, with its latest deposit (a few queries, whatever the number of lines)."""
     today = today or datetime.date.today()
     triples = set(lines.values_list("structure_id", "year", "scheme_id"))
     if not triples:
         return []
     required = {}
-    for document in RequiredDocument.objects.filter(scheme_id__in={scheme for _, _, scheme in triples}):
+    schemes = {scheme for _, _, scheme in triples}
+    for document in RequiredDocument.objects.filter(scheme_id__in=schemes).select_related("scheme"):
         required.setdefault(document.scheme_id, []).append(document)
     structures = Structure.objects.in_bulk({structure for structure, _, _ in triples})
     latest = latest_documents(list(structures), sorted({year for _, year, _ in triples}))
-    found, seen = [], set()
-    for structure_id, year, scheme_id in sorted(triples):
-        for item in required.get(scheme_id, []):
-            key = (structure_id, item.pk, year)
-            if key not in seen:
-                seen.add(key)
-                found.append((structures[structure_id], Owed(item, year, item.due_on(year), latest.get(key), today)))
+    by_structure_year = {}
+    for structure_id, year, scheme_id in triples:
+        by_structure_year.setdefault((structure_id, year), set()).update(required.get(scheme_id, []))
+    found = []
+    for (structure_id, year), requireds in sorted(by_structure_year.items()):
+        for group in _shared(requireds, year):
+            document = latest.get((structure_id, group[0].share_key, year))
+            found.append((structures[structure_id], Owed(group, year, group[0].due_on(year), document, today)))
     return found
 
 
 def missing_for_balance(line):
-    """The required documents of `line`'s scheme that block its balance and are not accepted yet."""
+    """The required documents of `line`'s scheme that block its balance and are not accepted yet (a
+    document of the same kind accepted under another scheme or agreement counts)."""
     if not line.scheme.balance_requires_documents:
         return []
     blocking = line.scheme.required_documents.filter(blocks_balance=True)
-    accepted = set(
-        Document.objects.filter(
-            structure_id=line.structure_id, year=line.year, status=DocumentStatus.ACCEPTED, required__in=blocking
-        ).values_list("required_id", flat=True)
-    )
-    return [required for required in blocking if required.pk not in accepted]
+    accepted = {
+        document.required.share_key
+        for document in Document.objects.filter(
+            structure_id=line.structure_id, year=line.year, status=DocumentStatus.ACCEPTED
+        )
+        .select_related("required")
+        .defer("content")
+    }
+    return [required for required in blocking if required.share_key not in accepted]
 
 
 # -- Envelopes ------------------------------------------------------------------------------------

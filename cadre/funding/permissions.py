@@ -1,6 +1,7 @@
 """Named rights on funding: who may record a partner's funding, who configures the schemes."""
 
 from cadre.accounts.models import WRITE_ROLES
+from cadre.agreements.models import Agreement
 
 
 def _active(user):
@@ -36,21 +37,38 @@ def can_deposit(user, structure):
 
 
 def can_review(user, document):
-    """Administrators; the writers of a partner that funds the structure that year under the scheme
-    requiring the document, or that is party to the agreement requiring it."""
-    from cadre.funding.models import FundingLine
+    """Administrators; the writers of a partner that funds the structure that year under a scheme
+    requiring the document, or that is party to an agreement requiring it (a document of one kind
+    answers every scheme and agreement asking for that kind, so each of their partners may review it)."""
+    from cadre.funding.models import FundingLine, RequiredDocument
 
     if not _active(user):
         return False
     if user.is_administrator:
         return True
     partners = sorted(user.partner_ids(WRITE_ROLES))
+    if not partners:
+        return False
     required = document.required
-    if required.scheme_id:
-        return FundingLine.objects.filter(
-            structure_id=document.structure_id,
-            year=document.year,
-            scheme_id=required.scheme_id,
-            partner_id__in=partners,
-        ).exists()
-    return required.agreement.parties.filter(partner_id__in=partners).exists()
+    answered = RequiredDocument.objects.all()
+    answered = (
+        answered.filter(pk=required.pk) if required.share_key.startswith("pk-") else answered.filter(kind=required.kind)
+    )
+    if FundingLine.objects.filter(
+        structure_id=document.structure_id,
+        year=document.year,
+        scheme_id__in=answered.filter(scheme__isnull=False).values("scheme_id"),
+        partner_id__in=partners,
+    ).exists():
+        return True
+    agreements = answered.filter(agreement__isnull=False).values("agreement_id")
+    return (
+        Agreement.objects.filter(
+            pk__in=agreements,
+            parties__structure_id=document.structure_id,
+            starts__year__lte=document.year,
+            ends__year__gte=document.year,
+        )
+        .filter(parties__partner_id__in=partners)
+        .exists()
+    )

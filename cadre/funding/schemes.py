@@ -6,7 +6,16 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from cadre.funding.models import DocumentKind, FundingScheme, RequiredDocument, SchemeCategory, SchemeRule, SchemeYear
+from cadre.funding.models import (
+    DocumentKind,
+    FundingScheme,
+    PaymentKind,
+    PaymentStep,
+    RequiredDocument,
+    SchemeCategory,
+    SchemeRule,
+    SchemeYear,
+)
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import ApprovalKind, StructureKind
 
@@ -30,6 +39,18 @@ FRAMEWORK_DOCUMENTS = [
     (DocumentKind.OBSERVATORY, 4, 30, True, False),
 ]
 
+# When a voted line is paid: (kind, share of the voted amount in %, month, day, the following year).
+# The Caf pays an advance on its service funding during the year and the balance once the accounts
+# and the activity report are in (due by 30 June of the next year).
+CAF_PAYMENTS = [
+    (PaymentKind.ADVANCE, Decimal("70"), 3, 31, False),
+    (PaymentKind.BALANCE, None, 9, 30, True),
+]
+SUBSIDY_PAYMENTS = [
+    (PaymentKind.ADVANCE, Decimal("50"), 4, 30, False),
+    (PaymentKind.BALANCE, None, 9, 30, True),
+]
+
 DEFAULT_SCHEMES = [
     {
         "code": "ps-animation-globale",
@@ -41,6 +62,7 @@ DEFAULT_SCHEMES = [
         "approval_kind": ApprovalKind.SOCIAL_PROJECT,
         "rates": _rates(Decimal("40"), Decimal("42.4")),
         "documents": ACCOUNTS_AND_REPORT,
+        "payments": CAF_PAYMENTS,
         "description": "Finance le pilotage du projet social d'un centre social agréé.",
     },
     {
@@ -53,6 +75,7 @@ DEFAULT_SCHEMES = [
         "approval_kind": ApprovalKind.FAMILY_PROJECT,
         "rates": _rates(Decimal("60"), Decimal("63.6")),
         "documents": ACCOUNTS_AND_REPORT,
+        "payments": CAF_PAYMENTS,
         "description": "Finance le projet familles agréé d'un centre social.",
     },
     {
@@ -65,6 +88,7 @@ DEFAULT_SCHEMES = [
         "approval_kind": ApprovalKind.EVS,
         "rates": _rates(Decimal("60"), Decimal("63.6")),
         "documents": ACCOUNTS_AND_REPORT,
+        "payments": CAF_PAYMENTS,
         "description": "Finance le projet agréé d'un espace de vie sociale.",
     },
     {
@@ -74,6 +98,7 @@ DEFAULT_SCHEMES = [
         "rule": SchemeRule.VOTED,
         "description": "En complément du droit commun, votée par chaque signataire pour la durée de la convention.",
         "documents": FRAMEWORK_DOCUMENTS,
+        "payments": SUBSIDY_PAYMENTS,
     },
     {
         "code": "subvention-qpv",
@@ -82,6 +107,7 @@ DEFAULT_SCHEMES = [
         "rule": SchemeRule.VOTED,
         "description": "Pour les structures implantées dans un QPV ou qui en accueillent les habitants.",
         "documents": [(DocumentKind.ACTIVITY_REPORT, 6, 30, True, True)],
+        "payments": SUBSIDY_PAYMENTS,
     },
     {
         "code": "subvention-projet",
@@ -94,10 +120,11 @@ DEFAULT_SCHEMES = [
 
 @transaction.atomic
 def load_default_schemes():
-    """(schemes created, yearly rates created)."""
+    """(schemes created, yearly rates created). A scheme's payment schedule is added if it never had
+    one (a base made before schedules existed), never again once an administrator has edited it."""
     created_schemes = created_years = 0
     for spec in DEFAULT_SCHEMES:
-        fields = {k: v for k, v in spec.items() if k not in ("code", "rates", "documents")}
+        fields = {k: v for k, v in spec.items() if k not in ("code", "rates", "documents", "payments")}
         scheme = FundingScheme.objects.filter(code=spec["code"]).first()
         if scheme is None:
             scheme = FundingScheme(code=spec["code"], **fields)
@@ -113,6 +140,13 @@ def load_default_schemes():
                     following_year=following,
                     blocks_balance=blocks,
                 ).save_tracked()
+        if not PaymentStep.history.filter(scheme_id=scheme.pk).exists():
+            for kind, share, month, day, following in spec.get("payments", []):
+                step = PaymentStep(
+                    scheme=scheme, kind=kind, share=share, due_month=month, due_day=day, following_year=following
+                )
+                step.full_clean()
+                step.save_tracked()
         known = set(scheme.years.values_list("year", flat=True))
         for year, rate in spec.get("rates", {}).items():
             if year not in known:

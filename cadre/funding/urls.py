@@ -29,4 +29,5 @@ urlpatterns = [
     path("dispositifs/<uuid:uuid>/", views.scheme_detail, name="scheme"),
     path("dispositifs/<uuid:uuid>/baremes/", views.scheme_year, name="scheme_year"),
     path("dispositifs/<uuid:uuid>/pieces/", views.scheme_document, name="scheme_document"),
+    path("dispositifs/<uuid:uuid>/echeancier/", views.scheme_step, name="scheme_step"),
 ]

@@ -23,6 +23,7 @@ from cadre.funding.forms import (
     EnvelopeForm,
     FundingLineForm,
     PaymentForm,
+    PaymentStepForm,
     RequiredDocumentForm,
     ReviewForm,
     SchemeYearForm,
@@ -37,10 +38,12 @@ from cadre.funding.models import (
     Envelope,
     FundingLine,
     FundingScheme,
+    PaymentStep,
     RequiredDocument,
     SchemeYear,
     SubsidyImport,
     documents_owed,
+    expected_payments,
     owed_for_lines,
 )
 from cadre.partners.models import Partner
@@ -133,7 +136,10 @@ def _line_crumbs(line, last):
 def line_detail(request, uuid):
     line = _line(request, uuid)
     can_manage = permissions.can_manage_line(request.user, line)
-    form = PaymentForm(request.POST or None, line=line) if can_manage else None
+    expected = expected_payments(FundingLine.objects.filter(pk=line.pk))
+    # The next payment the schedule expects, offered as the one to record.
+    initial = {"kind": expected[0].step.kind, "amount": expected[0].amount} if expected else None
+    form = PaymentForm(request.POST or None, line=line, initial=initial) if can_manage else None
     if request.method == "POST":
         if form is None:
             raise PermissionDenied
@@ -159,6 +165,8 @@ def line_detail(request, uuid):
     context = {
         "line": line,
         "payments": payments,
+        "expected": expected,
+        "steps": line.scheme.payment_steps.all(),
         "paid": paid,
         "left_to_pay": (line.voted - paid) if line.voted is not None else None,
         "computed": computed,
@@ -223,28 +231,41 @@ def scheme_list(request):
     return render(request, "funding/schemes.html", context)
 
 
-def scheme_detail(request, uuid):
-    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
+def _scheme_page(request, scheme, **forms):
+    """The scheme's page; for an administrator with its forms (those given carry the errors to show)."""
     can_configure = permissions.can_configure_schemes(request.user)
+    if can_configure:
+        forms.setdefault("form", SchemeYearForm(scheme=scheme))
+        forms.setdefault("document_form", RequiredDocumentForm(scheme=scheme))
+        forms.setdefault("step_form", PaymentStepForm(scheme=scheme))
     context = {
         "scheme": scheme,
         "years": scheme.years.all(),
         "documents": scheme.required_documents.all(),
-        "document_form": RequiredDocumentForm(scheme=scheme) if can_configure else None,
+        "steps": scheme.payment_steps.all(),
         "can_configure": can_configure,
-        "form": SchemeYearForm(scheme=scheme) if can_configure else None,
         "title": scheme.name,
         "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
+        **forms,
     }
     return render(request, "funding/scheme.html", context)
+
+
+def scheme_detail(request, uuid):
+    return _scheme_page(request, get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid))
+
+
+def _configured_scheme(request, uuid):
+    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
+    if not permissions.can_configure_schemes(request.user):
+        raise PermissionDenied
+    return scheme
 
 
 @require_POST
 def scheme_year(request, uuid):
     """Add a year's rate and ceiling, or correct those of a year already entered."""
-    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
-    if not permissions.can_configure_schemes(request.user):
-        raise PermissionDenied
+    scheme = _configured_scheme(request, uuid)
     year = request.POST.get("year", "")
     instance = SchemeYear.objects.filter(scheme=scheme, year=int(year)).first() if year.isdigit() else None
     form = SchemeYearForm(request.POST, instance=instance, scheme=scheme)
@@ -252,17 +273,45 @@ def scheme_year(request, uuid):
         saved = form.save()
         messages.success(request, f"Le barème {saved.year} a été enregistré.")
         return redirect("funding:scheme", uuid=scheme.uuid)
-    context = {
-        "scheme": scheme,
-        "years": scheme.years.all(),
-        "documents": scheme.required_documents.all(),
-        "document_form": RequiredDocumentForm(scheme=scheme),
-        "can_configure": True,
-        "form": form,
-        "title": scheme.name,
-        "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
-    }
-    return render(request, "funding/scheme.html", context)
+    return _scheme_page(request, scheme, form=form)
+
+
+@require_POST
+def scheme_document(request, uuid):
+    """Add a document the scheme requires each year, or take one off (`supprimer`: its id)."""
+    scheme = _configured_scheme(request, uuid)
+    if request.POST.get("supprimer"):
+        required = get_object_or_404(RequiredDocument, scheme=scheme, uuid=request.POST["supprimer"])
+        if required.documents.exists():
+            messages.error(request, "Des pièces ont déjà été déposées pour cette exigence : elle reste.")
+        else:
+            required.delete()
+            messages.success(request, "La pièce n'est plus exigée.")
+        return redirect("funding:scheme", uuid=scheme.uuid)
+    form = RequiredDocumentForm(request.POST, scheme=scheme)
+    if form.is_valid():
+        form.instance.save_tracked(user=request.user)
+        messages.success(request, f"« {form.instance} » est exigée chaque année.")
+        return redirect("funding:scheme", uuid=scheme.uuid)
+    return _scheme_page(request, scheme, document_form=form)
+
+
+@require_POST
+def scheme_step(request, uuid):
+    """Add a step to the scheme's payment schedule, or take one off (`supprimer`: its id)."""
+    scheme = _configured_scheme(request, uuid)
+    if request.POST.get("supprimer"):
+        step = get_object_or_404(PaymentStep, scheme=scheme, uuid=request.POST["supprimer"])
+        step._history_user = request.user
+        step.delete()
+        messages.success(request, f"L'échéance « {step} » est retirée de l'échéancier.")
+        return redirect("funding:scheme", uuid=scheme.uuid)
+    form = PaymentStepForm(request.POST, scheme=scheme)
+    if form.is_valid():
+        form.instance.save_tracked(user=request.user)
+        messages.success(request, f"L'échéance « {form.instance} » est ajoutée à l'échéancier.")
+        return redirect("funding:scheme", uuid=scheme.uuid)
+    return _scheme_page(request, scheme, step_form=form)
 
 
 # -- Documents owed ------------------------------------------------------------------------------
@@ -698,36 +747,3 @@ def agreement_pdf(request, uuid):
         "OPERATOR": settings.CADRE_OPERATOR,
     }
     return pdf_response(f"convention-{slugify(agreement.title)[:60]}", "funding/agreement_pdf.html", context, request)
-
-
-@require_POST
-def scheme_document(request, uuid):
-    """Add a document the scheme requires each year, or take one off (`supprimer`: its id)."""
-    scheme = get_object_or_404(FundingScheme.objects.visible_to(request.user), uuid=uuid)
-    if not permissions.can_configure_schemes(request.user):
-        raise PermissionDenied
-    url = reverse("funding:scheme", args=[scheme.uuid])
-    if request.POST.get("supprimer"):
-        required = get_object_or_404(RequiredDocument, scheme=scheme, uuid=request.POST["supprimer"])
-        if required.documents.exists():
-            messages.error(request, "Des pièces ont déjà été déposées pour cette exigence : elle reste.")
-        else:
-            required.delete()
-            messages.success(request, "La pièce n'est plus exigée.")
-        return redirect(url)
-    form = RequiredDocumentForm(request.POST, scheme=scheme)
-    if form.is_valid():
-        form.instance.save_tracked(user=request.user)
-        messages.success(request, f"« {form.instance} » est exigée chaque année.")
-        return redirect(url)
-    context = {
-        "scheme": scheme,
-        "years": scheme.years.all(),
-        "documents": scheme.required_documents.all(),
-        "document_form": form,
-        "can_configure": True,
-        "form": SchemeYearForm(scheme=scheme),
-        "title": scheme.name,
-        "breadcrumb": [("Dispositifs de financement", reverse("funding:schemes")), (scheme.name, None)],
-    }
-    return render(request, "funding/scheme.html", context)
