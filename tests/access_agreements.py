@@ -129,6 +129,12 @@ ROWS = {
         lambda o: reverse("api-1.0.0:funding_line", args=[caf_line(o).uuid]),
         {**A_CAF_LINE, "anonymous": 401},
     ),
+    # An empty body: scope (404) and rights (403) first, then the missing fields (422).
+    "api-1.0.0:funding_line_payments": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:funding_line_payments", args=[caf_line(o).uuid]),
+        row(401, 403, 404, 422, 404, 404, 404, 422),
+    ),
 }
 
 
