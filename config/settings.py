@@ -190,6 +190,9 @@ CADRE_IMPORT_INLINE_MAX_WRITES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_WRI
 
 # Open data: no public value resting on fewer structures than this (statistical secrecy).
 CADRE_OPEN_DATA_MIN_STRUCTURES = int(os.environ.get("CADRE_OPEN_DATA_MIN_STRUCTURES", 5))
+# A full rebuild of the indicators computes that many years at once on PostgreSQL (one connection
+# each): the database server's cores; 1 computes year by year.
+CADRE_INDICATOR_WORKERS = int(os.environ.get("CADRE_INDICATOR_WORKERS", min(os.cpu_count() or 1, 4)))
 
 # Paging of lists and the API.
 CADRE_PAGE_SIZE = 25

@@ -33,6 +33,15 @@ def demo(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
+@pytest.fixture
+def reference_data(transactional_db):
+    """The geography again: a test in real transactions runs after the browser tests, which empty the database."""
+    from cadre.territories.models import Commune
+
+    if not Commune.objects.exists():
+        load_reference_data()
+
+
 def _flushes(item):
     marker = item.get_closest_marker("django_db")
     return bool(marker and marker.kwargs.get("transaction"))

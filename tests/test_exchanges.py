@@ -32,7 +32,6 @@ from cadre.observatory.models import (
 from cadre.partners.models import PartnerKind
 from cadre.structures.models import StructureKind
 from cadre.territories.models import Commune
-from tests.conftest import load_reference_data
 from tests.factories import MARSEILLE_3E, VENISSIEUX, ApprovalFactory, PartnerFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -794,13 +793,6 @@ class TestBackground:
         AnswerImport.objects.filter(pk=answer_import.pk).update(status=ImportStatus.APPLYING)
         with pytest.raises(ImportRefused, match="pas prêt à être appliqué"):
             start_apply(answer_import, actor=world["staff_a"])
-
-
-@pytest.fixture
-def reference_data(transactional_db):
-    """The geography again: a test in real transactions runs after the browser tests, which empty the database."""
-    if not Commune.objects.exists():
-        load_reference_data()
 
 
 @pytest.mark.django_db(transaction=True)

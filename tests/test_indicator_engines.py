@@ -8,15 +8,16 @@ import decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cadre.indicators import sql
 from cadre.indicators.actions import define_indicator
-from cadre.indicators.compute import SQL_REASONS, compute, rebuild
+from cadre.indicators.compute import SQL_REASONS, _rebuild_in_parallel, compute, rebuild
 from cadre.indicators.models import Indicator, IndicatorValue, Level
-from cadre.observatory.models import Answer, Question, Submission, SubmissionStatus
+from cadre.observatory.models import Answer, Campaign, Question, Submission, SubmissionStatus
 from cadre.structures.models import ApprovalKind, Management, PriorityAreaStatus, Structure, StructureKind
 from cadre.territories.models import Commune
 from tests.factories import MARSEILLE_3E, VENISSIEUX, VILLEURBANNE, ApprovalFactory
@@ -181,3 +182,38 @@ def test_a_rebuild_rewrites_only_the_values_that_changed(every_kind, campaign):
     }
     assert moved.filter(indicator__code="budget_median", level=Level.NATIONAL).get().value == 400
     assert IndicatorValue.objects.count() == len(stamps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_rebuild_writes_what_a_rebuild_year_by_year_writes(reference_data, every_kind, campaign):
+    """The command's rebuild, outside any transaction: the years side by side in their own connections."""
+    earlier = Campaign.objects.create(
+        year=2024,
+        title="Observatoire 2024",
+        questionnaire=campaign.questionnaire,
+        opens_on=campaign.opens_on,
+        closes_on=campaign.closes_on,
+    )
+    questions = {q.code: q for q in Question.objects.filter(questionnaire=campaign.questionnaire)}
+    base = {"management": Management.ASSOCIATION, "area": "in_area", "population": 800, "multi_site": False}
+    base |= {"families": True, "status": SubmissionStatus.VALIDATED}
+    for year_campaign, budgets in ((earlier, [120, 80]), (campaign, [100, 300, 50])):
+        for index, budget in enumerate(budgets):
+            commune = [VILLEURBANNE, MARSEILLE_3E, VENISSIEUX][index]
+            kind = StructureKind.EVS if index == 2 else StructureKind.CENTRE_SOCIAL
+            answers = {"budget_total": D(budget), "etp_total": D(index) + D("0.5"), "permanences": index % 2 == 0}
+            observe(year_campaign, questions, {**base, "commune": commune, "kind": kind, "answers": answers})
+    indicators = list(Indicator.objects.current())
+    assert not connection.in_atomic_block
+
+    counts = _rebuild_in_parallel([2024, 2025], indicators, 2)
+    side_by_side = snapshot()
+    assert {key[1] for key in side_by_side} == {2024, 2025} and counts[2024] and counts[2025]
+    with connection.cursor() as cursor:  # the rebuild's session lock is released
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext('cadre.indicator_rebuild'))")
+        assert cursor.fetchone()[0]
+        cursor.execute("SELECT pg_advisory_unlock(hashtext('cadre.indicator_rebuild'))")
+    IndicatorValue.objects.all().delete()
+    with override_settings(CADRE_INDICATOR_WORKERS=1):
+        assert rebuild() == counts
+    assert snapshot() == side_by_side

@@ -10,8 +10,10 @@ import dataclasses
 import datetime
 import json
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -389,15 +391,16 @@ def _insert(rows):
             )
 
 
-def compute(year, indicators, *, engine=None):
+def compute(year, indicators, *, engine=None, shared_lock=False):
     """Compute and store the values of `indicators` for `year`, for every territory where a
     structure is observed. Returns the number of values computed. On PostgreSQL the SQL engine
     (sql.py) works in the database and writes only what changed; SQLite has the Python engine
-    below. `engine="python"` forces it."""
+    below. `engine="python"` forces it. `shared_lock`: a worker of a parallel rebuild, which
+    writes its year beside the other workers (see rebuild)."""
     missing = _missing_questions(year, indicators)
     if engine != "python" and sql.available():
         try:
-            return _compute_sql([year], indicators, {(pk, year): r for pk, r in missing.items()})[year]
+            return _compute_sql([year], indicators, {(pk, year): r for pk, r in missing.items()}, shared_lock)[year]
         except sql.Unsupported:
             pass  # a definition the SQL engine does not translate: the Python engine computes them all
     facts = observed(year)
@@ -475,11 +478,11 @@ def _store(year, indicators, found, everywhere, wanted, missing):
 SQL_REASONS = (NO_STRUCTURE, NO_ANSWER, DIVISION_BY_ZERO)
 
 
-def _compute_sql(years, indicators, missing):
+def _compute_sql(years, indicators, missing, shared_lock=False):
     """{year: values computed} by the SQL engine, in one statement for all `years` (a rebuild calls it
     year by year: over ten years at once the planner's estimates lead it to sorts, 40 % slower)."""
     now = timezone.now()
-    counts = sql.compute(years, indicators, missing, now, SQL_REASONS)
+    counts = sql.compute(years, indicators, missing, now, SQL_REASONS, shared_lock=shared_lock)
     changed = [year for year, (_, written, deleted) in counts.items() if written or deleted]
     if changed:
         # Pages keep their body until that year's national values change (queries.values_stamp):
@@ -566,7 +569,34 @@ def rebuild(indicator_ids=None, years=None):
     )
     indicators = list(indicators)
     years = years or list(Campaign.objects.order_by("year").values_list("year", flat=True))
+    workers = min(len(years), settings.CADRE_INDICATOR_WORKERS)
+    if workers > 1 and sql.available() and not connection.in_atomic_block:
+        return _rebuild_in_parallel(years, indicators, workers)
     return {year: compute(year, indicators) for year in years}
+
+
+def _rebuild_in_parallel(years, indicators, workers):
+    """The years computed side by side, each in its own connection and transaction: a statement
+    of the SQL engine runs on one core, the database server has more. The years' rows are disjoint,
+    so the workers share the values' lock (a refresh still waits for them, and they for it); a
+    session lock keeps a second rebuild out meanwhile. Inside a transaction (tests, a caller's
+    atomic block) other connections would not see its data: rebuild then goes year by year."""
+
+    def work(year):
+        try:
+            return compute(year, indicators, shared_lock=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext('cadre.indicator_rebuild'))")
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            counts = dict(zip(years, pool.map(work, years), strict=True))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext('cadre.indicator_rebuild'))")
+    return counts
 
 
 def own_figure(indicator, part):

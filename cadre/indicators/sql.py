@@ -185,14 +185,13 @@ def statement(years, indicators, missing, questions, now, reasons):
     kinds = {code: kind for code, (kind, _) in questions.items()}
     question_ids = {code: ids for code, (_, ids) in questions.items()}
     query = _Query(kinds)
-    parts = []
-    for index, indicator in enumerate(indicators):
+    parts = []  # [(numerator SQL, denominator SQL)] by indicator index
+    for indicator in indicators:
         if all((indicator.pk, year) in missing for year in years):
-            # Still a part per structure: every observed territory gets its row, saying why.
-            parts.append(f"({index}, NULL::numeric, NULL::numeric)")
+            # Still a column: every observed territory gets its row, saying why.
+            parts.append(("NULL::numeric", "NULL::numeric"))
             continue
-        numerator, denominator = query.part(indicator)
-        parts.append(f"({index}, {numerator}, {denominator})")
+        parts.append(query.part(indicator))
     part_params = query.params
     query.params = []
 
@@ -239,23 +238,42 @@ def statement(years, indicators, missing, questions, now, reasons):
     absent_sql = ", ".join(["(%s, %s, %s)"] * len(absent)) or "(NULL::int, NULL::int, NULL::text)"
     constant_params += [item for row in absent for item in row]
 
-    medians = [index for index, i in enumerate(indicators) if i.kind == IndicatorKind.MEDIAN]
+    medians = {index for index, i in enumerate(indicators) if i.kind == IndicatorKind.MEDIAN}
     sets = "GROUPING SETS ((year), (year, region), (year, department), (year, epci), (year, commune))"
-    # A part for every structure and indicator (NULL when it does not count), so that the sums give
-    # every observed territory its row, and one hashed aggregate gives sums, counts and the medians'
-    # numbers (sorted afterwards, only for medians: an ordered aggregate costs a sort per territory).
+
+    # One row per questionnaire with each indicator's part in two columns (NULL when the structure
+    # does not count), one hashed aggregate of them all over the five levels, then a row per
+    # indicator and territory: the parts are never multiplied by the number of indicators. The
+    # medians' numbers are gathered unsorted and sorted afterwards (an ordered aggregate costs a
+    # sort per grouping set), once for each territory: the median and quartiles read them 9 times.
+    def sorted_numbers(i):
+        return f"CASE WHEN g.a{i} IS NOT NULL THEN ARRAY(SELECT x FROM unnest(g.a{i}) x ORDER BY x) END"
+
+    columns = ", ".join(f"{num} AS n{i}, {den} AS d{i}" for i, (num, den) in enumerate(parts)) or "NULL AS n"
+    sums = []
+    for i in range(len(parts)):
+        sums.append(f"count(n{i})::int AS c{i}, sum(n{i}) AS s{i}, sum(d{i}) AS t{i}")
+        if i in medians:
+            sums.append(f"array_agg(n{i}) FILTER (WHERE n{i} IS NOT NULL) AS a{i}")
+    rows = (
+        ", ".join(
+            f"({i}, g.c{i}, g.s{i}, g.t{i}, {sorted_numbers(i) if i in medians else 'NULL::numeric[]'})"
+            for i in range(len(parts))
+        )
+        or "(NULL::int, 0, NULL::numeric, NULL::numeric, NULL::numeric[])"
+    )
     aggregate = f"""
-    parts AS MATERIALIZED (
-      SELECT w.year, w.region, w.department, w.epci, w.commune, p.i, p.num, p.den
-      FROM {wide} CROSS JOIN LATERAL (VALUES {", ".join(parts) or "(NULL::int, NULL::numeric, NULL::numeric)"})
-        AS p(i, num, den)
+    parts AS (
+      SELECT w.year, w.region, w.department, w.epci, w.commune, {columns} FROM {wide}
+    ),
+    grouped AS (
+      SELECT year, GROUPING(region, department, epci, commune) AS g,
+             COALESCE(commune, epci, department, region, '') AS territory{"".join(", " + s for s in sums)}
+      FROM parts GROUP BY {sets}
     ),
     sums AS (
-      SELECT i, year, GROUPING(region, department, epci, commune) AS g,
-             COALESCE(commune, epci, department, region, '') AS territory,
-             count(num)::int AS n, sum(num) AS num, sum(den) AS den,
-             array_agg(num) FILTER (WHERE num IS NOT NULL AND i = ANY(%s)) AS s
-      FROM parts GROUP BY i, {sets}
+      SELECT p.i, g.year, g.g, g.territory, p.n, p.num, p.den, p.s
+      FROM grouped g CROSS JOIN LATERAL (VALUES {rows}) AS p(i, n, num, den, s)
     ),"""
     kind = IndicatorKind
     round6 = "round({}, 6)"
@@ -283,7 +301,7 @@ def statement(years, indicators, missing, questions, now, reasons):
       SELECT c.indicator_id, a.year, CASE a.g {levels} END AS level, a.territory, c.kind,
              COALESCE(m.reason, '') AS missing, c.scale, a.n, a.num,
              CASE WHEN c.kind = '{IndicatorKind.RATIO}' THEN a.den WHEN a.n > 0 THEN a.n::numeric END AS den,
-             CASE WHEN a.s IS NOT NULL THEN ARRAY(SELECT x FROM unnest(a.s) x ORDER BY x) END AS s
+             a.s
       FROM sums a
       JOIN constants c ON c.i = a.i
       LEFT JOIN absent m ON m.i = a.i AND m.year = a.year
@@ -357,15 +375,19 @@ def statement(years, indicators, missing, questions, now, reasons):
     )
     SELECT year, sum(computed)::int, sum(written)::int, sum(deleted)::int FROM counts GROUP BY year
     """
-    params += constant_params + part_params + [medians]
+    params += constant_params + part_params
     params += [*reasons, [i.pk for i in indicators], list(years), now, now]
     return sql, params
 
 
-def lock(cursor):
+def lock(cursor, shared=False):
     """Until the transaction ends, the only writer of indicator values (a refresh and a rebuild would
-    otherwise add the same row: the unique constraint would fail one of them)."""
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('cadre.indicator_values'))")
+    otherwise add the same row: the unique constraint would fail one of them). `shared`: the workers
+    of one parallel rebuild, each writing its own year (compute.rebuild keeps other rebuilds out)."""
+    if shared:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext('cadre.indicator_values'))")
+    else:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('cadre.indicator_values'))")
 
 
 def questions_of(years):
@@ -383,11 +405,11 @@ def questions_of(years):
     return questions
 
 
-def compute(years, indicators, missing, now, reasons):
+def compute(years, indicators, missing, now, reasons, shared_lock=False):
     """{year: (values computed, rows written, rows deleted)}. Raises Unsupported before touching anything."""
     sql, params = statement(years, indicators, missing, questions_of(years), now, reasons)
     with transaction.atomic(), connection.cursor() as cursor:
-        lock(cursor)
+        lock(cursor, shared=shared_lock)
         # The planner's estimates for the pivot are far off: JIT would spend seconds compiling a
         # plan that runs in less; the sorts of the grouping sets want more than the default memory.
         cursor.execute("SET LOCAL jit = off")
