@@ -168,6 +168,12 @@ class TestLines:
         )
         assert len(lines) == 8
         assert sum(line.forecast for line in lines) == D("40004.00")
+        outsider = StructureFactory()
+        with pytest.raises(ValidationError, match="n'est pas partie à la convention"):
+            actions.commit_multiyear(
+                agreement, actor=None, partner=city, scheme=scheme, amounts={2026: "10"}, structures=[outsider]
+            )
+        assert not FundingLine.objects.filter(structure=outsider).exists()
 
 
 class TestPayments:

@@ -465,16 +465,13 @@ def find_scheme(user, value, errors):
     return scheme
 
 
-def find_agreement(user, value, structure, errors):
+def find_agreement(user, value, errors):
     if value is None:
         return None
     agreement = Agreement.objects.visible_to(user).filter(uuid=value).first()
     if agreement is None:
         errors["agreement"] = ["Aucune convention avec cet identifiant dans votre périmètre."]
-    elif not agreement.structures().filter(pk=structure.pk).exists():
-        errors["agreement"] = [f"« {structure.name} » n'est pas partie à la convention « {agreement.title} »."]
-        agreement = None
-    return agreement
+    return agreement  # the model checks that the structure is a party to it
 
 
 def created(request, response, line):
@@ -502,7 +499,7 @@ def create_line(request, payload: LineIn, response: HttpResponse):
     elif not partners_for(user).filter(pk=partner.pk).exists():  # the web form's list of funders
         errors["partner"] = [f"« {partner.name} » ne figure pas parmi les financeurs que vous pouvez choisir."]
     scheme = find_scheme(user, payload.scheme, errors)
-    agreement = find_agreement(user, payload.agreement, structure, errors)
+    agreement = find_agreement(user, payload.agreement, errors)
     line = FundingLine(structure=structure, year=payload.year, agreement=agreement)
     if "partner" not in errors:
         line.partner = partner

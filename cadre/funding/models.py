@@ -348,6 +348,14 @@ class FundingLine(VersionedModel):
                 errors["structure"] = (
                     f"« {scheme.name} » finance les structures de type {scheme.get_structure_kind_display().lower()}."
                 )
+        if (
+            self.agreement_id
+            and self.structure_id
+            and not self.agreement.parties.filter(structure_id=self.structure_id)
+        ):
+            errors["agreement"] = (
+                f"« {self.structure.name} » n'est pas partie à la convention « {self.agreement.title} »."
+            )
         if self.agreement_id and self.year:
             agreement = self.agreement
             if self.year not in agreement.years():
