@@ -16,9 +16,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.charts import NOT_COMPUTABLE, format_number, round_decimal
@@ -289,24 +287,13 @@ def map_figure(indicator, year, level, code):
         departments=departments,
         highlight=department if level != Level.NATIONAL and department else None,
         highlight_label="territoire choisi",
+        unknown={dep: (secret_text(why), SECRET) for dep, why in secret.items()},
+        unknown_legend=f"{NOT_COMPUTABLE} ou secret",
     )
-    svg = str(figure.svg)
-    svg = svg.replace(f">{NOT_COMPUTABLE}</text>", f">{NOT_COMPUTABLE} ou secret</text>")
-    secret_names = {}
-    for dep in secret.keys() & every.keys():
-        name = f"{every[dep].name} ({dep})"
-        secret_names[name] = text = secret_text(secret[dep])
-        svg = svg.replace(escape(f"{name} : {NOT_COMPUTABLE}"), escape(f"{name} : {text}"))
-    rows = tuple((row[0], secret_names[row[0]], SECRET) if row[0] in secret_names else row for row in figure.table.rows)
     hatched = any(n is None for n in numbers.values())
     note = f"Hachures : valeur non calculable ou secret statistique (moins de {queries.min_structures()} structures"
     note += f", ou valeur {SECONDARY_NOTE}). " if queries.SECONDARY in secret.values() else "). "
-    return dataclasses.replace(
-        figure,
-        svg=mark_safe(svg),  # the map's own markup, with escaped text put back in
-        table=dataclasses.replace(figure.table, rows=rows),
-        note=(note if hatched else "") + figure.note,
-    )
+    return dataclasses.replace(figure, note=(note if hatched else "") + figure.note)
 
 
 def csv_links(year, level, code):

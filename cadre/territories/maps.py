@@ -390,12 +390,17 @@ def departments_map(
     highlight_label: str = "département mis en évidence",
     departments: Iterable[str] | None = None,
     value_header: str = "Valeur",
+    unknown: Mapping[str, tuple[str, str]] | None = None,
+    unknown_legend: str = NOT_COMPUTABLE,
 ) -> MapFigure:
     """Choropleth of the départements (all 101, or only `departments`, e.g. those of a région).
 
     `values` maps département codes to numbers or None ("non calculable", hatched); a département
-    missing from `values` is grey ("pas de donnée") and not in the table.
+    missing from `values` is grey ("pas de donnée") and not in the table. `unknown` says, for some
+    of the None, what they are instead: {code: (text of the value, its class)}, e.g. a statistical
+    secret; `unknown_legend` is then the hatches' legend.
     """
+    unknown = unknown or {}
     every = shapes()
     rounded = {code: round_decimal(value, decimals) for code, value in values.items()}
     value_classes = classify(rounded.values(), classes=classes, method=method, decimals=decimals, unit=unit)
@@ -411,7 +416,7 @@ def departments_map(
             return NO_DATA_FILL, "nd", "pas de donnée"
         number = rounded[code]
         if number is None:
-            return f"url(#{fid}-nc)", "nc", NOT_COMPUTABLE
+            return f"url(#{fid}-nc)", "nc", unknown.get(code, (NOT_COMPUTABLE,))[0]
         index = class_index(value_classes, number)
         return value_classes[index].colour, str(index), format_number(number, decimals, unit)
 
@@ -452,7 +457,7 @@ def departments_map(
     legend = [(c.colour, c.label) for c in value_classes]
     drawn = {code for codes, _, _ in layout for code in codes}
     if any(rounded.get(code, 0) is None for code in drawn):
-        legend.append(("hatch", NOT_COMPUTABLE))
+        legend.append(("hatch", unknown_legend))
     if drawn - set(rounded):
         legend.append((NO_DATA_FILL, "pas de donnée"))
     if highlights & drawn:
@@ -466,11 +471,12 @@ def departments_map(
         if code not in every:
             klass = "non représenté sur la carte"
         elif number is None:
-            klass = NOT_COMPUTABLE
+            klass = unknown.get(code, (None, NOT_COMPUTABLE))[1]
         else:
             klass = value_classes[class_index(value_classes, number)].label
         name = f"{every[code].name} ({code})" if code in every else code
-        rows.append((name, format_number(number, decimals, unit), klass))
+        shown = unknown[code][0] if number is None and code in unknown else format_number(number, decimals, unit)
+        rows.append((name, shown, klass))
 
     title = str(title)
     if description is None:
