@@ -17,7 +17,8 @@ REMINDER_DAYS = (15, 3)
 class Command(BaseCommand):
     help = (
         "Envoie à chacun, par courriel, les échéances de son calendrier qui tombent dans 15 et dans 3 jours "
-        "(fins d'agrément et de convention, pièces à déposer, feuilles de route, observatoire). Une fois par jour."
+        "(fins d'agrément et de convention, pièces à déposer, versements attendus, feuilles de route, réunions, "
+        "observatoire). Une fois par jour."
     )
 
     def add_arguments(self, parser):
