@@ -135,9 +135,7 @@ def test_the_sql_engine_gives_the_digits_of_the_python_engine(every_kind, campai
         # Over the Python engine's values, the SQL engine computes the same and so writes nothing.
         IndicatorValue.objects.all().delete()
         compute(campaign.year, indicators, engine="python")
-        computed, written, deleted = sql.compute([campaign.year], indicators, {}, timezone.now(), SQL_REASONS)[
-            campaign.year
-        ]
+        computed, written, deleted = sql.compute(campaign.year, indicators, {}, timezone.now(), SQL_REASONS)
         assert (computed, written, deleted) == (len(by_python), 0, 0)
         transaction.set_rollback(True)
 
@@ -158,7 +156,7 @@ def test_every_shipped_indicator_is_computed_in_sql(campaign):
     questions = sql.questions_of([2025])
     assert set(questions) == set(Question.objects.filter(questionnaire=questionnaire).values_list("code", flat=True))
     for indicator in indicators:
-        sql.statement([2025], [indicator], {}, questions, None, ("", "", ""))  # raises Unsupported otherwise
+        sql.statement(2025, [indicator], {}, questions, None, ("", "", ""))  # raises Unsupported otherwise
 
 
 def test_a_rebuild_rewrites_only_the_values_that_changed(every_kind, campaign):
@@ -166,7 +164,7 @@ def test_a_rebuild_rewrites_only_the_values_that_changed(every_kind, campaign):
     world = {"kind": StructureKind.CENTRE_SOCIAL, "management": Management.ASSOCIATION, "area": "none"}
     world |= {"population": 1000, "multi_site": False, "families": False, "status": SubmissionStatus.VALIDATED}
     lyon = observe(campaign, questions, {**world, "commune": VILLEURBANNE, "answers": {"budget_total": D(100)}})
-    observe(campaign, questions, {**world, "commune": MARSEILLE_3E, "answers": {"budget_total": D(300)}})
+    marseille = observe(campaign, questions, {**world, "commune": MARSEILLE_3E, "answers": {"budget_total": D(300)}})
     rebuild()
     stamps = dict(IndicatorValue.objects.values_list("pk", "computed_at"))
     rebuild()
@@ -182,6 +180,16 @@ def test_a_rebuild_rewrites_only_the_values_that_changed(every_kind, campaign):
     }
     assert moved.filter(indicator__code="budget_median", level=Level.NATIONAL).get().value == 400
     assert IndicatorValue.objects.count() == len(stamps)
+
+    # A questionnaire no longer validated: the places only it made observed lose their values.
+    Submission.objects.filter(pk=marseille.pk).update(status=SubmissionStatus.SUBMITTED)
+    rebuild()
+    left = set(IndicatorValue.objects.values_list("level", "territory").distinct())
+    assert (Level.COMMUNE, MARSEILLE_3E) not in left and (Level.DEPARTMENT, "13") not in left
+    assert (Level.COMMUNE, VILLEURBANNE) in left
+    national = IndicatorValue.objects.get(indicator__code="budget_median", level=Level.NATIONAL)
+    assert (national.value, national.structure_count) == (500, 1)
+    assert IndicatorValue.objects.count() == len(stamps) // 9 * 5  # 9 places before, 5 now
 
 
 @pytest.mark.django_db(transaction=True)

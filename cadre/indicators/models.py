@@ -399,9 +399,11 @@ class IndicatorValue(models.Model):
     """The value of one indicator version for one territory and one campaign year, with the number
     of structures behind it; `reason` says why it is not computable (value empty)."""
 
-    # Values are derived data that a rebuild rewrites by the hundred thousand: the unique constraint
-    # below already indexes the indicator, and Django deletes them with their indicator, so a
-    # database constraint would only add a check per row written (a quarter of a rebuild's writes).
+    # Values are derived data that a rebuild writes by the million: identified by what they are the
+    # value of (no surrogate id: its index would be written with every row), and with no database
+    # constraint on the indicator (the primary key indexes it, Django deletes them with it; the check
+    # would cost a quarter of a rebuild's writes).
+    pk = models.CompositePrimaryKey("indicator", "year", "level", "territory")
     indicator = models.ForeignKey(
         Indicator, on_delete=models.CASCADE, related_name="values", db_index=False, db_constraint=False
     )
@@ -420,10 +422,7 @@ class IndicatorValue(models.Model):
     class Meta:
         verbose_name = "valeur d'indicateur"
         verbose_name_plural = "valeurs d'indicateurs"
-        constraints = [
-            models.UniqueConstraint(fields=["indicator", "year", "level", "territory"], name="indicator_value_unique")
-        ]
-        # Pages read values by indicator, through the unique index. Only the national values are read
+        # Pages read values by indicator, through the primary key. Only the national values are read
         # by year alone (stamps, years with values): a small partial index, where an index over every
         # place would cost a third of a rebuild's writing.
         indexes = [

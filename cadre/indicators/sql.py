@@ -1,5 +1,6 @@
 """The PostgreSQL engine of `compute`: one statement per year computes every indicator for every
-territory (GROUP BY GROUPING SETS over the five levels) and writes only the values that changed.
+territory (GROUP BY GROUPING SETS over the five levels) and writes only the values that changed
+(all of them, without comparing, when the year has none stored).
 
 It gives the values of the Python engine of compute.py (kept for SQLite, and for definitions this
 engine does not translate): same populations, conditions, sums of numerators over sums of
@@ -119,22 +120,20 @@ class _Query:
         return " AND ".join(terms) or "TRUE"
 
     def part(self, indicator):
-        """(numerator, denominator) SQL of one structure's part; both NULL when the structure does not
-        count (out of the population, not answered). Medians: the number. The denominator of a kind
-        other than a ratio is the number of structures counted: NULL here, nothing to add up."""
+        """(numerator, denominator) SQL of one structure's part; NULL when the structure does not count
+        (out of the population, not answered). Medians: the number. Only a ratio has a denominator
+        (None otherwise): a share or a mean divides by the number of structures counted. Counts and
+        shares are integers, quicker to add up than numerics."""
         within, kind = self.population(indicator), indicator.kind
         if kind == IndicatorKind.COUNT:
-            return f"CASE WHEN {within} THEN 1::numeric END", "NULL::numeric"
+            return f"CASE WHEN {within} THEN 1 END", None
         value, nature = self.source(indicator.source)
         if kind == IndicatorKind.SHARE:
             counted = within
             if indicator.operator != Operator.ANSWERED:
                 counted = f"{within} AND {value} IS NOT NULL"
             meets = self.condition(indicator, value, nature)
-            return (
-                f"CASE WHEN {counted} THEN CASE WHEN {meets} THEN 1::numeric ELSE 0::numeric END END",
-                "NULL::numeric",
-            )
+            return f"CASE WHEN {counted} THEN CASE WHEN {meets} THEN 1 ELSE 0 END END", None
         if nature != "number":
             raise Unsupported(indicator.source)
         if kind == IndicatorKind.RATIO:
@@ -145,7 +144,7 @@ class _Query:
                 f"CASE WHEN {within} AND {denominator} IS NOT NULL THEN {value} END",
                 f"CASE WHEN {within} AND {value} IS NOT NULL THEN {denominator} END",
             )
-        return f"CASE WHEN {within} THEN {value} END", "NULL::numeric"
+        return f"CASE WHEN {within} THEN {value} END", None
 
 
 def _tables():
@@ -165,33 +164,90 @@ def _tables():
     }
 
 
-# Medians and quartiles from the sorted numbers `s` (n of them), as statistics.median and
+# Medians and quartiles from the numbers `s` sorted (n of them), as statistics.median and
 # statistics.quantiles(n=4, method="inclusive"): exact in numeric.
-MEDIAN = "CASE WHEN mod(n, 2) = 1 THEN s[(n + 1) / 2] ELSE (s[n / 2] + s[n / 2 + 1]) / 2 END"
+def _median(s, n):
+    return f"CASE WHEN mod({n}, 2) = 1 THEN {s}[({n} + 1) / 2] ELSE ({s}[{n} / 2] + {s}[{n} / 2 + 1]) / 2 END"
 
 
-def _quartile(i):
-    position = f"({i} * (n - 1))"
+def _quartile(i, s, n):
+    position = f"({i} * ({n} - 1))"
     return (
-        f"CASE WHEN n = 1 THEN s[1] ELSE (s[{position} / 4 + 1] * (4 - mod({position}, 4)) "
-        f"+ s[{position} / 4 + 2] * mod({position}, 4)) / 4 END"
+        f"CASE WHEN {n} = 1 THEN {s}[1] ELSE ({s}[{position} / 4 + 1] * (4 - mod({position}, 4)) "
+        f"+ {s}[{position} / 4 + 2] * mod({position}, 4)) / 4 END"
     )
 
 
-def statement(years, indicators, missing, questions, now, reasons):
-    """(SQL, params) computing and writing `indicators` for `years` in one pass, every territory
-    (see compute.compute). `missing`: {(indicator id, year): reason}; `questions`: {question code:
-    (kind, question ids)} in those years' questionnaires."""
+NULL = "NULL::numeric"  # typed: the branches of a UNION agree on each column's type
+
+
+def _figures(indicator, i, missing, bind, reasons):
+    """SQL of the stored columns of `indicator` (value, numerator, denominator, first and third
+    quartiles, structure count, reason) from its sums over a place `p` (see statement): written for
+    its kind, so that no row tests a kind. `missing`: why the year cannot compute it, or ""."""
+    if missing:
+        return [NULL] * 5 + ["0", f"{bind(missing)}::text"]
+    kind = indicator.kind
+    n, num, den, numbers = f"p.c{i}", f"p.s{i}", f"p.t{i}", f"p.z{i}"
+    none, no_answer, division_by_zero = (lambda reason=reason: f"{bind(reason)}::text" for reason in reasons)
+    counted = f"NULLIF({n}, 0)::numeric"  # the denominator of a share or a mean: NULL when no structure
+
+    def rounded(expression):
+        return f"round({expression}, 6)"
+
+    def divided(numerator, denominator, scale=1):
+        # 30 decimals before rounding, as Decimal's 28 digits
+        return rounded(f"({scale} * {numerator})::numeric(60, 30) / {denominator}")
+
+    if kind == IndicatorKind.COUNT:
+        return [counted, counted, counted, NULL, NULL, n, f"CASE WHEN {n} = 0 THEN {none()} ELSE '' END"]
+    if kind != IndicatorKind.RATIO:
+        reason = f"CASE WHEN {n} = 0 THEN {no_answer()} ELSE '' END"  # the last column: bound last
+    if kind == IndicatorKind.SUM:
+        return [rounded(num), rounded(num), NULL, NULL, NULL, n, reason]
+    if kind == IndicatorKind.MEAN:
+        return [divided(num, counted), rounded(num), counted, NULL, NULL, n, reason]
+    if kind == IndicatorKind.MEDIAN:
+        median, first, third = (
+            rounded(e) for e in (_median(numbers, n), _quartile(1, numbers, n), _quartile(3, numbers, n))
+        )
+        return [median, NULL, NULL, first, third, n, reason]
+    scale = 100 if kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
+    if kind == IndicatorKind.SHARE:
+        return [divided(num, counted, scale), rounded(num), counted, NULL, NULL, n, reason]
+    # A ratio: sums of numerators over sums of denominators.
+    return [
+        f"CASE WHEN {den} <> 0 THEN {divided(num, den, scale)} END",
+        rounded(num),
+        rounded(den),
+        NULL,
+        NULL,
+        n,
+        f"CASE WHEN {n} = 0 THEN {no_answer()} WHEN {den} = 0 THEN {division_by_zero()} ELSE '' END",
+    ]
+
+
+COLUMNS = (
+    "indicator_id, year, level, territory, value, numerator, denominator, first_quartile, third_quartile, "
+    "structure_count, reason"
+)
+
+
+def statement(year, indicators, missing, questions, now, reasons, compare=True):
+    """(SQL, params) computing and writing `indicators` for `year` in one pass, every territory (see
+    compute.compute). `missing`: {indicator id: reason}; `questions`: {question code: (kind, question
+    ids)} in that year's questionnaire. `compare`: values of these indicators and year may be stored
+    already, and only those that differ are rewritten; else every value is inserted as computed."""
     kinds = {code: kind for code, (kind, _) in questions.items()}
     question_ids = {code: ids for code, (_, ids) in questions.items()}
+    # In the order of the values' primary key (indicator, year, level, territory): the rows are
+    # produced in that order, so that each lands beside the one before.
+    indicators = sorted(indicators, key=lambda indicator: indicator.pk)
     query = _Query(kinds)
-    parts = []  # [(numerator SQL, denominator SQL)] by indicator index
-    for indicator in indicators:
-        if all((indicator.pk, year) in missing for year in years):
-            # Still a column: every observed territory gets its row, saying why.
-            parts.append(("NULL::numeric", "NULL::numeric"))
-            continue
-        parts.append(query.part(indicator))
+    parts = {}  # {indicator index: (numerator SQL, denominator SQL or None)}
+    for i, indicator in enumerate(indicators):
+        if indicator.pk not in missing:  # else no column: every observed territory gets its row, saying why
+            parts[i] = query.part(indicator)
     part_params = query.params
     query.params = []
 
@@ -210,11 +266,11 @@ def statement(years, indicators, missing, questions, now, reasons):
             pivot.append(f"max(NULLIF(a.text, '')) FILTER (WHERE a.question_id = ANY({ids}::int[])) AS {column}")
     pivot_params = query.params
     t = _tables()
-    params = [list(years), SubmissionStatus.VALIDATED]
+    params = [year, SubmissionStatus.VALIDATED]
     answers = ""
     if pivot:
         # Each questionnaire's answers to the questions read, by the (submission, question) index:
-        # a join over the whole answer table would read every year's answers for each year.
+        # a join over the whole answer table would read every year's answers.
         answers = f""", answers AS (
           SELECT f.submission_id, x.*
           FROM facts f CROSS JOIN LATERAL (
@@ -225,60 +281,42 @@ def statement(years, indicators, missing, questions, now, reasons):
         )"""
         params += pivot_params + [sorted(i for code in query.columns for i in question_ids[code])]
     wide = "(SELECT * FROM facts JOIN answers USING (submission_id)) w" if pivot else "facts w"
+    params += part_params
 
-    # Each indicator's constants: its kind, the scale of a share or a ratio in %. Indexes, not ids,
-    # tie the parts to them. Then the (indicator, year) whose question that year's questionnaire lacks.
-    constants, constant_params = [], []
-    for index, indicator in enumerate(indicators):
-        scale = 100 if indicator.kind == IndicatorKind.SHARE or indicator.unit == "%" else 1
-        constants.append(f"({index}, %s, %s, {scale}::numeric)")
-        constant_params += [indicator.pk, indicator.kind]
-    index_of = {indicator.pk: index for index, indicator in enumerate(indicators)}
-    absent = [(index_of[pk], year, reason) for (pk, year), reason in missing.items() if pk in index_of]
-    absent_sql = ", ".join(["(%s, %s, %s)"] * len(absent)) or "(NULL::int, NULL::int, NULL::text)"
-    constant_params += [item for row in absent for item in row]
-
-    medians = {index for index, i in enumerate(indicators) if i.kind == IndicatorKind.MEDIAN}
-    sets = "GROUPING SETS ((year), (year, region), (year, department), (year, epci), (year, commune))"
-
-    # One row per questionnaire with each indicator's part in two columns (NULL when the structure
-    # does not count), one hashed aggregate of them all over the five levels, then a row per
-    # indicator and territory: the parts are never multiplied by the number of indicators. The
-    # medians' numbers are gathered unsorted and sorted afterwards (an ordered aggregate costs a
-    # sort per grouping set), once for each territory: the median and quartiles read them 9 times.
-    def sorted_numbers(i):
-        return f"CASE WHEN g.a{i} IS NOT NULL THEN ARRAY(SELECT x FROM unnest(g.a{i}) x ORDER BY x) END"
-
-    columns = ", ".join(f"{num} AS n{i}, {den} AS d{i}" for i, (num, den) in enumerate(parts)) or "NULL AS n"
-    sums = []
-    for i in range(len(parts)):
-        sums.append(f"count(n{i})::int AS c{i}, sum(n{i}) AS s{i}, sum(d{i}) AS t{i}")
-        if i in medians:
+    # One row per questionnaire with each indicator's part (NULL when the structure does not count),
+    # one hashed aggregate of them all over the five levels: the count of parts, their sum but for a
+    # count (the count itself), the sum of the denominators of a ratio. The medians' numbers are
+    # gathered unsorted and sorted afterwards (an ordered aggregate costs a sort per grouping set),
+    # once for each territory: the median and quartiles read them 9 times.
+    columns, sums, numbers = [], [], []
+    for i, (numerator, denominator) in parts.items():
+        columns.append(f"{numerator} AS n{i}")
+        sums.append(f"count(n{i})::int AS c{i}")
+        kind = indicators[i].kind
+        if kind == IndicatorKind.MEDIAN:
             sums.append(f"array_agg(n{i}) FILTER (WHERE n{i} IS NOT NULL) AS a{i}")
-    rows = (
-        ", ".join(
-            f"({i}, g.c{i}, g.s{i}, g.t{i}, {sorted_numbers(i) if i in medians else 'NULL::numeric[]'})"
-            for i in range(len(parts))
-        )
-        or "(NULL::int, 0, NULL::numeric, NULL::numeric, NULL::numeric[])"
-    )
-    aggregate = f"""
-    parts AS (
-      SELECT w.year, w.region, w.department, w.epci, w.commune, {columns} FROM {wide}
-    ),
-    grouped AS (
-      SELECT year, GROUPING(region, department, epci, commune) AS g,
-             COALESCE(commune, epci, department, region, '') AS territory{"".join(", " + s for s in sums)}
-      FROM parts GROUP BY {sets}
-    ),
-    sums AS (
-      SELECT p.i, g.year, g.g, g.territory, p.n, p.num, p.den, p.s
-      FROM grouped g CROSS JOIN LATERAL (VALUES {rows}) AS p(i, n, num, den, s)
-    ),"""
-    kind = IndicatorKind
-    round6 = "round({}, 6)"
-    divide = "(scale * num)::numeric(60, 30) / den"  # 30 decimals before rounding, as Decimal's 28 digits
+            numbers.append(
+                f"CASE WHEN g.a{i} IS NOT NULL THEN ARRAY(SELECT x FROM unnest(g.a{i}) x ORDER BY x) END AS z{i}"
+            )
+        elif kind != IndicatorKind.COUNT:
+            sums.append(f"sum(n{i}) AS s{i}")
+        if denominator is not None:
+            columns.append(f"{denominator} AS d{i}")
+            sums.append(f"sum(d{i}) AS t{i}")
     levels = " ".join(f"WHEN {bits} THEN '{level}'" for bits, level in GROUPINGS.items())
+    grouping = "GROUPING(region, department, epci, commune)"
+
+    # Then a row per indicator and place: one branch per indicator over the places sorted, its figures
+    # written for its kind (no row tests a kind); in all, the order of the primary key.
+    branches = []
+    query.params = []
+    for i, indicator in enumerate(indicators):
+        figures = _figures(indicator, i, missing.get(indicator.pk, ""), query.bind, reasons)
+        branches.append(
+            f"SELECT {int(indicator.pk)}, {int(year)}, p.level, p.territory, {', '.join(figures)} FROM places p"
+        )
+    figure_params = query.params
+    computed = " UNION ALL ".join(branches)
     sql = f"""
     WITH facts AS (
       SELECT s.id AS submission_id, c.year, st.kind, st.management, st.priority_area_status,
@@ -289,95 +327,70 @@ def statement(years, indicators, missing, questions, now, reasons):
                    WHERE ap.structure_id = st.id AND ap.starts <= make_date(c.year, 12, 31)
                      AND ap.ends >= make_date(c.year, 1, 1))::text[] AS approvals
       FROM {t["submission"]} s
-      JOIN {t["campaign"]} c ON c.id = s.campaign_id AND c.year = ANY(%s)
+      JOIN {t["campaign"]} c ON c.id = s.campaign_id AND c.year = %s
       JOIN {t["structure"]} st ON st.id = s.structure_id
       JOIN {t["commune"]} co ON co.code = st.commune_id
       JOIN {t["department"]} d ON d.code = co.department_id
       WHERE s.status = %s
     ){answers},
-    constants (i, indicator_id, kind, scale) AS (VALUES {", ".join(constants)}),
-    absent (i, year, reason) AS (VALUES {absent_sql}),{aggregate}
-    joined AS (
-      SELECT c.indicator_id, a.year, CASE a.g {levels} END AS level, a.territory, c.kind,
-             COALESCE(m.reason, '') AS missing, c.scale, a.n, a.num,
-             CASE WHEN c.kind = '{IndicatorKind.RATIO}' THEN a.den WHEN a.n > 0 THEN a.n::numeric END AS den,
-             a.s
-      FROM sums a
-      JOIN constants c ON c.i = a.i
-      LEFT JOIN absent m ON m.i = a.i AND m.year = a.year
-      WHERE a.i IS NOT NULL AND NOT (a.g = 13 AND a.territory = '')
+    parts AS (
+      SELECT w.year, w.region, w.department, w.epci, w.commune{"".join(", " + c for c in columns)} FROM {wide}
     ),
-    computed AS (
-      SELECT indicator_id, year, level, territory,
-        CASE WHEN missing <> '' OR n = 0 THEN NULL
-             WHEN kind = '{kind.COUNT}' THEN n::numeric
-             WHEN kind = '{kind.SUM}' THEN {round6.format("num")}
-             WHEN kind = '{kind.MEAN}' THEN {round6.format("num::numeric(60, 30) / n")}
-             WHEN kind = '{kind.MEDIAN}' THEN {round6.format(MEDIAN)}
-             WHEN den = 0 THEN NULL
-             ELSE {round6.format(divide)} END AS value,
-        CASE WHEN missing = '' AND kind <> '{kind.MEDIAN}' THEN {round6.format("num")} END AS numerator,
-        CASE WHEN missing = '' AND kind NOT IN ('{kind.MEDIAN}', '{kind.SUM}') THEN {round6.format("den")} END
-          AS denominator,
-        CASE WHEN missing = '' AND kind = '{kind.MEDIAN}' THEN {round6.format(_quartile(1))} END AS first_quartile,
-        CASE WHEN missing = '' AND kind = '{kind.MEDIAN}' THEN {round6.format(_quartile(3))} END AS third_quartile,
-        CASE WHEN missing <> '' THEN 0 ELSE n END AS structure_count,
-        CASE WHEN missing <> '' THEN missing
-             WHEN n = 0 AND kind = '{kind.COUNT}' THEN %s
-             WHEN n = 0 THEN %s
-             WHEN kind IN ('{kind.SHARE}', '{kind.RATIO}') AND den = 0 THEN %s
-             ELSE '' END AS reason
-      FROM joined
+    grouped AS (
+      SELECT CASE {grouping} {levels} END AS level, COALESCE(commune, epci, department, region, '') AS territory
+             {"".join(", " + s for s in sums)}
+      FROM parts
+      GROUP BY GROUPING SETS ((year), (year, region), (year, department), (year, epci), (year, commune))
+      HAVING {grouping} <> 13 OR epci IS NOT NULL  -- communes without EPCI (islands)
     ),
+    places AS MATERIALIZED (
+      SELECT g.*{"".join(", " + n for n in numbers)} FROM grouped g ORDER BY level, territory
+    ),
+    computed ({COLUMNS}) AS ({computed})"""
+    params += figure_params
+    if not compare:
+        sql += f"""
+    INSERT INTO {t["value"]} ({COLUMNS}, computed_at) SELECT *, %s FROM computed"""
+        return sql, params + [now]
+    sql += f""",
     stored AS (
-      SELECT * FROM {t["value"]} WHERE indicator_id = ANY(%s) AND year = ANY(%s)
+      SELECT * FROM {t["value"]} WHERE indicator_id = ANY(%s) AND year = %s
     ),
     compared AS MATERIALIZED (  -- what differs from the stored values: the rest is not rewritten
-      SELECT c.*, v.id AS stored_id
+      SELECT c.*, v.indicator_id AS stored_indicator, v.level AS stored_level, v.territory AS stored_territory
       FROM computed c
-      FULL JOIN stored v ON v.indicator_id = c.indicator_id AND v.year = c.year AND v.level = c.level
-                          AND v.territory = c.territory
-      WHERE c.indicator_id IS NULL OR v.id IS NULL
+      FULL JOIN stored v ON v.indicator_id = c.indicator_id AND v.level = c.level AND v.territory = c.territory
+      WHERE c.indicator_id IS NULL OR v.indicator_id IS NULL
          OR (v.value, v.numerator, v.denominator, v.first_quartile, v.third_quartile, v.structure_count, v.reason)
             IS DISTINCT FROM (c.value, c.numerator, c.denominator, c.first_quartile, c.third_quartile,
                               c.structure_count, c.reason)
     ),
     gone AS (
-      -- By the primary key, whatever the table's statistics say (a rebuild fills it from empty).
-      DELETE FROM {t["value"]} v
-      WHERE v.id = ANY(ARRAY(SELECT stored_id FROM compared WHERE indicator_id IS NULL))
-      RETURNING v.year
+      DELETE FROM {t["value"]} v USING compared c
+      WHERE c.indicator_id IS NULL AND v.indicator_id = c.stored_indicator AND v.year = %s
+        AND v.level = c.stored_level AND v.territory = c.stored_territory
+      RETURNING 1
     ),
     inserted AS (  -- plain inserts: writers hold the values' lock (lock()), no other can add these rows
-      INSERT INTO {t["value"]} (indicator_id, year, level, territory, value, numerator, denominator,
-                                first_quartile, third_quartile, structure_count, reason, computed_at)
-      SELECT indicator_id, year, level, territory, value, numerator, denominator, first_quartile, third_quartile,
-             structure_count, reason, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_id IS NULL
-      ORDER BY indicator_id, year, level, territory  -- in index order: fewer pages touched
-      RETURNING year
+      INSERT INTO {t["value"]} ({COLUMNS}, computed_at)
+      SELECT {COLUMNS}, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_indicator IS NULL
+      ORDER BY indicator_id, level, territory  -- in the key's order: fewer pages touched
+      RETURNING 1
     ),
-    updated AS (  -- by the unique index, whatever the statistics say
-      INSERT INTO {t["value"]} AS v (indicator_id, year, level, territory, value, numerator, denominator,
-                                     first_quartile, third_quartile, structure_count, reason, computed_at)
-      SELECT indicator_id, year, level, territory, value, numerator, denominator, first_quartile, third_quartile,
-             structure_count, reason, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_id IS NOT NULL
+    updated AS (  -- by the primary key, whatever the statistics say
+      INSERT INTO {t["value"]} AS v ({COLUMNS}, computed_at)
+      SELECT {COLUMNS}, %s FROM compared WHERE indicator_id IS NOT NULL AND stored_indicator IS NOT NULL
       ON CONFLICT (indicator_id, year, level, territory) DO UPDATE SET
         value = EXCLUDED.value, numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
         first_quartile = EXCLUDED.first_quartile, third_quartile = EXCLUDED.third_quartile,
         structure_count = EXCLUDED.structure_count, reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
-      RETURNING v.year
-    ),
-    written AS (SELECT year FROM inserted UNION ALL SELECT year FROM updated),
-    counts AS (
-      SELECT year, count(*) AS computed, 0 AS written, 0 AS deleted FROM computed GROUP BY year
-      UNION ALL SELECT year, 0, count(*), 0 FROM written GROUP BY year
-      UNION ALL SELECT year, 0, 0, count(*) FROM gone GROUP BY year
+      RETURNING 1
     )
-    SELECT year, sum(computed)::int, sum(written)::int, sum(deleted)::int FROM counts GROUP BY year
+    SELECT (SELECT count(*) FROM computed)::int,
+           ((SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated))::int,
+           (SELECT count(*) FROM gone)::int
     """
-    params += constant_params + part_params
-    params += [*reasons, [i.pk for i in indicators], list(years), now, now]
-    return sql, params
+    return sql, params + [[i.pk for i in indicators], year, year, now, now]
 
 
 def lock(cursor, shared=False):
@@ -405,15 +418,28 @@ def questions_of(years):
     return questions
 
 
-def compute(years, indicators, missing, now, reasons, shared_lock=False):
-    """{year: (values computed, rows written, rows deleted)}. Raises Unsupported before touching anything."""
-    sql, params = statement(years, indicators, missing, questions_of(years), now, reasons)
+def compute(year, indicators, missing, now, reasons, shared_lock=False):
+    """(values computed, rows written, rows deleted) for `year`. Raises Unsupported before touching
+    anything."""
+    if not indicators:
+        return 0, 0, 0
+    questions = questions_of([year])
+    fresh = statement(year, indicators, missing, questions, now, reasons, compare=False)
+    kept = statement(year, indicators, missing, questions, now, reasons)
+    table = connection.ops.quote_name(IndicatorValue._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         lock(cursor, shared=shared_lock)
         # The planner's estimates for the pivot are far off: JIT would spend seconds compiling a
-        # plan that runs in less; the sorts of the grouping sets want more than the default memory.
+        # plan that runs in less; the grouping sets want more than the default memory.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, params)
-        found = {year: (computed, written, deleted) for year, computed, written, deleted in cursor.fetchall()}
-    return {year: found.get(year, (0, 0, 0)) for year in years}
+        # A year never computed (a rebuild from empty, a new indicator) has nothing to compare with.
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE indicator_id = ANY(%s) AND year = %s)",
+            [[i.pk for i in indicators], year],
+        )
+        if not cursor.fetchone()[0]:
+            cursor.execute(*fresh)
+            return cursor.rowcount, cursor.rowcount, 0
+        cursor.execute(*kept)
+        return tuple(cursor.fetchone())
