@@ -21,6 +21,20 @@ def copy(source, target):
     return run
 
 
+def name_primary_key(apps, schema_editor):
+    """PostgreSQL named the new key after the former table's, which held the name then: give it back."""
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    table = apps.get_model("indicators", "IndicatorValue")._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+        found = next(name for name, details in constraints.items() if details["primary_key"])
+        if found != f"{table}_pkey":
+            quote = connection.ops.quote_name
+            cursor.execute(f"ALTER TABLE {quote(table)} RENAME CONSTRAINT {quote(found)} TO {quote(table + '_pkey')}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("indicators", "0004_values_national_index"),
@@ -132,4 +146,5 @@ class Migration(migrations.Migration):
             elidable=True,
         ),
         migrations.DeleteModel(name="FormerIndicatorValue"),
+        migrations.RunPython(name_primary_key, migrations.RunPython.noop, elidable=True),
     ]
