@@ -9,6 +9,9 @@ export DJANGO_SETTINGS_MODULE ?= config.settings
 # The suite's own settings (tasks run where they are enqueued, fast hashing): the variable above
 # would otherwise win over pyproject.toml's.
 TEST_SETTINGS := config.test_settings
+# The suite over every core (pytest-xdist); tests/conftest.py groups them so that a module stays on one worker.
+TEST_WORKERS ?= auto
+PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators clean
 
@@ -54,11 +57,11 @@ test: install-dev browser-deps
 	$(MAKE) test-postgres
 
 test-sqlite: install-dev
-	DATABASE_URL= DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(VENV)/bin/pytest
+	DATABASE_URL= DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(PYTEST)
 
 test-postgres: install-dev
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	DATABASE_URL=$(PG_URL) DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(VENV)/bin/pytest --create-db
+	DATABASE_URL=$(PG_URL) DJANGO_SETTINGS_MODULE=$(TEST_SETTINGS) $(PYTEST) --create-db
 
 quality: install-dev
 	$(VENV)/bin/ruff format --check .

@@ -1,5 +1,6 @@
 """Test set-up: the real geography of the Rhône and the Bouches-du-Rhône, loaded once."""
 
+import collections
 import datetime
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 TEST_DEPARTMENTS = ["69", "13"]
+LARGE_MODULE = 500  # tests: a module this large is shared by the two workers
 
 
 def load_reference_data():
@@ -47,9 +49,21 @@ def _flushes(item):
     return bool(marker and marker.kwargs.get("transaction"))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     # Tests in real transactions (browser, worker) flush the database when they end: run them last.
     items.sort(key=_flushes)
+    # Under pytest-xdist (`--dist loadgroup`, see the Makefile) a module stays on one worker, so its
+    # `demo` fixture is seeded once; the flushing tests form one group, sent last, on one worker.
+    # The role × URL matrix, a module of some 1,600 tests, is split in two to keep both workers busy.
+    sizes = collections.Counter(item.module.__name__ for item in items)
+    for index, item in enumerate(items):
+        group = item.module.__name__
+        if _flushes(item):
+            group = "flush"
+        elif sizes[group] > LARGE_MODULE:
+            group = f"{group}-{index % 2}"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # The small questionnaire the indicator tests share (tests/test_indicators.py and the pages' tests).
