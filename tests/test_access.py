@@ -344,6 +344,11 @@ def test_every_url_is_in_the_matrix():
 
 @pytest.fixture
 def objects(demo):
+    return build_objects()
+
+
+def build_objects():
+    """One object of each kind the matrix's URLs need, on the demo (also at national scale: benchmarks/pages.py)."""
     a = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
     federation = Partner.objects.get(memberships__user__email=cast.FEDERATION69)
     if a.federation_id != federation.pk:

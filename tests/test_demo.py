@@ -625,3 +625,24 @@ def test_the_demo_conventions_and_their_funding(demo):
     partly = [line for line in lines.filter(voted__isnull=False) if 0 < line.paid() < line.voted]
     assert partly
     assert all(line.paid() <= line.voted for line in lines.filter(voted__isnull=False))
+
+
+def test_national_demo_keeps_the_cast_among_national_volumes(demo, monkeypatch):
+    # What benchmarks/pages.py walks: the demo partnership in 69 and 13, generated structures elsewhere.
+    wipe()
+    call_command("load_territories", "--departments", "01", "69", "13", verbosity=0)
+    monkeypatch.setattr(demo_seed, "FULL_GEOGRAPHY_MIN_COMMUNES", 0)
+    monkeypatch.setattr(demo_seed, "NATIONAL_CENTRES", 20)
+    monkeypatch.setattr(demo_seed, "NATIONAL_EVS", 10)
+    monkeypatch.setattr(demo_seed, "NATIONAL_STRUCTURE_EDITORS", 5)
+    summary = demo_seed.seed(scale="national_demo")
+    assert summary["structures"] == 150 + 30
+    assert Structure.objects.filter(commune__department_id="01").count() == 30
+    assert Structure.objects.get(memberships__user__email=cast.STRUCTURE_A).commune_id == "69266"
+    assert set(Partner.objects.filter(kind="caf").values_list("name", flat=True)) == {
+        "Caf du Rhône",
+        "Caf des Bouches-du-Rhône",
+        "Caf de l'Ain",
+    }
+    assert User.objects.filter(is_superuser=True).count() == 1
+    assert authenticate(request=login_request(), username=cast.CITY_VILLEURBANNE, password=cast.PASSWORD)

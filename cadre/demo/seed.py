@@ -129,12 +129,12 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
             "Des structures ou des comptes de démonstration existent déjà : seed_demo ne s'exécute que sur une "
             "base sans structure (utilisez --if-empty pour ne rien faire dans ce cas)."
         )
-    builder_class = {"demo": DemoBuilder, "national": NationalBuilder}[scale]
+    builder_class = {"demo": DemoBuilder, "national": NationalBuilder, "national_demo": NationalDemoBuilder}[scale]
     with transaction.atomic():
         builder = builder_class(seed=seed, today=today)
         builder.build()
         observatory = demo_observatory.seed(builder.rng, builder.today, admin=builder.admin)
-    if scale == "national" and connection.vendor == "postgresql":
+    if scale != "demo" and connection.vendor == "postgresql":
         # Fresh statistics after a bulk load, or the planner believes the tables are empty.
         models = [Structure, Approval, StructureContact, Partner, PartnerContact, User, Membership]
         models += demo_observatory.OBSERVATORY_MODELS
@@ -850,7 +850,7 @@ class DemoBuilder(Builder):
 class NationalBuilder(Builder):
     """Every metropolitan and overseas département: a Caf and a federation each, about 4,000 structures."""
 
-    def build(self):
+    def build(self, skip=()):
         if Commune.objects.count() < FULL_GEOGRAPHY_MIN_COMMUNES:
             raise SeedError(
                 "La démonstration nationale demande toute la géographie de la France : lancez "
@@ -860,11 +860,12 @@ class NationalBuilder(Builder):
         codes = [
             code
             for code in Department.objects.order_by("code").values_list("code", flat=True)
-            if len(code) == 2 or code in DROM
+            if (len(code) == 2 or code in DROM) and code not in skip
         ]
         self.geo = Geography(codes)
         codes = [c for c in codes if self.geo.candidates[c]]
-        self.create_admin()
+        if self.admin is None:
+            self.create_admin()
         cafs, federations = {}, {}
         for code in codes:
             department = self.geo.departments[code]
@@ -909,3 +910,23 @@ class NationalBuilder(Builder):
         # Not « structure-NNN »: at this scale there is no structure A in Villeurbanne nor B in Marseille.
         memberships += self.structure_editors(sample, email=lambda n: f"contributeur-{n:03d}@{cast.DOMAIN}")
         self.save_accounts(memberships)
+
+
+class NationalDemoBuilder(NationalBuilder):
+    """The national registry with, in the Rhône and the Bouches-du-Rhône, the demo partnership and its cast.
+
+    Every page of the role × URL matrix then has its objects (structure A, the Villeurbanne agreement…)
+    among national volumes: what benchmarks/pages.py measures.
+    """
+
+    def build(self):
+        demo = DemoBuilder(seed=self.seed, today=self.today)
+        demo.build()
+        self.admin, self.used_sirets = demo.admin, demo.used_sirets
+        self.rng = random.Random(f"{self.seed}-national")  # not the demo's draws again (its uuids…)
+        super().build(skip=set(DEMO_DEPARTMENTS))
+        self.structures = demo.structures + self.structures
+        self.partners = demo.partners + self.partners
+        self.approvals = demo.approvals + self.approvals
+        self.users = demo.users + [u for u in self.users if u is not self.admin]
+        self.agreements = demo.agreements

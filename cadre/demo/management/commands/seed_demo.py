@@ -1,4 +1,4 @@
-"""Create the demo partnership: `manage.py seed_demo [--if-empty] [--seed N] [--scale demo|national]`."""
+"""Create the demo partnership: `manage.py seed_demo [--if-empty] [--seed N] [--scale demo|national|national_demo]`."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -21,9 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=demo_seed.DEFAULT_SEED, help="graine du générateur")
         parser.add_argument(
             "--scale",
-            choices=["demo", "national"],
+            choices=["demo", "national", "national_demo"],
             default="demo",
-            help="demo : Rhône et Bouches-du-Rhône (~150 structures) ; national : ~4 000 structures en France",
+            help=(
+                "demo : Rhône et Bouches-du-Rhône (~150 structures) ; national : ~4 000 structures en France ; "
+                "national_demo : la France, avec dans le Rhône et les Bouches-du-Rhône la démonstration et ses comptes"
+            ),
         )
 
     def handle(self, *args, if_empty=False, seed=demo_seed.DEFAULT_SEED, scale="demo", **options):
