@@ -669,7 +669,7 @@ def _check_rules(report, definition, values, comments, changed_codes, place):
             blocked = True
             report.add(issue.message, **where)
         else:
-            report.warn(f"{issue.message} (justifiez-le dans le questionnaire)", **where)
+            report.warn(issue.message, **where)
     asked = {q.code for q in asked_questions(questions, kind, values)}
     for question in questions:
         code = question.code
