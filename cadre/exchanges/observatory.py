@@ -23,14 +23,12 @@ import zipfile
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl import load_workbook
 from openpyxl.cell.read_only import ReadOnlyCell
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
+from cadre.core.exports import EUROS_FORMAT, add_table_sheet, new_workbook
 from cadre.observatory import entry, expressions, permissions
 from cadre.observatory.models import (
     NUMERIC_KINDS,
@@ -229,61 +227,16 @@ def codebook_rows(campaign, questions=None):
     return rows
 
 
-def _xlsx_cell(sheet, value):
-    """A text that openpyxl would take for a formula or an error code is written as text."""
-    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-    cell.data_type = "s"
-    return cell
-
-
-def _safe_row(sheet, row, text_columns):
-    for index in text_columns:
-        value = row[index]
-        if value and (value[0] == "=" or value in ERROR_CODES or ILLEGAL_CHARACTERS_RE.search(value)):
-            row[index] = _xlsx_cell(sheet, value)
-    return row
-
-
-def _header(sheet, titles):
-    bold = Font(bold=True)
-    cells = []
-    for title in titles:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        cells.append(cell)
-    sheet.append(cells)
-
-
 def export_xlsx(campaign, user, stream=None):
     """The answers sheet and its codebook as an XLSX file: bytes, or written to `stream`."""
     questions = _questions(campaign)
     headers, rows = answer_table(campaign, user, "xlsx", questions)
-    text_columns = [0, 1, 2, 3, 4, 5] + [
-        len(FIXED_COLUMNS) + i
-        for i, q in enumerate(questions)
-        if q.kind in TEXT_LIMITS or q.kind == QuestionKind.CHOICE
-    ]
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(ANSWERS_SHEET)
-    sheet.freeze_panes = "C2"
-    sheet.column_dimensions["A"].width = 38
-    sheet.column_dimensions["B"].width = 36
-    _header(sheet, headers)
-    for row in rows:
-        sheet.append(_safe_row(sheet, row, text_columns))
-    codebook = workbook.create_sheet(CODEBOOK_SHEET)
-    codebook.freeze_panes = "B2"
-    for letter, width in zip("ABCDEFGHIJ", [24, 30, 60, 18, 10, 18, 12, 30, 24, 40], strict=True):
-        codebook.column_dimensions[letter].width = width
-    _header(codebook, CODEBOOK_HEADERS)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for values in codebook_rows(campaign, questions):
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(codebook, value=value) if not value.startswith("=") else _xlsx_cell(codebook, value)
-            cell.alignment = wrap
-            cells.append(cell)
-        codebook.append(cells)
+    amounts = {len(FIXED_COLUMNS) + i: EUROS_FORMAT for i, q in enumerate(questions) if q.kind == QuestionKind.AMOUNT}
+    workbook = new_workbook()
+    add_table_sheet(workbook, ANSWERS_SHEET, headers, rows, formats=amounts, freeze="C2")
+    add_table_sheet(
+        workbook, CODEBOOK_SHEET, CODEBOOK_HEADERS, codebook_rows(campaign, questions), freeze="B2", wrap=True
+    )
     target = stream if stream is not None else io.BytesIO()
     workbook.save(target)
     return None if stream is not None else target.getvalue()
