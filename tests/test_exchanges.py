@@ -255,6 +255,21 @@ class TestExport:
         b = dict(zip(rows[0], rows[3], strict=True))
         assert b["État de la saisie"] == "en cours de saisie" and b["salaries_total"] == 0 and b["directeur"] is None
 
+    def test_the_workbook_looks_finished_in_a_spreadsheet(self, world, client):
+        fill(world)
+        workbook = load_workbook(io.BytesIO(export(client, world["admin"], world["campaign"], "xlsx")))
+        answers, codebook = workbook["Réponses"], workbook["Codebook"]
+        # Identifier and name stay in sight; the header filters every column over every row.
+        assert answers.freeze_panes == "C2" and answers.auto_filter.ref == "A1:M4"
+        assert codebook.freeze_panes == "B2" and codebook.auto_filter.ref == "A1:J14"
+        assert all(cell.font.b for cell in answers[1])
+        widths = {c: answers.column_dimensions[c].width for c in "ABCM"}
+        assert widths["A"] == 38 and widths["B"] == len("Centre social Saint-Mauront") + 2 and widths["C"] == 23
+        assert widths["M"] == len("Fête de quartier à l'été") + 2
+        budget = answers.cell(row=3, column=FIXED.__len__() + CODES.index("budget_total") + 1)
+        assert budget.value == 12345.5 and budget.data_type == "n" and budget.number_format == '#,##0.00 "€"'
+        assert codebook.column_dimensions["C"].width == 60 and codebook["C2"].alignment.wrap_text
+
     def test_codebook_sheet_describes_every_column(self, world, client):
         rows = xlsx_rows(export(client, world["admin"], world["campaign"], "xlsx"), "Codebook")
         assert rows[0] == [

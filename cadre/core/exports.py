@@ -53,7 +53,29 @@ SHEET_TITLE_LIMIT = 31  # Excel refuses longer sheet names
 MIN_WIDTH, MAX_WIDTH = 6, 60
 # Rows read to fit the column widths: enough to see the content, bounded for national exports.
 WIDTH_SAMPLE = 2_000
-_SMALL_WORDS = {"de", "des", "du", "d", "la", "le", "les", "l", "et", "à", "au", "aux", "en", "par", "pour", "sur"}
+_SMALL_WORDS = {
+    "de",
+    "des",
+    "du",
+    "d",
+    "la",
+    "le",
+    "les",
+    "l",
+    "et",
+    "à",
+    "au",
+    "aux",
+    "en",
+    "par",
+    "pour",
+    "sur",
+    "un",
+    "une",
+    "où",
+    "dont",
+    "qui",
+}
 
 
 class Styled:
