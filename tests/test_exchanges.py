@@ -911,6 +911,18 @@ class TestQuestionnaireRules:
             "Ligne 2, colonne B (budget_total) : Une structure qui emploie des salariés a un budget : indiquez-le."
         ]
 
+    def test_an_answer_the_rules_read_changed_since_the_dry_run_stops_the_apply(self, world):
+        add_rules(world)
+        answer(world, "c", "salaries_total", "0")
+        content = csv_file([["identifiant", "budget_total"], [ident(world, "c"), "0"]])
+        answer_import = record_import(world["campaign"], world["admin"], "c.csv", content)
+        assert answer_import.is_ready
+        answer(world, "c", "salaries_total", "4")  # typed meanwhile: a budget of 0 no longer holds
+        with pytest.raises(ImportRefused) as refused:
+            apply_import(answer_import, actor=world["admin"])
+        assert "ont changé depuis la vérification du fichier" in refused.value.report.errors[0]["text"]
+        assert world["c"].values().get("budget_total") is None
+
 
 class TestLockedRows:
     @pytest.mark.parametrize("fmt", ["xlsx", "csv"])

@@ -470,6 +470,7 @@ class Report:
     submissions: dict = dataclasses.field(default_factory=dict)
     rows: dict = dataclasses.field(default_factory=dict)
     questions: list = dataclasses.field(default_factory=list)
+    rule_questions: list = dataclasses.field(default_factory=list)  # read by the rules, not in the file
 
     @property
     def ok(self):
@@ -1001,6 +1002,7 @@ def check_file(campaign, user, name, content, *, today=None, progress=None):
     needed = _rule_questions(all_questions, rules, file_questions)
     stored = _load_answers([s.pk for _, _, s in targets], file_questions)
     context = _load_answers(writable_ids, needed) if needed else {}
+    report.rule_questions = needed
     comments = _load_comments(writable_ids, rules, all_questions)
     column_of_code = {q.code: index for index, q in columns}
     specs = [(index, q, q.pk, set(_asked_kinds(q)), _parser(q)) for index, q in columns]
@@ -1084,6 +1086,8 @@ def check_file(campaign, user, name, content, *, today=None, progress=None):
         for write in row_writes:
             writes.append(write)
             report.change(number, structure_name, write)
+        # The answers the rules read beyond the file count too: one typed meanwhile could change their outcome.
+        versions.extend((q.pk, context[(submission_id, q.pk)][1]) for q in needed if (submission_id, q.pk) in context)
         report.fingerprints[str(submission_id)] = _fingerprint(versions)
         report.submissions[submission_id] = submission
         report.rows[submission_id] = number
@@ -1097,6 +1101,6 @@ def pending_writes(report):
     """What `apply_import` needs of a correct dry run, without the file: see `recheck`."""
     return {
         "rows": {str(pk): line for pk, line in report.rows.items()},
-        "columns": sorted({q.pk for q in report.questions}),
+        "columns": sorted({q.pk for q in report.questions} | {q.pk for q in report.rule_questions}),
         "writes": answer_rows(report.writes),
     }
