@@ -977,7 +977,7 @@ class TestChangesList:
             (2, "Centre social des Buers", "salaries_total", "12", "14"),
             (2, "Centre social des Buers", "lieux", "École ; Médiathèque", "Local d'un bailleur"),
             (2, "Centre social des Buers", "projet_phare", "Fête de quartier à l'été", ""),
-            (3, "EVS La Passerelle", "budget_total", "80\u202f000", "90\u202f000"),
+            (3, "EVS La Passerelle", "budget_total", "80\u202f000\u00a0€", "90\u202f000\u00a0€"),
             (3, "EVS La Passerelle", "projet_phare", "", "Ludothèque"),
         ]
         response = upload(client, world["admin"], world["campaign"], "r.csv", content)

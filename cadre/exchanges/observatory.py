@@ -508,8 +508,8 @@ class Report:
                     "structure": structure,
                     "code": question.code,
                     "label": question.label,
-                    "before": question.display(write.before),
-                    "after": question.display(write.value),
+                    "before": _with_unit(question, write.before),
+                    "after": _with_unit(question, write.value),
                 }
             )
 
@@ -538,6 +538,13 @@ class Report:
             "skipped": self.skipped,
             "changes": self.changes,
         }
+
+
+def _with_unit(question, value):
+    """A value as users read it, numbers with their unit: « 95 % », « 12 345,5 € », « 12 personnes »."""
+    shown = question.display(value)
+    unit = question.display_unit if question.kind in NUMERIC_KINDS and value is not None else ""
+    return f"{shown}\u00a0{unit}" if unit else shown
 
 
 def _placed(message, row, column, header, structure):
