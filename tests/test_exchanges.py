@@ -25,6 +25,8 @@ from cadre.observatory.models import (
     Correspondent,
     Question,
     Questionnaire,
+    Rule,
+    RuleLevel,
     Submission,
     SubmissionEvent,
     SubmissionStatus,
@@ -252,6 +254,21 @@ class TestExport:
         assert a["projet_phare"] == "Fête de quartier à l'été"
         b = dict(zip(rows[0], rows[3], strict=True))
         assert b["État de la saisie"] == "en cours de saisie" and b["salaries_total"] == 0 and b["directeur"] is None
+
+    def test_the_workbook_looks_finished_in_a_spreadsheet(self, world, client):
+        fill(world)
+        workbook = load_workbook(io.BytesIO(export(client, world["admin"], world["campaign"], "xlsx")))
+        answers, codebook = workbook["Réponses"], workbook["Codebook"]
+        # Identifier and name stay in sight; the header filters every column over every row.
+        assert answers.freeze_panes == "C2" and answers.auto_filter.ref == "A1:M4"
+        assert codebook.freeze_panes == "B2" and codebook.auto_filter.ref == "A1:J14"
+        assert all(cell.font.b for cell in answers[1])
+        widths = {c: answers.column_dimensions[c].width for c in "ABCM"}
+        assert widths["A"] == 38 and widths["B"] == len("Centre social Saint-Mauront") + 2 and widths["C"] == 23
+        assert widths["M"] == len("Fête de quartier à l'été") + 2
+        budget = answers.cell(row=3, column=FIXED.__len__() + CODES.index("budget_total") + 1)
+        assert budget.value == 12345.5 and budget.data_type == "n" and budget.number_format == '#,##0.00 "€"'
+        assert codebook.column_dimensions["C"].width == 60 and codebook["C2"].alignment.wrap_text
 
     def test_codebook_sheet_describes_every_column(self, world, client):
         rows = xlsx_rows(export(client, world["admin"], world["campaign"], "xlsx"), "Codebook")
@@ -815,3 +832,158 @@ def test_the_database_queue_and_its_worker_check_and_apply_a_file(reference_data
     answer_import.refresh_from_db()
     assert answer_import.status == ImportStatus.APPLIED
     assert world["c"].values() == {"salaries_total": D(7)}
+
+
+def add_rules(world):
+    """A blocking rule (salaried staff means a budget) and a warning (over 90 % in QPV), as a questionnaire
+    file declares them; added before anything reads the questionnaire's definition."""
+    Rule.objects.create(
+        questionnaire=world["questionnaire"],
+        code="budget_des_salaries",
+        position=1,
+        level=RuleLevel.ERROR,
+        condition="salaries_total == 0 or budget_total > 0",
+        message="Une structure qui emploie des salariés a un budget : indiquez-le.",
+        question_codes=["budget_total"],
+    )
+    Rule.objects.create(
+        questionnaire=world["questionnaire"],
+        code="qpv_tres_haut",
+        position=2,
+        level=RuleLevel.WARNING,
+        condition="part_qpv <= 90",
+        message="Plus de 90 % des personnes habitent en QPV : vérifiez cette part.",
+        question_codes=["part_qpv"],
+    )
+
+
+class TestQuestionnaireRules:
+    def test_a_blocking_rule_stops_its_row_with_the_rules_message_and_warnings_are_shown(self, world, client):
+        add_rules(world)
+        fill(world)
+        before = snapshot(world["campaign"])
+        content = csv_file(
+            [
+                ["identifiant", "salaries_total", "budget_total", "part_qpv", "directeur", "directeur_diplome"],
+                # A: a budget of 0 with 12 employees breaks the blocking rule.
+                [ident(world, "a"), "12", "0", "45,5", "oui", "niveau_7"],
+                # B: 95 % in QPV is only a warning.
+                [ident(world, "b"), "0", "80000", "95", "", ""],
+                # C: a diploma although there is no director: the question is hidden by its condition.
+                [ident(world, "c"), "30", "", "", "non", "niveau_6"],
+            ]
+        )
+        report = check_file(world["campaign"], world["admin"], "r.csv", content)
+        assert texts(report) == [
+            "Ligne 2, colonne C (budget_total) : Une structure qui emploie des salariés a un budget : indiquez-le."
+        ]
+        assert [w["text"] for w in report.warnings] == [
+            "Ligne 3, colonne D (part_qpv) : Plus de 90 % des personnes habitent en QPV : vérifiez cette part.",
+            "Ligne 4, colonne F (directeur_diplome) : cette question n'est posée que si « directeur == true », ce qui "
+            "n'est pas le cas de cette structure : sa réponse sera enregistrée mais restera masquée dans le "
+            "questionnaire.",
+        ]
+        response = upload(client, world["admin"], world["campaign"], "r.csv", content)
+        page = client.get(response["Location"]).content.decode()
+        assert "1 erreur : rien n’a été importé" in page and "indiquez-le." in page
+        assert "Alertes à vérifier" in page and "vérifiez cette part." in page
+        assert snapshot(world["campaign"]) == before
+
+        # Without the faulty row the file applies, warnings shown; the rule is the entry form's own.
+        fixed = csv_file([row for index, row in enumerate(csv_rows(b"\xef\xbb\xbf" + content)) if index != 1])
+        report = check_file(world["campaign"], world["admin"], "r.csv", fixed)
+        assert report.ok and report.warning_count == 2 and report.changed == 3
+
+    def test_a_rule_the_file_does_not_touch_and_a_justified_warning_do_not_stop_it(self, world):
+        add_rules(world)
+        fill(world)
+        answer(world, "a", "part_qpv", "95")
+        Answer.objects.filter(submission=world["a"], question__code="part_qpv").update(comment="Quartier prioritaire")
+        # Stored: 30 employees and no budget for C (the form lets a draft be saved so); the file only writes text.
+        content = csv_file(
+            [["identifiant", "projet_phare"], [ident(world, "a"), "Jardin partagé"], [ident(world, "c"), "Repair café"]]
+        )
+        report = check_file(world["campaign"], world["admin"], "r.csv", content)
+        assert report.ok and report.warnings == [] and report.changed == 2
+        # The budget typed as 0 for C now breaks the rule, read with C's stored employees (not in the file).
+        content = csv_file([["identifiant", "budget_total"], [ident(world, "c"), "0"]])
+        assert texts(check_file(world["campaign"], world["admin"], "r.csv", content)) == [
+            "Ligne 2, colonne B (budget_total) : Une structure qui emploie des salariés a un budget : indiquez-le."
+        ]
+
+    def test_an_answer_the_rules_read_changed_since_the_dry_run_stops_the_apply(self, world):
+        add_rules(world)
+        answer(world, "c", "salaries_total", "0")
+        content = csv_file([["identifiant", "budget_total"], [ident(world, "c"), "0"]])
+        answer_import = record_import(world["campaign"], world["admin"], "c.csv", content)
+        assert answer_import.is_ready
+        answer(world, "c", "salaries_total", "4")  # typed meanwhile: a budget of 0 no longer holds
+        with pytest.raises(ImportRefused) as refused:
+            apply_import(answer_import, actor=world["admin"])
+        assert "ont changé depuis la vérification du fichier" in refused.value.report.errors[0]["text"]
+        assert world["c"].values().get("budget_total") is None
+
+
+class TestLockedRows:
+    @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+    def test_a_correspondant_reimports_the_export_they_just_downloaded(self, world, client, fmt):
+        fill(world)
+        Submission.objects.filter(pk=world["a"].pk).update(status=SubmissionStatus.VALIDATED)
+        Submission.objects.filter(pk=world["b"].pk).update(status=SubmissionStatus.SUBMITTED)
+        before = snapshot(world["campaign"])
+        content = export(client, world["corr69"], world["campaign"], fmt)
+        response = upload(client, world["corr69"], world["campaign"], f"rhone.{fmt}", content)
+        answer_import = AnswerImport.objects.get()
+        assert answer_import.status == ImportStatus.READY, answer_import.report["errors"]
+        report = answer_import.report
+        assert (answer_import.error_count, report["changed"], report["skipped"]) == (0, 0, 2)
+        assert [n["text"] for n in report["notes"]] == [
+            "Ligne 2 : La saisie de Centre social des Buers est validée, et la ligne ne change aucune réponse : elle "
+            "est ignorée.",
+            "Ligne 3 : La saisie de EVS La Passerelle a été envoyée, et la ligne ne change aucune réponse : elle est "
+            "ignorée.",
+        ]
+        page = client.get(response["Location"]).content.decode()
+        assert "2 lignes ignorées, sans changement" in page and "rien à appliquer" in page
+        assert snapshot(world["campaign"]) == before
+
+    def test_only_a_changed_locked_row_is_refused(self, world, client):
+        fill(world)
+        Submission.objects.filter(pk=world["a"].pk).update(status=SubmissionStatus.VALIDATED)
+        Submission.objects.filter(pk=world["b"].pk).update(status=SubmissionStatus.SUBMITTED)
+        rows = xlsx_rows(export(client, world["corr69"], world["campaign"], "xlsx"))
+        rows[1][FIXED.__len__() + CODES.index("salaries_total")] = 13
+        report = check_file(world["campaign"], world["corr69"], "r.xlsx", xlsx_file(rows))
+        assert texts(report) == [
+            "Ligne 2 : La saisie de Centre social des Buers est validée : demandez sa réouverture à l'administrateur "
+            "avant d'importer."
+        ]
+        assert report.skipped == 1 and report.notes[0]["structure"] == "EVS La Passerelle"
+
+
+class TestChangesList:
+    def test_the_report_lists_each_changed_cell_before_and_after_page_by_page(self, world, client, monkeypatch):
+        fill(world)
+        monkeypatch.setattr("cadre.exchanges.views.CHANGES_PER_PAGE", 2)
+        content = csv_file(
+            [
+                ["identifiant", "salaries_total", "budget_total", "lieux", "projet_phare"],
+                [ident(world, "a"), "14", "12 345,50", "bailleur", ""],
+                [ident(world, "b"), "0", "90000", "", "Ludothèque"],
+            ]
+        )
+        report = check_file(world["campaign"], world["admin"], "r.csv", content)
+        assert [(c["row"], c["structure"], c["code"], c["before"], c["after"]) for c in report.changes] == [
+            (2, "Centre social des Buers", "salaries_total", "12", "14"),
+            (2, "Centre social des Buers", "lieux", "École ; Médiathèque", "Local d'un bailleur"),
+            (2, "Centre social des Buers", "projet_phare", "Fête de quartier à l'été", ""),
+            (3, "EVS La Passerelle", "budget_total", "80\u202f000\u00a0€", "90\u202f000\u00a0€"),
+            (3, "EVS La Passerelle", "projet_phare", "", "Ludothèque"),
+        ]
+        response = upload(client, world["admin"], world["campaign"], "r.csv", content)
+        first = client.get(response["Location"]).content.decode()
+        assert "Cellules que l’import va modifier" in first and "(1 à 2 sur 5)" in first
+        assert "École ; Médiathèque" in first and "Ludothèque" not in first
+        last = client.get(response["Location"] + "?page=3").content.decode()
+        assert "(5 à 5 sur 5)" in last and "Ludothèque" in last and "(vide)" in last
+        assert "Appliquer l’import" in last

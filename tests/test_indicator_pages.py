@@ -97,6 +97,20 @@ def test_the_report_page_its_workbook_and_its_pdf(client, world, tmp_path):
     assert partnerships[0][:4] == ("Indicateur", "Code", "Unité", "Rhône 2025")
     share = next(r for r in partnerships if r[1] == "permanences")
     assert round(share[3], 2) == 66.67 and share[5] == 3  # a number, and the structures behind it
+    cell = workbook["Partenariats"].cell(row=partnerships.index(share) + 1, column=4)
+    assert cell.data_type == "n" and cell.number_format == '#,##0.0 "%"'
+    # Every sheet: header frozen and filtered; names whole words (Excel allows 31 characters).
+    for sheet in workbook.worksheets:
+        assert sheet.freeze_panes and sheet.auto_filter.ref, sheet.title
+        assert len(sheet.title) <= 31
+    for sheet in workbook.worksheets[1:]:
+        caption = sheet["A1"].value if sheet.freeze_panes == "A3" else None
+        if caption:  # a chart's table: its whole caption above, the sheet named by its first whole words
+            written = " ".join("".join(" " if c in "[]:*?/\\" else c for c in caption).split())
+            title = sheet.title.removesuffix(" (2)")
+            assert written.startswith(title) and not written[len(title) : len(title) + 1].isalnum(), sheet.title
+    observed = list(workbook["Structures observées"].iter_rows(min_row=3, values_only=True))
+    assert observed and all(isinstance(count, int) for _, count in observed)  # numbers, not « 2 structures »
     # The PDF is prepared by the worker (here at once), then downloaded.
     response = client.post(f"{reverse('indicators:report_pdf_start')}?territoire=department:69&annee=2025")
     export = ReportExport.objects.get()

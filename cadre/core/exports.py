@@ -2,12 +2,16 @@
 
 import csv
 import datetime
+import decimal
 import io
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,36 +44,202 @@ def _csv_value(value):
     return value
 
 
-EUROS_FORMAT = '#,##0.00 "€"'
+EUROS_FORMAT = '#,##0.00 "€"'  # shown « 12 345,50 € » by a French Excel or LibreOffice
+DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+INTEGER_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.##"
+SHEET_TITLE_LIMIT = 31  # Excel refuses longer sheet names
+MIN_WIDTH, MAX_WIDTH = 6, 60
+# Rows read to fit the column widths: enough to see the content, bounded for national exports.
+WIDTH_SAMPLE = 2_000
+_SMALL_WORDS = {
+    "de",
+    "des",
+    "du",
+    "d",
+    "la",
+    "le",
+    "les",
+    "l",
+    "et",
+    "à",
+    "au",
+    "aux",
+    "en",
+    "par",
+    "pour",
+    "sur",
+    "un",
+    "une",
+    "où",
+    "dont",
+    "qui",
+}
 
 
-def xlsx_response(filename, headers, rows, sheet_title="Données", formats=None):
-    """`formats`: {column index: number format}, e.g. EUROS_FORMAT for amounts."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title[:31])
-    bold = Font(bold=True)
+class Styled:
+    """A value with its own number format, for a column whose rows have different units."""
+
+    __slots__ = ("value", "number_format")
+
+    def __init__(self, value, number_format):
+        self.value, self.number_format = value, number_format
+
+
+def sheet_title(text, used):
+    """A sheet name Excel accepts (31 characters, none of []:*?/\\), unique among `used` (which it joins),
+    shortened by whole words — never cut in the middle of one — and without a dangling « de » or « et »."""
+    clean = " ".join("".join(" " if c in "[]:*?/\\" else c for c in str(text)).split()) or "Feuille"
+
+    def fitted(limit):
+        if len(clean) <= limit:
+            return clean
+        words, kept = clean.split(" "), []
+        for word in words:
+            if len(" ".join([*kept, word])) > limit:
+                break
+            kept.append(word)
+        while len(kept) > 1 and (kept[-1].casefold().strip("'’,;.-") in _SMALL_WORDS or not kept[-1].strip("'’,;.-")):
+            kept.pop()
+        # A first word longer than the limit (rare): only then is a word cut.
+        return " ".join(kept).rstrip(" ,;:-–—") if kept else clean[:limit]
+
+    name, number = fitted(SHEET_TITLE_LIMIT), 2
+    while name.casefold() in {u.casefold() for u in used}:
+        suffix = f" ({number})"
+        name, number = fitted(SHEET_TITLE_LIMIT - len(suffix)) + suffix, number + 1
+    used.add(name)
+    return name
+
+
+def _shown_width(value, number_format):
+    """About how many characters a cell takes once displayed."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime.datetime):
+        return 16
+    if isinstance(value, datetime.date):
+        return 10
+    if isinstance(value, bool):
+        return 3
+    if isinstance(value, (int, float, decimal.Decimal)):
+        digits = len(f"{abs(value):,.2f}" if number_format and "0.00" in number_format else f"{abs(value):,}")
+        unit = 2 if number_format and '"' in number_format else 0
+        return digits + unit + (1 if value < 0 else 0)
+    text = str(value)
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _safe_text(sheet, value):
+    """A text that openpyxl would take for a formula or an error code is written as text."""
+    if value[:1] == "=" or value in ERROR_CODES or ILLEGAL_CHARACTERS_RE.search(value):
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def add_table_sheet(workbook, title, headers, rows, *, formats=None, freeze="A2", caption=None, wrap=False):
+    """One finished table in a write-only `workbook`, the same for every export of Cadre: the header row
+    bold, frozen and auto-filtered, column widths fitted to the content, dates written dd/mm/yyyy,
+    amounts « # ##0,00 € », numbers kept as numbers.
+
+    `formats`: {column index: number format} (EUROS_FORMAT for amounts…); `caption`: a title line above
+    the header; `freeze`: the first cell that scrolls (the panes frozen above and left of it); `wrap`:
+    long texts wrap within their column (a codebook).
+    """
     formats = formats or {}
-
-    def shown(index, value):
-        if isinstance(value, bool):
-            return "oui" if value else "non"
-        if index in formats and value is not None:
-            formatted = WriteOnlyCell(sheet, value=value)
-            formatted.number_format = formats[index]
-            return formatted
-        return value
-
+    rows = rows if isinstance(rows, list) else list(rows)
+    sheet = workbook.create_sheet(title)
+    header_line = 2 if caption else 1
+    widths = [len(str(h)) for h in headers]
+    for row in rows[:WIDTH_SAMPLE]:
+        for index, value in enumerate(row):
+            if isinstance(value, (Cell, Styled)):
+                shown = _shown_width(value.value, getattr(value, "number_format", None))
+            else:
+                shown = _shown_width(value, formats.get(index))
+            if index >= len(widths):
+                widths.append(shown)
+            elif shown > widths[index]:
+                widths[index] = shown
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
+    if freeze:
+        column = "".join(c for c in freeze if c.isalpha())
+        sheet.freeze_panes = f"{column}{header_line + 1}" if caption else freeze
+    if headers:
+        last = get_column_letter(max(len(headers), 1))
+        sheet.auto_filter.ref = f"A{header_line}:{last}{header_line + len(rows)}"
+    bold = Font(bold=True)
+    alignment = Alignment(wrap_text=True, vertical="top") if wrap else None
+    if caption:
+        cell = WriteOnlyCell(sheet, value=caption)
+        cell.font = bold
+        sheet.append([cell])
     header_cells = []
-    for title in headers:
-        cell = WriteOnlyCell(sheet, value=title)
+    for text in headers:
+        cell = WriteOnlyCell(sheet, value=text)
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
     for row in rows:
-        sheet.append([shown(i, v) for i, v in enumerate(row)])
+        sheet.append([_xlsx_value(sheet, index, value, formats, alignment) for index, value in enumerate(row)])
+    return sheet
+
+
+def _xlsx_value(sheet, index, value, formats, alignment):
+    if value is None or isinstance(value, Cell):
+        return value
+    if isinstance(value, Styled):
+        if value.value is None:
+            return None
+        cell = WriteOnlyCell(sheet, value=value.value)
+        cell.number_format = value.number_format
+        return cell
+    if isinstance(value, bool):
+        value = "oui" if value else "non"
+    if isinstance(value, str):
+        value = _safe_text(sheet, value)
+        if alignment is None or not isinstance(value, str):
+            return value
+    number_format = formats.get(index)
+    if isinstance(value, datetime.datetime):
+        number_format = number_format or DATETIME_FORMAT
+        if value.tzinfo is not None:
+            value = timezone.localtime(value).replace(tzinfo=None)
+    elif isinstance(value, datetime.date):
+        number_format = number_format or DATE_FORMAT
+    if number_format is None and alignment is None:
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
+
+
+def new_workbook():
+    return Workbook(write_only=True)
+
+
+def workbook_bytes(workbook):
     buffer = io.BytesIO()
     workbook.save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
+    return buffer.getvalue()
+
+
+def xlsx_bytes(headers, rows, sheet_title_text="Données", formats=None):
+    workbook = new_workbook()
+    add_table_sheet(workbook, sheet_title(sheet_title_text, set()), headers, rows, formats=formats)
+    return workbook_bytes(workbook)
+
+
+def xlsx_response(filename, headers, rows, sheet_title="Données", formats=None):
+    """`formats`: {column index: number format}, e.g. EUROS_FORMAT for amounts; dates are formatted alone."""
+    response = HttpResponse(xlsx_bytes(headers, rows, sheet_title, formats), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
     return response
 

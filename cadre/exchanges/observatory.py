@@ -23,22 +23,23 @@ import zipfile
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl import load_workbook
 from openpyxl.cell.read_only import ReadOnlyCell
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from cadre.observatory import permissions
+from cadre.core.exports import EUROS_FORMAT, add_table_sheet, new_workbook
+from cadre.observatory import entry, expressions, permissions
 from cadre.observatory.models import (
     NUMERIC_KINDS,
     TEXT_LIMITS,
     Answer,
     QuestionKind,
+    RuleLevel,
     Submission,
     SubmissionStatus,
+    asked_questions,
+    check_answers,
     format_number,
 )
 from cadre.structures.models import StructureKind
@@ -76,8 +77,9 @@ CHOICE_SEPARATOR = " ; "
 MAX_FILE_SIZE = 20 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_COLUMNS = 1_000
-# Errors kept in the stored report (the count is always exact).
+# Errors, warnings and notes kept in the stored report (their counts are always exact); changes listed.
 MAX_STORED_ERRORS = 1_000
+MAX_STORED_CHANGES = 10_000
 # Chunks of ids in one IN (…) list, well under SQLite's limit on query parameters.
 CHUNK = 500
 
@@ -225,61 +227,16 @@ def codebook_rows(campaign, questions=None):
     return rows
 
 
-def _xlsx_cell(sheet, value):
-    """A text that openpyxl would take for a formula or an error code is written as text."""
-    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-    cell.data_type = "s"
-    return cell
-
-
-def _safe_row(sheet, row, text_columns):
-    for index in text_columns:
-        value = row[index]
-        if value and (value[0] == "=" or value in ERROR_CODES or ILLEGAL_CHARACTERS_RE.search(value)):
-            row[index] = _xlsx_cell(sheet, value)
-    return row
-
-
-def _header(sheet, titles):
-    bold = Font(bold=True)
-    cells = []
-    for title in titles:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        cells.append(cell)
-    sheet.append(cells)
-
-
 def export_xlsx(campaign, user, stream=None):
     """The answers sheet and its codebook as an XLSX file: bytes, or written to `stream`."""
     questions = _questions(campaign)
     headers, rows = answer_table(campaign, user, "xlsx", questions)
-    text_columns = [0, 1, 2, 3, 4, 5] + [
-        len(FIXED_COLUMNS) + i
-        for i, q in enumerate(questions)
-        if q.kind in TEXT_LIMITS or q.kind == QuestionKind.CHOICE
-    ]
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(ANSWERS_SHEET)
-    sheet.freeze_panes = "C2"
-    sheet.column_dimensions["A"].width = 38
-    sheet.column_dimensions["B"].width = 36
-    _header(sheet, headers)
-    for row in rows:
-        sheet.append(_safe_row(sheet, row, text_columns))
-    codebook = workbook.create_sheet(CODEBOOK_SHEET)
-    codebook.freeze_panes = "B2"
-    for letter, width in zip("ABCDEFGHIJ", [24, 30, 60, 18, 10, 18, 12, 30, 24, 40], strict=True):
-        codebook.column_dimensions[letter].width = width
-    _header(codebook, CODEBOOK_HEADERS)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for values in codebook_rows(campaign, questions):
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(codebook, value=value) if not value.startswith("=") else _xlsx_cell(codebook, value)
-            cell.alignment = wrap
-            cells.append(cell)
-        codebook.append(cells)
+    amounts = {len(FIXED_COLUMNS) + i: EUROS_FORMAT for i, q in enumerate(questions) if q.kind == QuestionKind.AMOUNT}
+    workbook = new_workbook()
+    add_table_sheet(workbook, ANSWERS_SHEET, headers, rows, formats=amounts, freeze="C2")
+    add_table_sheet(
+        workbook, CODEBOOK_SHEET, CODEBOOK_HEADERS, codebook_rows(campaign, questions), freeze="B2", wrap=True
+    )
     target = stream if stream is not None else io.BytesIO()
     workbook.save(target)
     return None if stream is not None else target.getvalue()
@@ -485,6 +442,7 @@ class Write:
     question: object
     value: object
     version: int
+    before: object = None
 
 
 @dataclasses.dataclass
@@ -502,11 +460,17 @@ class Report:
     cleared: int = 0
     unchanged: int = 0
     fingerprints: dict = dataclasses.field(default_factory=dict)
+    warnings: list = dataclasses.field(default_factory=list)
+    warning_count: int = 0
+    notes: list = dataclasses.field(default_factory=list)
+    skipped: int = 0
+    changes: list = dataclasses.field(default_factory=list)
     # Not stored: what `apply_import` writes.
     writes: list = dataclasses.field(default_factory=list)
     submissions: dict = dataclasses.field(default_factory=dict)
     rows: dict = dataclasses.field(default_factory=dict)
     questions: list = dataclasses.field(default_factory=list)
+    rule_questions: list = dataclasses.field(default_factory=list)  # read by the rules, not in the file
 
     @property
     def ok(self):
@@ -519,29 +483,40 @@ class Report:
     def add(self, message, row=None, column=None, header="", structure=""):
         """Record an error at (row, column index); the sentence says where, then why."""
         self.error_count += 1
-        if len(self.errors) >= MAX_STORED_ERRORS:
-            return
-        letter = get_column_letter(column + 1) if column is not None else ""
-        place = []
-        if row is not None:
-            place.append(f"ligne {row}")
-        if letter:
-            place.append(f"colonne {letter}" + (f" ({header})" if header else ""))
-        where = ", ".join(place)
-        self.errors.append(
-            {
-                "row": row,
-                "column": letter,
-                "header": header,
-                "structure": structure,
-                "reason": message,
-                "text": f"{where[:1].upper()}{where[1:]} : {message}" if where else message,
-            }
-        )
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append(_placed(message, row, column, header, structure))
+
+    def warn(self, message, row=None, column=None, header="", structure=""):
+        """Record a warning: shown with the report, it does not stop the import."""
+        self.warning_count += 1
+        if len(self.warnings) < MAX_STORED_ERRORS:
+            self.warnings.append(_placed(message, row, column, header, structure))
+
+    def skip(self, message, row, structure):
+        """A row left out without being an error (a locked questionnaire the file does not change)."""
+        self.skipped += 1
+        if len(self.notes) < MAX_STORED_ERRORS:
+            self.notes.append(_placed(message, row, None, "", structure))
+
+    def change(self, row, structure, write):
+        """A cell that applying the import changes, with its value before and after, as users read them."""
+        if len(self.changes) < MAX_STORED_CHANGES:
+            question = write.question
+            self.changes.append(
+                {
+                    "row": row,
+                    "structure": structure,
+                    "code": question.code,
+                    "label": question.label,
+                    "before": _with_unit(question, write.before),
+                    "after": _with_unit(question, write.value),
+                }
+            )
 
     def sort(self):
-        """Errors in the order of the sheet: header first, then by row and column."""
-        self.errors.sort(key=lambda e: (e["row"] or 0, len(e["column"]), e["column"]))
+        """Errors and warnings in the order of the sheet: header first, then by row and column."""
+        for found in (self.errors, self.warnings):
+            found.sort(key=lambda e: (e["row"] or 0, len(e["column"]), e["column"]))
 
     def as_json(self):
         return {
@@ -557,7 +532,118 @@ class Report:
             "unchanged": self.unchanged,
             "changed": self.changed,
             "fingerprints": self.fingerprints,
+            "warnings": self.warnings,
+            "warning_count": self.warning_count,
+            "notes": self.notes,
+            "skipped": self.skipped,
+            "changes": self.changes,
         }
+
+
+def _with_unit(question, value):
+    """A value as users read it, numbers with their unit: « 95 % », « 12 345,5 € », « 12 personnes »."""
+    shown = question.display(value)
+    unit = question.display_unit if question.kind in NUMERIC_KINDS and value is not None else ""
+    return f"{shown}\u00a0{unit}" if unit else shown
+
+
+def _placed(message, row, column, header, structure):
+    """A message of the report as stored: its place (row, column letter) and the sentence that says it."""
+    letter = get_column_letter(column + 1) if column is not None else ""
+    place = []
+    if row is not None:
+        place.append(f"ligne {row}")
+    if letter:
+        place.append(f"colonne {letter}" + (f" ({header})" if header else ""))
+    where = ", ".join(place)
+    return {
+        "row": row,
+        "column": letter,
+        "header": header,
+        "structure": structure,
+        "reason": message,
+        "text": f"{where[:1].upper()}{where[1:]} : {message}" if where else message,
+    }
+
+
+def _locked_state(submission):
+    """Why a row is not written, said briefly: for a row that changes nothing, a note, not an error."""
+    name = submission.structure.name
+    if submission.status == SubmissionStatus.VALIDATED:
+        return f"La saisie de {name} est validée"
+    if submission.status in LOCKED_FOR_REVIEWERS:
+        return f"La saisie de {name} a été envoyée"
+    return f"La saisie de {name} n'est pas modifiable par vous"
+
+
+def _definition(campaign):
+    """(questions with their section, rules) of the campaign's questionnaire, as the entry form reads them."""
+    _, questions, rules = entry.definition(campaign.questionnaire)
+    return questions, rules
+
+
+def _rule_questions(questions, rules, file_questions):
+    """The questions that the rules and the conditions read, other than the file's: read from the database."""
+    codes = set()
+    for rule in rules:
+        codes |= expressions.parse(rule.condition)
+    for question in questions:
+        if question.shown_if:
+            codes |= expressions.parse(question.shown_if)
+    in_file = {q.pk for q in file_questions}
+    return [q for q in questions if q.code in codes and q.pk not in in_file]
+
+
+def _load_comments(submission_ids, rules, questions):
+    """{submission id: {code: comment}} of the answers that justify a warning rule (settling it)."""
+    codes = {code for rule in rules if rule.level == RuleLevel.WARNING for code in rule.question_codes}
+    by_id = {q.pk: q.code for q in questions if q.code in codes}
+    found = {}
+    if not by_id or not submission_ids:
+        return found
+    ids = sorted(submission_ids)
+    for start in range(0, len(ids), CHUNK):
+        answers = Answer.objects.filter(submission_id__in=ids[start : start + CHUNK], question_id__in=list(by_id))
+        for submission_id, question_id, comment in answers.exclude(comment="").values_list(
+            "submission_id", "question_id", "comment"
+        ):
+            found.setdefault(submission_id, {})[by_id[question_id]] = comment
+    return found
+
+
+def _check_rules(report, definition, values, comments, changed_codes, place):
+    """Apply the questionnaire's rules between questions to a row's answers once imported (`values`: the
+    stored answers with the file's over them), as the entry form does. A failed blocking rule that reads a
+    changed answer is an error at its question; a warning is reported; an answer given in the file to a
+    question that its condition hides is reported. True when the row is stopped."""
+    questions, rules, kind = definition
+    number, structure_name, column_of_code = place
+    blocked = False
+    rule_codes = {rule.code: expressions.parse(rule.condition) for rule in rules}
+    for issue in check_answers(questions, rules, kind, values, comments):
+        if issue.is_missing or not (rule_codes.get(issue.rule_code, set()) & changed_codes):
+            continue
+        column = column_of_code.get(issue.question_code)
+        where = {"row": number, "column": column, "structure": structure_name}
+        where["header"] = issue.question_code if column is not None else ""
+        if issue.is_error:
+            blocked = True
+            report.add(issue.message, **where)
+        else:
+            report.warn(issue.message, **where)
+    asked = {q.code for q in asked_questions(questions, kind, values)}
+    for question in questions:
+        code = question.code
+        if code in column_of_code and values.get(code) is not None and code not in asked and question.applies(kind):
+            report.warn(
+                f"cette question n'est posée que si « {question.shown_if} », ce qui n'est pas le cas de cette "
+                "structure : sa réponse sera enregistrée mais restera masquée dans le questionnaire.",
+                row=number,
+                column=column_of_code[code],
+                header=code,
+                structure=structure_name,
+            )
+    return blocked
 
 
 def _write_refusal(user, submission, reviewable, today):
@@ -911,18 +997,21 @@ def check_file(campaign, user, name, content, *, today=None, progress=None):
             continue
         line_of[submission.pk] = number
         targets.append((number, cells, submission))
-    writable = []
-    for number, cells, submission in targets:
-        refusal = _write_refusal(user, submission, reviewable, today)
-        if refusal:
-            report.add(refusal, row=number, structure=submission.structure.name)
-        else:
-            writable.append((number, cells, submission))
-    targets = writable
     report.structures = len(data)
 
-    # Then the cells, against the stored answers. The loop runs once per cell: locals only.
-    stored = _load_answers([s.pk for _, _, s in targets], [q for _, q in columns])
+    # Then the cells, against the stored answers. A row the user may not write (sent, validated, closed…)
+    # is refused only if it changes something: unchanged, it is skipped with a note (re-importing an export).
+    refusals = {s.pk: _write_refusal(user, s, reviewable, today) for _, _, s in targets}
+    writable_ids = [s.pk for _, _, s in targets if not refusals[s.pk]]
+    file_questions = [q for _, q in columns]
+    all_questions, rules = _definition(campaign)
+    # The rules and conditions read answers that may not be in the file: those are read from the database.
+    needed = _rule_questions(all_questions, rules, file_questions)
+    stored = _load_answers([s.pk for _, _, s in targets], file_questions)
+    context = _load_answers(writable_ids, needed) if needed else {}
+    report.rule_questions = needed
+    comments = _load_comments(writable_ids, rules, all_questions)
+    column_of_code = {q.code: index for index, q in columns}
     specs = [(index, q, q.pk, set(_asked_kinds(q)), _parser(q)) for index, q in columns]
     writes, get_stored = report.writes, stored.get
     answers = created = updated = cleared = unchanged = 0
@@ -931,7 +1020,9 @@ def check_file(campaign, user, name, content, *, today=None, progress=None):
         if progress and done and done % step == 0:
             progress(40 + 60 * done // len(targets))
         structure_name, kind, submission_id = submission.structure.name, submission.structure.kind, submission.pk
-        versions = []
+        versions, row_errors, row_writes, row_answers = [], [], [], 0
+        row_created = row_updated = row_cleared = row_unchanged = 0
+        values = {}
         size = len(cells)
         for index, question, question_id, asked, parsed in specs:
             raw = cells[index] if index < size else None
@@ -941,33 +1032,69 @@ def check_file(campaign, user, name, content, *, today=None, progress=None):
             if raw is None or (raw.__class__ is str and not raw.strip()):
                 value = None
             elif kind not in asked:
-                report.add(
-                    f"cette question n'est pas posée aux {KIND_PLURALS.get(kind, kind)} : laissez la case vide.",
-                    row=number,
-                    column=index,
-                    header=question.code,
-                    structure=structure_name,
+                row_errors.append(
+                    (
+                        f"cette question n'est pas posée aux {KIND_PLURALS.get(kind, kind)} : laissez la case vide.",
+                        index,
+                        question.code,
+                    )
                 )
                 continue
             else:
-                answers += 1
+                row_answers += 1
                 value = parsed(raw)
                 if value.__class__ is _Refused:
-                    report.add(value.message, row=number, column=index, header=question.code, structure=structure_name)
+                    row_errors.append((value.message, index, question.code))
                     continue
+            values[question.code] = value
             if current is None:
                 if value is not None:
-                    created += 1
-                    writes.append(Write(submission_id, question, value, 0))
+                    row_created += 1
+                    row_writes.append(Write(submission_id, question, value, 0, None))
             elif value == current[0]:
                 if value is not None:
-                    unchanged += 1
+                    row_unchanged += 1
             else:
                 if value is None:
-                    cleared += 1
+                    row_cleared += 1
                 else:
-                    updated += 1
-                writes.append(Write(submission_id, question, value, current[1]))
+                    row_updated += 1
+                row_writes.append(Write(submission_id, question, value, current[1], current[0]))
+        answers += row_answers
+        refusal = refusals[submission_id]
+        if refusal:
+            if row_writes or row_errors:
+                report.add(refusal, row=number, structure=structure_name)
+            else:
+                unchanged += row_unchanged
+                report.skip(
+                    f"{_locked_state(submission)}, et la ligne ne change aucune réponse : elle est ignorée.",
+                    row=number,
+                    structure=structure_name,
+                )
+            continue
+        for message, index, code in row_errors:
+            report.add(message, row=number, column=index, header=code, structure=structure_name)
+        if row_writes and not row_errors:
+            merged = {q.code: context[(submission_id, q.pk)][0] for q in needed if (submission_id, q.pk) in context}
+            merged.update(values)
+            blocked = _check_rules(
+                report,
+                (all_questions, rules, kind),
+                merged,
+                comments.get(submission_id, {}),
+                {write.question.code for write in row_writes},
+                (number, structure_name, column_of_code),
+            )
+            if blocked:
+                continue
+        created, updated, cleared = created + row_created, updated + row_updated, cleared + row_cleared
+        unchanged += row_unchanged
+        for write in row_writes:
+            writes.append(write)
+            report.change(number, structure_name, write)
+        # The answers the rules read beyond the file count too: one typed meanwhile could change their outcome.
+        versions.extend((q.pk, context[(submission_id, q.pk)][1]) for q in needed if (submission_id, q.pk) in context)
         report.fingerprints[str(submission_id)] = _fingerprint(versions)
         report.submissions[submission_id] = submission
         report.rows[submission_id] = number
@@ -981,6 +1108,6 @@ def pending_writes(report):
     """What `apply_import` needs of a correct dry run, without the file: see `recheck`."""
     return {
         "rows": {str(pk): line for pk, line in report.rows.items()},
-        "columns": sorted({q.pk for q in report.questions}),
+        "columns": sorted({q.pk for q in report.questions} | {q.pk for q in report.rule_questions}),
         "writes": answer_rows(report.writes),
     }

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +16,7 @@ from cadre.exchanges.observatory import export_codebook_csv, export_csv, export_
 from cadre.observatory.models import Campaign
 
 SHOWN_ERRORS = 200
+CHANGES_PER_PAGE = 50
 
 
 def _campaign(request, uuid):
@@ -85,6 +87,8 @@ def import_detail(request, uuid):
     report = answer_import.report
     errors = report.get("errors", [])
     template = "exchanges/_import_state.html" if request.htmx else "exchanges/import_detail.html"
+    changes = report.get("changes", [])
+    changes_page = Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         template,
@@ -94,6 +98,10 @@ def import_detail(request, uuid):
             "report": report,
             "errors": errors[:SHOWN_ERRORS],
             "hidden_errors": answer_import.error_count - min(len(errors), SHOWN_ERRORS),
+            "warnings": report.get("warnings", [])[:SHOWN_ERRORS],
+            "notes": report.get("notes", [])[:SHOWN_ERRORS],
+            "page": changes_page,
+            "unlisted_changes": max(report.get("changed", 0) - len(changes), 0),
             "can_apply": permissions.can_apply(request.user, answer_import),
             "title": f"Import du fichier {answer_import.file_name}",
             "breadcrumb": _breadcrumb(

@@ -1,100 +1,122 @@
 """The observatory report as files: the XLSX workbook of every table, and the PDF (prepared by the worker)."""
 
-import io
+import decimal
 import logging
+import re
 import time
 
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
+from cadre.core.exports import EUROS_FORMAT, Styled, add_table_sheet, new_workbook, sheet_title, workbook_bytes
 from cadre.core.pdf import PdfUnavailable, render_pdf
 from cadre.indicators import tasks
 from cadre.indicators.models import ExportStatus, ReportExport
 from cadre.indicators.report import build_report, campaign_title
 
 logger = logging.getLogger(__name__)
-BOLD = Font(bold=True)
 
 
-def _sheet_title(text, used):
-    """Excel sheet names: 31 characters, none of []:*?/\\, unique."""
-    clean = "".join(" " if c in "[]:*?/\\" else c for c in text)[:31].strip()
-    name, number = clean, 2
-    while name in used:
-        suffix = f" {number}"
-        name, number = clean[: 31 - len(suffix)] + suffix, number + 1
-    used.add(name)
-    return name
+# A figure of a chart's table as charts.format_number writes it: « 1 234,5 % », « -3 », « 12 450 € ».
+FRENCH_NUMBER = re.compile(
+    r"^(?P<whole>-?\d{1,3}(?:[\u202f\u00a0 ]\d{3})+|-?\d+)(?:,(?P<fraction>\d+))?(?:[\u00a0 ](?P<unit>\S.*))?$"
+)
 
 
 def _number(value):
     return None if value is None else float(value)
 
 
+def _number_format(unit, decimals):
+    """The number format of figures in `unit` with `decimals`: the unit written after the number."""
+    if unit == "€":
+        return EUROS_FORMAT if decimals else '#,##0 "€"'
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    unit = unit.replace('"', "")
+    return f'{pattern} "{unit}"' if unit else pattern
+
+
+def _figure_value(text):
+    """A cell of a figure's table (written in French) as a number with its format; other texts stay text."""
+    match = FRENCH_NUMBER.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return text
+    whole = "".join(c for c in match.group("whole") if c not in " \u202f\u00a0")
+    fraction = match.group("fraction") or ""
+    value = float(decimal.Decimal(f"{whole}.{fraction}")) if fraction else int(whole)
+    return Styled(value, _number_format(match.group("unit") or "", len(fraction)))
+
+
 def report_xlsx(report):
-    """Every table of the report, one sheet each: numbers stay numbers, with the figure as shown beside."""
-    workbook = Workbook(write_only=True)
+    """Every table of the report, one finished sheet each (see core.exports.add_table_sheet): sheet names
+    shortened by whole words, numbers kept as numbers in their unit, with the figure as shown beside."""
+    workbook = new_workbook()
     used = set()
-    sheet = workbook.create_sheet(_sheet_title("Présentation", used))
-    for line in [
-        [f"{campaign_title(report.year)} — {report.name}"],
-        [f"Données de l'année {report.year}, questionnaires validés ; édité le {timezone.localtime():%d/%m/%Y}."],
+    response = report.response
+    add_table_sheet(
+        workbook,
+        sheet_title("Présentation", used),
+        ["Élément", "Valeur", "Précision"],
         [
-            "Taux de réponse",
-            _number(report.response["rate"]),
-            f"{report.response['validated']} questionnaires validés sur {report.response['concerned']}",
-        ],
-    ]:
-        sheet.append(line)
-    for section in report.sections:
-        sheet = workbook.create_sheet(_sheet_title(section.theme.label, used))
-        comparisons = [label for label, _ in section.rows[0].comparisons]
-        sheet.append(
+            ["Données de l'année", report.year, "questionnaires validés"],
+            ["Édité le", timezone.localdate(), ""],
             [
-                "Indicateur",
-                "Code",
-                "Unité",
-                f"{report.name} {report.year}",
-                "Affiché",
-                "Structures",
-                f"{report.year - 1}",
-                *comparisons,
-                "Non calculable parce que",
-                "Méthode",
-            ]
-        )
+                "Taux de réponse",
+                Styled(_number(response["rate"]), '0.0 "%"') if response["rate"] is not None else None,
+                f"{response['validated']} questionnaire{'s' if response['validated'] > 1 else ''} "
+                f"validé{'s' if response['validated'] > 1 else ''} sur {response['concerned']}",
+            ],
+        ],
+        caption=f"{campaign_title(report.year)} — {report.name}",
+    )
+    for section in report.sections:
+        comparisons = [label for label, _ in section.rows[0].comparisons]
+        headers = [
+            "Indicateur",
+            "Code",
+            "Unité",
+            f"{report.name} {report.year}",
+            "Affiché",
+            "Structures",
+            f"{report.year - 1}",
+            *comparisons,
+            "Non calculable parce que",
+            "Méthode",
+        ]
+        rows = []
         for row in section.rows:
-            value = row.value
-            sheet.append(
+            value, indicator = row.value, row.indicator
+            number_format = _number_format(indicator.unit, indicator.decimals)
+
+            def styled(found, number_format=number_format):
+                return Styled(_number(found.value), number_format) if found and found.value is not None else None
+
+            rows.append(
                 [
-                    row.indicator.title,
-                    row.indicator.code,
-                    row.indicator.unit,
-                    _number(value.value) if value else None,
+                    indicator.title,
+                    indicator.code,
+                    indicator.unit,
+                    styled(value),
                     row.text(value),
                     value.structure_count if value else 0,
-                    _number(row.previous.value) if row.previous else None,
-                    *[_number(v.value) if v else None for _, v in row.comparisons],
+                    styled(row.previous),
+                    *[styled(v) for _, v in row.comparisons],
                     value.reason if value else "",
-                    row.indicator.method,
+                    indicator.method,
                 ]
             )
+        add_table_sheet(workbook, sheet_title(section.theme.label, used), headers, rows, freeze="B2")
         for figure in section.figures:
             _figure_sheet(workbook, figure, used)
     if report.map is not None:
         _figure_sheet(workbook, report.map, used)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def _figure_sheet(workbook, figure, used):
-    sheet = workbook.create_sheet(_sheet_title(figure.table.caption, used))
-    sheet.append([figure.table.caption])
-    sheet.append(list(figure.table.headers))
-    for row in figure.table.rows:
-        sheet.append(list(row))
+    """A chart's table: its whole caption above the header (the sheet's name may be shortened)."""
+    table = figure.table
+    rows = [[row[0], *(_figure_value(cell) for cell in row[1:])] for row in table.rows]
+    add_table_sheet(workbook, sheet_title(table.caption, used), list(table.headers), rows, caption=table.caption)
 
 
 def start_report_pdf(level, territory, year, user):
