@@ -23,6 +23,9 @@ class CommuneInput(FastInput):
             "hx-trigger": "input changed delay:250ms",
             "hx-swap": "innerHTML",
             "hx-sync": "this:replace",
+            # Inside a filter form that pushes its URL, the suggestions must not inherit it: typing
+            # a commune would otherwise replace the page address with the fragment's.
+            "hx-push-url": "false",
             "placeholder": "Nom, code postal ou code INSEE",
         }
         super().__init__({**base, **(attrs or {})})
