@@ -185,4 +185,17 @@ class AreaChoiceField(forms.ChoiceField):
 
     def valid_value(self, value):
         # A set lookup: Django would normalise and walk the ~100 choices on every request.
+        if self.allowed is not None:
+            return str(value) in self.allowed
         return str(value) in area_codes(self.kind)
+
+    allowed = None
+
+    def limit_to(self, codes):
+        """Offer only the areas whose code is in `codes` (a user's scope); None keeps them all."""
+        if codes is None:
+            return
+        self.allowed = frozenset(codes)
+        self.choices = [("", self.empty_label), *((c, n) for c, n in area_choices(self.kind) if c in self.allowed)]
+        # The shared rendering cache of AreaSelect knows only the full list.
+        self.widget = FastSelect(attrs=self.widget.attrs, choices=self.choices)
