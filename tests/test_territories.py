@@ -42,3 +42,13 @@ def test_commune_suggestions_by_name_postal_code_and_code(client):
     assert "Villeurbanne (69266)" in labels("69100")
     assert "Vénissieux (69259)" in labels("venissieux")
     assert "Marseille 3e Arrondissement (13203)" in labels("13203")
+
+
+def test_commune_suggestions_never_push_their_url_into_history(client, admin_user):
+    response = client.get(reverse("territories:commune_suggestions"), {"commune": "villeurb"}, HTTP_HX_REQUEST="true")
+    assert response["HX-Push-Url"] == "false"
+    # The structures filter form pushes its URL: the commune field inside it must opt out.
+    client.force_login(admin_user)
+    html = client.get(reverse("structures:list")).content.decode()
+    field = html[html.index('name="commune"') - 600 : html.index('name="commune"') + 600]
+    assert 'hx-push-url="false"' in field

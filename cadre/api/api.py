@@ -1,9 +1,13 @@
 """REST API v1: /api/v1/, OpenAPI document at /api/v1/openapi.json, docs at /api/v1/docs."""
 
+import json
+
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, path, reverse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
+from ninja.openapi.docs import _csrf_needed
 
 from cadre.api import funding, indicators, observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
@@ -18,6 +22,24 @@ def exempt_from_login_redirect(patterns):
         elif isinstance(pattern, URLPattern):
             login_not_required(pattern.callback)
     return patterns
+
+
+class CadreDocs(Swagger):
+    """Swagger inside the site's layout (header, breadcrumb, footer), with a way back."""
+
+    template = "api/docs.html"
+
+    def render_page(self, request, api, **kwargs):
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": _csrf_needed(api),
+            "openapi_url": self.settings["url"],
+            "title": "Documentation de l’API",
+            "breadcrumb": [("Documentation de l’API", None)],
+        }
+        return render(request, self.template, context)
 
 
 class CadreAPI(NinjaAPI):
@@ -54,6 +76,7 @@ api = CadreAPI(
     ),
     urls_namespace="api-1.0.0",
     auth=DEFAULT_AUTH,
+    docs=CadreDocs(),
 )
 install_handlers(api)
 api.add_router("", territories.router)

@@ -15,6 +15,7 @@ from cadre.structures.models import (
     Structure,
     StructureContact,
     StructureKind,
+    areas_in_scope,
 )
 from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaCodesField
 
@@ -183,6 +184,14 @@ class StructureFilterForm(DsfrBaseForm):
     sort = forms.ChoiceField(
         label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False, widget=FastSelect
     )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        areas = areas_in_scope(user) if user is not None else None
+        if areas is not None:
+            regions, departments = areas
+            self.fields["region"].limit_to(regions)
+            self.fields["department"].limit_to(departments)
 
     def apply(self, queryset):
         """Filter and sort `queryset`; an invalid filter narrows to nothing rather than ignoring it."""

@@ -3,6 +3,7 @@
 import calendar
 import datetime
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from cadre.core.models import TrackedHistory, VersionedModel
 from cadre.partners.models import Partner, PartnerKind, territory_q, validate_siret
-from cadre.territories.models import Commune, PriorityArea
+from cadre.territories.models import Commune, Department, PriorityArea
 
 MAX_PROJECT_AXES = 5
 
@@ -133,6 +134,30 @@ def parts_q(parts):
 
 def scope_q(user, roles=None, partner_kinds=None):
     return parts_q(scope_parts(user, roles, partner_kinds))
+
+
+AREA_SCOPE_CACHE_SECONDS = 600
+
+
+def areas_in_scope(user):
+    """(région codes, département codes) a user's filters may offer: those of the structures
+    they see and of their partners' territories; None for administrators and the public (all of them)."""
+    if not user.is_authenticated or user.is_administrator:
+        return None
+    key = f"cadre:areas:{user.pk}:{user.scope_key}"
+    areas = cache.get(key)
+    if areas is None:
+        _, _, departments, communes = scope_parts(user)
+        codes = set(departments)
+        codes |= set(Commune.objects.filter(pk__in=sorted(communes)).values_list("department_id", flat=True))
+        codes |= set(
+            Structure.objects.visible_to(user).order_by().values_list("commune__department_id", flat=True).distinct()
+        )
+        codes.discard(None)
+        regions = set(Department.objects.filter(pk__in=sorted(codes)).values_list("region_id", flat=True))
+        areas = (frozenset(regions), frozenset(codes))
+        cache.set(key, areas, AREA_SCOPE_CACHE_SECONDS)
+    return areas
 
 
 def attach_priority_area_codes(structures):

@@ -47,7 +47,7 @@ def _table_rows(structures):
 
 def _filtered(request):
     # Always bound: with no parameters every filter is empty and the default sort applies.
-    form = StructureFilterForm(request.GET)
+    form = StructureFilterForm(request.GET, user=request.user)
     return form, form.apply(Structure.objects.visible_to(request.user))
 
 

@@ -23,6 +23,9 @@ class CommuneInput(FastInput):
             "hx-trigger": "input changed delay:250ms",
             "hx-swap": "innerHTML",
             "hx-sync": "this:replace",
+            # Inside a filter form that pushes its URL, the suggestions must not inherit it: typing
+            # a commune would otherwise replace the page address with the fragment's.
+            "hx-push-url": "false",
             "placeholder": "Nom, code postal ou code INSEE",
         }
         super().__init__({**base, **(attrs or {})})
@@ -182,4 +185,17 @@ class AreaChoiceField(forms.ChoiceField):
 
     def valid_value(self, value):
         # A set lookup: Django would normalise and walk the ~100 choices on every request.
+        if self.allowed is not None:
+            return str(value) in self.allowed
         return str(value) in area_codes(self.kind)
+
+    allowed = None
+
+    def limit_to(self, codes):
+        """Offer only the areas whose code is in `codes` (a user's scope); None keeps them all."""
+        if codes is None:
+            return
+        self.allowed = frozenset(codes)
+        self.choices = [("", self.empty_label), *((c, n) for c, n in area_choices(self.kind) if c in self.allowed)]
+        # The shared rendering cache of AreaSelect knows only the full list.
+        self.widget = FastSelect(attrs=self.widget.attrs, choices=self.choices)

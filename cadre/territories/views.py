@@ -17,4 +17,6 @@ def commune_suggestions(request):
         if len(text.strip()) >= 2
         else []
     )
-    return render(request, "territories/commune_suggestions.html", {"communes": communes})
+    response = render(request, "territories/commune_suggestions.html", {"communes": communes})
+    response["HX-Push-Url"] = "false"  # a fragment: the page address stays the page's
+    return response
