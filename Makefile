@@ -13,7 +13,7 @@ TEST_SETTINGS := config.test_settings
 TEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages clean
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages bench-scdl clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,9 @@ bench-observatory: install-dev
 
 bench-pages: install-dev
 	$(PY) benchmarks/pages.py
+
+bench-scdl: install-dev
+	$(PY) benchmarks/scdl.py
 
 bench-indicators: install-dev
 	$(PY) benchmarks/indicators.py

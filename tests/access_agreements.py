@@ -248,11 +248,16 @@ ROWS.update(
             lambda o: reverse("funding:scdl", args=[o["caf69"].uuid]),
             row(LOGIN, 403, 403, 200, 403, 403, 403, 200),
         ),
-        # An import is its uploader's own work in progress.
+        # An import is the work of its partner's writers (and of the administrators).
         "funding:scdl_import": (
             "get",
             lambda o: reverse("funding:scdl_import", args=[caf69_import(o).uuid]),
-            row(LOGIN, 404, 404, 200, 404, 404, 404, 404),
+            row(LOGIN, 404, 404, 200, 404, 404, 404, 200),
+        ),
+        "funding:scdl_import decide": (
+            "post",
+            lambda o: reverse("funding:scdl_import", args=[caf69_import(o).uuid]),
+            row(LOGIN, 404, 404, 302, 404, 404, 404, 302),
         ),
     }
 )

@@ -4,14 +4,19 @@ Each is one transaction; refusals raise ValidationError with the French message 
 is written (all or nothing).
 """
 
+import hashlib
+import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from cadre.funding.models import (
     ZERO,
+    Decision,
     Document,
     DocumentStatus,
     Envelope,
@@ -21,7 +26,12 @@ from cadre.funding.models import (
     FundingLine,
     ImpossibleSplit,
     Payment,
+    RowStatus,
     SchemeCategory,
+    SubsidyImport,
+    SubsidyImportRow,
+    SubsidyImportStatus,
+    SubsidyMatchDecision,
     euros,
     format_euros,
     split,
@@ -210,14 +220,9 @@ def commit_envelope(envelope, *, actor, decision_reference="", decision_date=Non
 def eligible_structures(envelope):
     """The structures an envelope is split among: open ones in the funder's territory (a federation's
     members), of the kind its scheme funds, in or near a QPV for a priority-area scheme."""
-    partner, scheme = envelope.partner, envelope.scheme
-    if partner.kind == PartnerKind.FEDERATION:
-        structures = Structure.objects.filter(federation=partner)
-    else:
-        departments = set(partner.departments.values_list("code", flat=True))
-        communes = set(partner.communes.values_list("code", flat=True))
-        structures = Structure.objects.filter(territory_q(departments, communes))
-    structures = structures.filter(closed_on__isnull=True)
+    scheme = envelope.scheme
+    structures = partner_structures(envelope.partner)
+    structures = (Structure.objects.none() if structures is None else structures).filter(closed_on__isnull=True)
     if scheme.structure_kind:
         structures = structures.filter(kind=scheme.structure_kind)
     if scheme.category == SchemeCategory.PRIORITY_AREA:
@@ -225,42 +230,336 @@ def eligible_structures(envelope):
     return structures.order_by("name")
 
 
-def apply_subsidy_import(subsidy_import, rows, chosen, *, actor):
-    """Write the rows of a reviewed SCDL file as voted funding lines, or nothing.
+# -- SCDL « subventions » import -------------------------------------------------------------------
+#
+# Upload → check (inline for a small file, by the worker for a large one): every row is read,
+# matched and stored once as a SubsidyImportRow → review: decisions by group, errors excluded in
+# one step → confirm: every row to import is written in one transaction, or none.
 
-    `chosen`: {row number: Structure or None} for the rows matched by name (None: left out). Rows matched
-    by SIRET or SIREN go to their structure; unmatched rows are left out. Returns the lines written."""
-    if subsidy_import.applied_at:
-        raise ValidationError("Ce fichier a déjà été importé.")
-    errors = [f"ligne {row.number} : {message}" for row in rows for message in row.errors]
-    if errors:
-        raise ValidationError(errors)
-    lines = []
-    with transaction.atomic():
-        for row in rows:
-            structure = row.structure if row.certain else chosen.get(row.number)
-            if structure is None:
-                continue
-            line = FundingLine(
-                structure=structure,
-                partner=subsidy_import.partner,
-                scheme=subsidy_import.scheme,
-                year=row.year,
-                forecast=row.amount,
-                voted=row.amount,
-                decision_reference=row.data.get("referenceDecision", "")[:100],
-                decision_date=row.signed,
+
+def subsidy_key(structure_id, year, reference, amount):
+    """The identity of one subsidy for a funder: never written twice, whatever the scheme."""
+    text = f"{structure_id}|{year}|{reference.strip().lower()}|{euros(amount)}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _existing_subsidies(partner):
+    """Keys of the funder's lines already recorded, by import or by hand (voted amounts)."""
+    return {
+        subsidy_key(structure_id, year, reference, voted)
+        for structure_id, year, reference, voted in FundingLine.objects.filter(
+            partner=partner, voted__isnull=False
+        ).values_list("structure_id", "year", "decision_reference", "voted")
+    }
+
+
+def upload_subsidy_file(partner, scheme, user, name, content):
+    """Store an SCDL file and check it: here when small, by the worker otherwise (its page shows
+    the progress)."""
+    from django.conf import settings
+
+    from cadre.funding import tasks
+
+    subsidy_import = SubsidyImport.objects.create(
+        partner=partner,
+        scheme=scheme,
+        file_name=name[:150],
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=user,
+    )
+    if len(content) <= settings.CADRE_IMPORT_INLINE_MAX_BYTES:
+        check_subsidy_import(subsidy_import.pk)
+        subsidy_import.refresh_from_db()
+    else:
+        tasks.check_subsidy_import.enqueue(subsidy_import.pk)
+    return subsidy_import
+
+
+def partner_structures(partner):
+    """The structures a partner funds by its nature: a federation's members, else those of its
+    territory; None for a partner without a territory (a national funder)."""
+    if partner.kind == PartnerKind.FEDERATION:
+        return Structure.objects.filter(federation=partner)
+    departments = set(partner.departments.values_list("code", flat=True))
+    communes = set(partner.communes.values_list("code", flat=True))
+    if not departments and not communes:
+        return None
+    return Structure.objects.filter(territory_q(departments, communes))
+
+
+def _matcher(user, partner):
+    """Identifiers are looked up among every structure the uploader may see; names among those of
+    the funder's territory only (a homonym elsewhere in France is not proposed)."""
+    from cadre.funding import scdl
+
+    visible = Structure.objects.visible_to(user)
+    registry = [(pk, name, siret, "") for pk, name, siret in visible.values_list("pk", "name", "siret")]
+    own = partner_structures(partner)
+    scope = None if own is None else set(own.filter(pk__in=visible.values("pk")).values_list("pk", flat=True))
+    return scdl.Matcher(registry, name_scope=scope)
+
+
+def check_subsidy_import(subsidy_import_pk):
+    """Read, check and match every row of a stored SCDL file, and store the rows for the review."""
+    from cadre.funding import scdl
+
+    subsidy_import = SubsidyImport.objects.select_related("partner", "uploaded_by").get(pk=subsidy_import_pk)
+    if subsidy_import.status != SubsidyImportStatus.CHECKING:
+        return
+
+    def progress(share):
+        SubsidyImport.objects.filter(pk=subsidy_import.pk).update(progress=share)
+
+    try:
+        parsed = scdl.parse(bytes(subsidy_import.content))
+        if parsed.errors:
+            SubsidyImport.objects.filter(pk=subsidy_import.pk).update(
+                status=SubsidyImportStatus.REFUSED, message=" ".join(parsed.errors), checked_at=timezone.now()
             )
-            try:
-                line.full_clean()
-            except ValidationError as error:
-                errors.append(f"ligne {row.number} ({structure.name}) : " + " ".join(error.messages))
+            return
+        progress(20)
+        rows = _checked_rows(subsidy_import, parsed.rows)
+        progress(60)
+        notes = list(parsed.notes)
+        earlier = (
+            SubsidyImport.objects.filter(
+                partner=subsidy_import.partner, sha256=subsidy_import.sha256, status=SubsidyImportStatus.APPLIED
+            )
+            .select_related("applied_by")
+            .first()
+        )
+        if earlier:
+            notes.insert(
+                0,
+                f"Ce fichier a déjà été importé le {earlier.applied_at:%d/%m/%Y}"
+                + (f" par {earlier.applied_by.display_name}" if earlier.applied_by else "")
+                + " : ses subventions déjà enregistrées sont marquées « déjà importée ».",
+            )
+        with transaction.atomic():
+            for start in range(0, len(rows), 2000):
+                SubsidyImportRow.objects.bulk_create(rows[start : start + 2000])
+                progress(60 + 40 * min(start + 2000, len(rows)) // len(rows))
+            SubsidyImport.objects.filter(pk=subsidy_import.pk).update(
+                status=SubsidyImportStatus.READY,
+                schema_version=parsed.version,
+                notes=notes,
+                row_count=len(rows),
+                checked_at=timezone.now(),
+                progress=100,
+            )
+    except Exception:
+        SubsidyImport.objects.filter(pk=subsidy_import.pk).update(
+            status=SubsidyImportStatus.REFUSED,
+            message="La vérification a échoué sur une erreur inattendue. Déposez le fichier à nouveau ; si l'erreur "
+            "se répète, prévenez l'administrateur.",
+        )
+        raise
+
+
+def _checked_rows(subsidy_import, parsed_rows):
+    from cadre.funding import scdl
+
+    partner = subsidy_import.partner
+    matcher = _matcher(subsidy_import.uploaded_by, partner)
+    remembered = dict(SubsidyMatchDecision.objects.filter(partner=partner).values_list("group_key", "structure_id"))
+    existing = _existing_subsidies(partner)
+    own_siren = re.sub(r"\D", "", partner.siret or "")[:9]
+    seen = {}
+    rows = []
+    for parsed in parsed_rows:
+        errors = list(parsed.errors)
+        if own_siren and parsed.funder_id and parsed.funder_id[:9] != own_siren:
+            errors.append(
+                f"idAttribuant {parsed.funder_id} : ce n'est pas l'identifiant de {partner.name} ({partner.siret})."
+            )
+        row = SubsidyImportRow(
+            subsidy_import=subsidy_import,
+            number=parsed.number,
+            name=parsed.name,
+            identifier=parsed.identifier,
+            rna=parsed.rna,
+            signed=parsed.signed,
+            year=parsed.year,
+            amount=parsed.amount,
+            reference=parsed.reference,
+            purpose=parsed.purpose,
+            warnings="\n".join(parsed.warnings),
+            group_key=scdl.group_key(parsed),
+        )
+        rows.append(row)
+        if errors:
+            row.status, row.errors = RowStatus.ERROR, "\n".join(errors)
+            continue
+        match = matcher.match(parsed)
+        row.candidates = [list(c) for c in match.candidates]
+        if match.ambiguous:
+            row.warnings = "\n".join(
+                filter(None, [row.warnings, "Plusieurs structures portent un nom aussi proche : choisissez."])
+            )
+        if match.structure_id:
+            row.status, row.structure_id = RowStatus.IDENTIFIER, match.structure_id
+        else:
+            row.status = RowStatus.NAME if match.kind == "name" else RowStatus.NONE
+            if row.group_key in remembered:
+                row.structure_id = remembered[row.group_key]
+                row.decision = Decision.CHOSEN if row.structure_id else Decision.LEFT_OUT
+                row.remembered = True
+        if row.structure_id:
+            key = subsidy_key(row.structure_id, row.year, row.reference, row.amount)
+            if key in existing:
+                row.status = RowStatus.ALREADY
+            elif key in seen:
+                row.status = RowStatus.ERROR
+                row.errors = f"Même subvention que la ligne {seen[key]} (bénéficiaire, année, décision, montant)."
+            else:
+                seen[key] = row.number
+    return rows
+
+
+def decide_subsidy_group(subsidy_import, row, structure, *, actor, left_out=False):
+    """One decision for every row of `row`'s group (same SIREN or same name): `structure`, none
+    (`left_out`), or back to undecided; remembered for the funder's next files."""
+    if subsidy_import.status != SubsidyImportStatus.READY:
+        raise ValidationError("Cet import n'est plus à relire.")
+    with transaction.atomic():
+        rows = subsidy_import.rows.filter(group_key=row.group_key, status__in=[RowStatus.NAME, RowStatus.NONE])
+        if structure is None and not left_out:
+            SubsidyMatchDecision.objects.filter(partner=subsidy_import.partner, group_key=row.group_key).delete()
+            return rows.update(decision=Decision.UNDECIDED, structure=None, remembered=False)
+        SubsidyMatchDecision.objects.update_or_create(
+            partner=subsidy_import.partner,
+            group_key=row.group_key,
+            defaults={"structure": structure, "decided_by": actor},
+        )
+        return rows.update(
+            decision=Decision.LEFT_OUT if left_out else Decision.CHOSEN, structure=structure, remembered=False
+        )
+
+
+def exclude_error_rows(subsidy_import, *, exclude=True):
+    if subsidy_import.status != SubsidyImportStatus.READY:
+        raise ValidationError("Cet import n'est plus à relire.")
+    return subsidy_import.rows.filter(status=RowStatus.ERROR).update(excluded=exclude)
+
+
+def rows_to_import(subsidy_import):
+    return subsidy_import.rows.filter(excluded=False, structure__isnull=False).filter(
+        Q(status=RowStatus.IDENTIFIER) | Q(status__in=[RowStatus.NAME, RowStatus.NONE], decision=Decision.CHOSEN)
+    )
+
+
+def apply_subsidy_import(subsidy_import, *, actor):
+    """Write every row to import as a voted funding line, in one transaction, or nothing.
+
+    Refused while rows in error are not excluded; a subsidy recorded meanwhile (by another import
+    or by hand) is skipped, not written twice. Returns the number of lines written."""
+    with transaction.atomic():
+        subsidy_import = (
+            SubsidyImport.objects.select_for_update().select_related("partner", "scheme").get(pk=subsidy_import.pk)
+        )
+        if subsidy_import.status not in (SubsidyImportStatus.READY, SubsidyImportStatus.APPLYING):
+            raise ValidationError(
+                "Ce fichier a déjà été importé." if subsidy_import.applied_at else "Ce fichier n'est pas prêt."
+            )
+        blocking = subsidy_import.rows.filter(status=RowStatus.ERROR, excluded=False).count()
+        if blocking:
+            raise ValidationError(
+                f"{blocking} ligne{'s' if blocking > 1 else ''} en erreur : excluez-les, ou corrigez le fichier et "
+                "déposez-le de nouveau. Rien n'a été écrit."
+            )
+        partner, scheme = subsidy_import.partner, subsidy_import.scheme
+        rows = list(rows_to_import(subsidy_import).select_related("structure").order_by("number"))
+        refusals = []
+        if scheme.partner_kind and partner.kind != scheme.partner_kind:
+            refusals.append(
+                f"« {scheme.name} » est versé par un partenaire de type {scheme.get_partner_kind_display()}."
+            )
+        for year in sorted({row.year for row in rows}):
+            if not scheme.valid_for(year):
+                numbers = [str(r.number) for r in rows if r.year == year][:10]
+                refusals.append(
+                    f"« {scheme.name} » ne s'applique pas en {year} ({scheme.years_label}) : "
+                    f"lignes {', '.join(numbers)}"
+                    + ("…" if len(numbers) == 10 else "")
+                    + ". Choisissez un autre dispositif ou excluez ces années."
+                )
+        if scheme.structure_kind:
+            for row in rows:
+                if row.structure.kind != scheme.structure_kind and len(refusals) < 20:
+                    refusals.append(
+                        f"ligne {row.number} ({row.structure.name}) : « {scheme.name} » finance les structures de type "
+                        f"{scheme.get_structure_kind_display().lower()}."
+                    )
+        if refusals:
+            raise ValidationError(refusals)
+        existing = _existing_subsidies(partner)
+        lines, already = [], []
+        for row in rows:
+            key = subsidy_key(row.structure_id, row.year, row.reference, row.amount)
+            if key in existing:
+                already.append(row.pk)
                 continue
-            line.save_tracked(user=actor)
-            lines.append(line)
-        if errors:  # leaving the block by the exception undoes every line written above
-            raise ValidationError(errors)
+            existing.add(key)
+            lines.append(
+                FundingLine(
+                    structure_id=row.structure_id,
+                    partner=partner,
+                    scheme=scheme,
+                    year=row.year,
+                    forecast=row.amount,
+                    voted=row.amount,
+                    decision_reference=row.reference,
+                    decision_date=row.signed,
+                    import_key=key,
+                )
+            )
+        try:
+            bulk_create_with_history(lines, FundingLine, batch_size=500, default_user=actor)
+        except IntegrityError:
+            raise ValidationError(
+                "Des subventions de ce fichier viennent d'être enregistrées par un autre import : rechargez la page."
+            ) from None
+        if already:
+            subsidy_import.rows.filter(pk__in=already).update(status=RowStatus.ALREADY)
+        subsidy_import.status = SubsidyImportStatus.APPLIED
         subsidy_import.applied_at = timezone.now()
+        subsidy_import.applied_by = actor
         subsidy_import.lines_written = len(lines)
-        subsidy_import.save(update_fields=["applied_at", "lines_written"])
-    return lines
+        subsidy_import.progress = 100
+        subsidy_import.message = ""
+        subsidy_import.save()
+    return len(lines)
+
+
+def start_subsidy_apply(subsidy_import, *, actor):
+    """Hand a reviewed import to the worker; exactly one application runs (a second click is refused)."""
+    from cadre.funding import tasks
+
+    handed = SubsidyImport.objects.filter(pk=subsidy_import.pk, status=SubsidyImportStatus.READY).update(
+        status=SubsidyImportStatus.APPLYING, progress=0, message=""
+    )
+    if not handed:
+        raise ValidationError("Ce fichier n'est pas prêt à être importé : il l'est peut-être déjà, ou en cours.")
+    tasks.apply_subsidy_import.enqueue(subsidy_import.pk, actor.pk)
+
+
+def apply_subsidy_in_background(subsidy_import_pk, actor_pk):
+    from cadre.accounts.models import User
+
+    subsidy_import = SubsidyImport.objects.get(pk=subsidy_import_pk)
+    if subsidy_import.status != SubsidyImportStatus.APPLYING:
+        return
+    try:
+        apply_subsidy_import(subsidy_import, actor=User.objects.get(pk=actor_pk))
+    except ValidationError as refused:
+        SubsidyImport.objects.filter(pk=subsidy_import_pk).update(
+            status=SubsidyImportStatus.READY, message=" ".join(refused.messages)
+        )
+    except Exception:
+        SubsidyImport.objects.filter(pk=subsidy_import_pk, status=SubsidyImportStatus.APPLYING).update(
+            status=SubsidyImportStatus.READY,
+            message="L'import a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si l'erreur se "
+            "répète, prévenez l'administrateur.",
+        )
+        raise

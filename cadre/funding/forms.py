@@ -3,6 +3,7 @@ from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.core.forms import VersionedModelForm, date_input, french_decimals
+from cadre.funding import scdl
 from cadre.funding.models import (
     Envelope,
     FundingLine,
@@ -150,7 +151,13 @@ class CommitForm(DsfrBaseForm):
 
 
 class SubsidyFileForm(DsfrBaseForm):
-    file = forms.FileField(label="Fichier SCDL « subventions » (CSV)", help_text="2 Mo au plus")
+    file = forms.FileField(
+        label="Fichier SCDL « subventions » (CSV)",
+        help_text=(
+            "Toutes les versions du schéma ; séparateur point-virgule ou virgule, UTF-8 ou Windows-1252 ; "
+            f"{scdl.MAX_FILE_SIZE // (1024 * 1024)} Mo au plus. Un gros fichier est vérifié en arrière-plan."
+        ),
+    )
     scheme = forms.ModelChoiceField(
         label="Dispositif des lignes importées",
         queryset=FundingScheme.objects.exclude(rule="caf_service").order_by("category", "name"),
@@ -158,10 +165,14 @@ class SubsidyFileForm(DsfrBaseForm):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith(".csv"):
-            raise forms.ValidationError("Déposez le fichier au format CSV (.csv).")
-        if upload.size > 2 * 1024 * 1024:
-            raise forms.ValidationError("Fichier trop lourd : au plus 2 Mo.")
+        if not upload.name.lower().endswith((".csv", ".txt")):
+            raise forms.ValidationError("Déposez le fichier au format CSV (.csv) : enregistrez le classeur en CSV.")
+        if upload.size > scdl.MAX_FILE_SIZE:
+            size = f"{upload.size / (1024 * 1024):.1f}".replace(".", ",")
+            raise forms.ValidationError(
+                f"Ce fichier pèse {size} Mo : {scdl.MAX_FILE_SIZE // (1024 * 1024)} Mo au plus. "
+                "Découpez-le (par année, par exemple)."
+            )
         return upload
 
 

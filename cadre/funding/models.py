@@ -291,6 +291,9 @@ class FundingLine(VersionedModel):
     )
     decision_reference = models.CharField("référence de la décision", max_length=100, blank=True)
     decision_date = models.DateField("date de la décision", null=True, blank=True)
+    # Set on the lines written by an SCDL import: the row's identity (structure, year, decision,
+    # amount), so that the same subsidy is never written twice, whatever scheme the import used.
+    import_key = models.CharField("clé d'import", max_length=64, blank=True, default="", editable=False)
 
     objects = FundingLineQuerySet.as_manager()
     history = TrackedHistory()
@@ -300,12 +303,21 @@ class FundingLine(VersionedModel):
         verbose_name_plural = "lignes de financement"
         ordering = ["-year", "structure__name", "partner__name"]
         constraints = [
+            # Lines entered by hand are one per scheme and year; an import may bring several (an
+            # operating grant and a project grant), each its own decision, once each.
             models.UniqueConstraint(
                 fields=["structure", "partner", "scheme", "year"],
+                condition=Q(import_key=""),
                 name="funding_line_unique",
                 violation_error_message=(
                     "Ce financeur a déjà une ligne de ce dispositif pour cette structure et cette année."
                 ),
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "import_key"],
+                condition=~Q(import_key=""),
+                name="funding_line_import_key_unique",
+                violation_error_message="Cette subvention a déjà été importée pour ce financeur.",
             ),
             models.CheckConstraint(condition=Q(voted__gte=0) | Q(voted__isnull=True), name="funding_voted_positive"),
         ]
@@ -1028,24 +1040,49 @@ class CalendarFeed(models.Model):
         return f"Calendrier de {self.user}"
 
 
+class SubsidyImportStatus(models.TextChoices):
+    CHECKING = "checking", "vérification en cours"
+    REFUSED = "refused", "fichier refusé"
+    READY = "ready", "à relire"
+    APPLYING = "applying", "import en cours"
+    APPLIED = "applied", "importé"
+
+
 class SubsidyImportQuerySet(models.QuerySet):
     def visible_to(self, user):
+        """Administrators see every import; a partner's writers see the imports of their partner."""
+        from cadre.accounts.models import WRITE_ROLES
+
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        return self.filter(uploaded_by=user)
+        if user.is_administrator:
+            return self.all()
+        return self.filter(Q(uploaded_by=user) | Q(partner_id__in=user.partner_ids(WRITE_ROLES)))
 
 
 class SubsidyImport(models.Model):
-    """A partner's past SCDL file, kept between its upload, its review and its confirmation."""
+    """A partner's SCDL file, kept between its upload, its check (by the worker for a large file),
+    its review and its confirmation. Its rows are checked once and stored (SubsidyImportRow)."""
 
     uuid = models.UUIDField("identifiant public", default=uuid_module.uuid4, unique=True, editable=False)
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="subsidy_imports")
     scheme = models.ForeignKey(FundingScheme, verbose_name="dispositif", on_delete=models.PROTECT, related_name="+")
     file_name = models.CharField("fichier", max_length=150)
     content = models.BinaryField("contenu")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64, blank=True, db_index=True)
     uploaded_by = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+    status = models.CharField(
+        "état", max_length=12, choices=SubsidyImportStatus.choices, default=SubsidyImportStatus.CHECKING
+    )
+    progress = models.PositiveSmallIntegerField("avancement (%)", default=0)
+    message = models.TextField("message", blank=True)
+    schema_version = models.CharField("version du schéma", max_length=60, blank=True)
+    notes = models.JSONField("remarques sur le fichier", default=list, blank=True)
+    row_count = models.PositiveIntegerField("lignes lues", default=0)
+    checked_at = models.DateTimeField("vérifié le", null=True, blank=True)
     applied_at = models.DateTimeField("appliqué le", null=True, blank=True)
+    applied_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     lines_written = models.PositiveIntegerField("lignes écrites", default=0)
 
     objects = SubsidyImportQuerySet.as_manager()
@@ -1053,7 +1090,87 @@ class SubsidyImport(models.Model):
     class Meta:
         verbose_name = "import SCDL"
         verbose_name_plural = "imports SCDL"
-        ordering = ["-uploaded_at"]
+        ordering = ["-uploaded_at", "-pk"]
 
     def __str__(self):
         return self.file_name
+
+    @property
+    def is_working(self):
+        return self.status in (SubsidyImportStatus.CHECKING, SubsidyImportStatus.APPLYING)
+
+
+class RowStatus(models.TextChoices):
+    IDENTIFIER = "identifier", "reconnue par l'identifiant"
+    NAME = "name", "à confirmer"
+    NONE = "none", "non reconnue"
+    ALREADY = "already", "déjà importée"
+    ERROR = "error", "erreur"
+
+
+class Decision(models.TextChoices):
+    UNDECIDED = "", "à décider"
+    CHOSEN = "chosen", "structure choisie"
+    LEFT_OUT = "left_out", "laissée de côté"
+
+
+class SubsidyImportRow(models.Model):
+    """One row of an SCDL file as checked: its values, why it cannot be imported, the structure it
+    goes to (by identifier, or by the decision taken for its group) and its candidates by name."""
+
+    subsidy_import = models.ForeignKey(SubsidyImport, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField("ligne")
+    name = models.CharField("bénéficiaire", max_length=300, blank=True)
+    identifier = models.CharField("identifiant", max_length=20, blank=True)
+    rna = models.CharField("RNA", max_length=10, blank=True)
+    signed = models.DateField("date de convention", null=True, blank=True)
+    year = models.PositiveSmallIntegerField("année", null=True, blank=True)
+    amount = models.DecimalField("montant", max_digits=14, decimal_places=2, null=True, blank=True)
+    reference = models.CharField("référence de la décision", max_length=100, blank=True)
+    purpose = models.CharField("objet", max_length=300, blank=True)
+    status = models.CharField("classe", max_length=12, choices=RowStatus.choices)
+    errors = models.TextField("erreurs", blank=True)
+    warnings = models.TextField("remarques", blank=True)
+    group_key = models.CharField("groupe", max_length=200, blank=True)
+    candidates = models.JSONField("structures proposées", default=list, blank=True)  # [[pk, score], …]
+    structure = models.ForeignKey(Structure, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    decision = models.CharField("décision", max_length=10, choices=Decision.choices, blank=True, default="")
+    remembered = models.BooleanField("décision d'un import précédent", default=False)
+    excluded = models.BooleanField("exclue", default=False)
+
+    class Meta:
+        verbose_name = "ligne d'import SCDL"
+        verbose_name_plural = "lignes d'import SCDL"
+        ordering = ["subsidy_import", "number"]
+        indexes = [
+            models.Index(fields=["subsidy_import", "status", "decision"]),
+            models.Index(fields=["subsidy_import", "group_key"]),
+        ]
+
+    def __str__(self):
+        return f"ligne {self.number}"
+
+    @property
+    def will_import(self):
+        if self.excluded or self.structure_id is None:
+            return False
+        return self.status == RowStatus.IDENTIFIER or self.decision == Decision.CHOSEN
+
+
+class SubsidyMatchDecision(models.Model):
+    """What a funder's user decided for a beneficiary of its files (one SIREN, or one normalised
+    name): that structure, or none. The next import of the same funder applies it."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    group_key = models.CharField("bénéficiaire", max_length=200)
+    structure = models.ForeignKey(Structure, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    decided_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField("décidé le", auto_now=True)
+
+    class Meta:
+        verbose_name = "décision de rapprochement SCDL"
+        verbose_name_plural = "décisions de rapprochement SCDL"
+        constraints = [models.UniqueConstraint(fields=["partner", "group_key"], name="subsidy_decision_unique")]
+
+    def __str__(self):
+        return self.group_key

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import scdl_views, views
 
 app_name = "funding"
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("partenaires/<uuid:uuid>/", views.partner_funding, name="partner"),
     path("partenaires/<uuid:uuid>/export.xlsx", views.partner_export, name="partner_export"),
     path("partenaires/<uuid:uuid>/scdl/", views.partner_scdl, name="scdl"),
-    path("imports-scdl/<uuid:uuid>/", views.scdl_import, name="scdl_import"),
+    path("imports-scdl/<uuid:uuid>/", scdl_views.scdl_import, name="scdl_import"),
     path("conventions/<uuid:uuid>/", views.agreement_funding, name="agreement"),
     path("conventions/<uuid:uuid>/fiche.pdf", views.agreement_pdf, name="agreement_pdf"),
     path("lignes/<uuid:uuid>/", views.line_detail, name="line"),

@@ -639,17 +639,21 @@ def partner_scdl(request, uuid):
             raise PermissionDenied
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            subsidy_import = SubsidyImport.objects.create(
-                partner=partner,
-                scheme=form.cleaned_data["scheme"],
-                file_name=upload.name[:150],
-                content=upload.read(),
-                uploaded_by=request.user,
+            subsidy_import = actions.upload_subsidy_file(
+                partner, form.cleaned_data["scheme"], request.user, upload.name, upload.read()
             )
             return redirect("funding:scdl_import", uuid=subsidy_import.uuid)
     context = {
         "partner": partner,
         "form": form,
+        "imports": (
+            SubsidyImport.objects.visible_to(request.user)
+            .filter(partner=partner)
+            .select_related("uploaded_by", "scheme")
+            .defer("content")[:20]
+            if can_import
+            else []
+        ),
         "years": queries.partner_years(partner),
         "title": f"Subventions au format SCDL : {partner.name}",
         "breadcrumb": [
@@ -659,48 +663,6 @@ def partner_scdl(request, uuid):
         ],
     }
     return render(request, "funding/scdl.html", context)
-
-
-def scdl_import(request, uuid):
-    """Review of an uploaded SCDL file: matches to confirm, rows left out, errors; then all or nothing."""
-    subsidy_import = get_object_or_404(
-        SubsidyImport.objects.visible_to(request.user).select_related("partner"), uuid=uuid
-    )
-    partner = subsidy_import.partner
-    if not permissions.can_manage_partner_funding(request.user, partner):
-        raise PermissionDenied
-    structures = Structure.objects.visible_to(request.user).only("pk", "uuid", "name", "siret", "commune")
-    rows, file_errors = scdl.read(bytes(subsidy_import.content), partner, structures)
-    errors = []
-    if request.method == "POST" and not file_errors and not subsidy_import.applied_at:
-        by_uuid = {str(s.uuid): s for s in structures}
-        chosen = {row.number: by_uuid.get(request.POST.get(f"ligne-{row.number}", "")) for row in rows}
-        try:
-            lines = actions.apply_subsidy_import(subsidy_import, rows, chosen, actor=request.user)
-        except ValidationError as error:
-            errors = error.messages
-        else:
-            messages.success(request, f"{len(lines)} subvention(s) importée(s) comme lignes de financement votées.")
-            return redirect("funding:partner", uuid=partner.uuid)
-    context = {
-        "subsidy_import": subsidy_import,
-        "partner": partner,
-        "rows": rows,
-        "file_errors": file_errors,
-        "errors": errors,
-        "certain": [r for r in rows if r.certain],
-        "uncertain": [r for r in rows if r.match == scdl.Match.NAME],
-        "unmatched": [r for r in rows if r.match == scdl.Match.NONE],
-        "row_errors": [r for r in rows if r.errors],
-        "title": f"Import SCDL : {subsidy_import.file_name}",
-        "breadcrumb": [
-            ("Partenaires", reverse("partners:list")),
-            (partner.name, reverse("partners:detail", args=[partner.uuid])),
-            ("Format SCDL", reverse("funding:scdl", args=[partner.uuid])),
-            ("Import", None),
-        ],
-    }
-    return render(request, "funding/scdl_import.html", context)
 
 
 def agreement_pdf(request, uuid):
