@@ -23,7 +23,7 @@ from cadre.indicators.queries import (
     territory_name,
     values_stamp,
 )
-from cadre.indicators.report import build_report, campaign_title, comparison_figure
+from cadre.indicators.report import build_report, campaign_title, comparison_figure, default_year, incomplete_year
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories import reference
@@ -39,6 +39,12 @@ def _years():
         Exists(IndicatorValue.objects.filter(year=OuterRef("year"), level=Level.NATIONAL))
     )
     return list(with_values.order_by("-year").values_list("year", flat=True))
+
+
+def _asked_year(request, years):
+    """?annee= when it has values, else the last closed campaign's year."""
+    asked = request.GET.get("annee", "")
+    return int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
 
 
 def _parse_territory(raw):
@@ -135,12 +141,7 @@ def dashboard(request):
     years = _years()
     if not years:
         return render(request, "indicators/dashboard.html", {"title": "Indicateurs", "years": []})
-    try:
-        year = int(request.GET.get("annee") or years[0])
-    except ValueError:
-        year = years[0]
-    if year not in years:
-        year = years[0]
+    year = _asked_year(request, years)
     place = (
         _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
     )
@@ -177,6 +178,7 @@ def dashboard(request):
             "place_name": name,
             "level_label": Level(place[0]).label,
             "territory_choices": _territory_choices(place),
+            "incomplete": incomplete_year(*place, year),
             "body": body,
             "own_structures": Structure.objects.filter(pk__in=request.user.structure_ids()).order_by("name"),
         },
@@ -265,12 +267,7 @@ def _report_params(request):
     years = _years()
     if not years:
         raise Http404
-    try:
-        year = int(request.GET.get("annee") or years[0])
-    except ValueError:
-        year = years[0]
-    if year not in years:
-        year = years[0]
+    year = _asked_year(request, years)
     place = (
         _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
     )
@@ -296,6 +293,7 @@ def report(request):
             "name": name,
             "body": body,
             "campaign_title": campaign_title(year),
+            "incomplete": incomplete_year(*place, year),
             "years": years,
             "year": year,
             "place_param": f"{place[0]}:{place[1]}",

@@ -1,0 +1,72 @@
+"""What a walk through every role met in the figures: the year pages open on, a structure's own
+indicators, the documents owed and the French of inserted numbers and names."""
+
+import datetime
+import decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cadre.indicators.compute import rebuild
+from cadre.observatory.models import Campaign, SubmissionStatus
+from cadre.partners.models import PartnerKind
+from tests.factories import VENISSIEUX, VILLEURBANNE, PartnerFactory, UserFactory, member
+from tests.test_indicators import observe
+
+pytestmark = pytest.mark.django_db
+D = decimal.Decimal
+
+
+@pytest.fixture
+def two_years(campaign, indicators):
+    """2024 closed with three validated answers; 2025 still open with one validated and one submitted."""
+    today = timezone.localdate()
+    closed = Campaign.objects.create(
+        year=2024,
+        title="Observatoire 2024",
+        questionnaire=campaign.questionnaire,
+        opens_on=today - datetime.timedelta(days=400),
+        closes_on=today - datetime.timedelta(days=300),
+        opened_at=timezone.now(),
+    )
+    for budget in (100000, 200000, 300000):
+        observe(closed, VILLEURBANNE, {"permanences": True, "budget_total": D(budget), "etp_total": D(2)})
+    observe(campaign, VENISSIEUX, {"permanences": False, "budget_total": D(50000), "etp_total": D(1)})
+    observe(campaign, VENISSIEUX, {"permanences": True}, status=SubmissionStatus.SUBMITTED)
+    rebuild()
+    caf69 = PartnerFactory(name="Caf du Rhône", kind=PartnerKind.CAF, departments=["69"])
+    return {"caf69": member(UserFactory(email="avs@caf69.fr"), caf69), "open": campaign, "closed": closed}
+
+
+class TestTheYearShown:
+    def test_the_dashboard_opens_on_the_last_closed_campaign(self, client, two_years):
+        client.force_login(two_years["caf69"])
+        html = client.get(reverse("indicators:dashboard")).content.decode()
+        assert "Rapport de l’observatoire 2024 — Rhône" in html
+        assert "incomplet" not in html
+
+    def test_an_open_year_chosen_says_it_is_incomplete_with_its_response_rate(self, client, two_years):
+        client.force_login(two_years["caf69"])
+        html = client.get(reverse("indicators:dashboard"), {"annee": 2025}).content.decode()
+        assert "La campagne 2025 est encore ouverte" in html
+        # One of the two questionnaires of the Rhône is validated.
+        assert "taux de réponse à ce jour : 50,0\u00a0%" in html
+
+    def test_the_report_opens_on_the_last_closed_campaign(self, client, two_years):
+        client.force_login(two_years["caf69"])
+        html = client.get(reverse("indicators:report")).content.decode()
+        assert "Observatoire 2024 — Rhône" in html
+        html = client.get(reverse("indicators:report"), {"annee": 2025}).content.decode()
+        assert "La campagne 2025 est encore ouverte" in html
+
+    def test_open_data_opens_on_the_last_closed_campaign(self, client, two_years):
+        from cadre.indicators.models import Indicator
+
+        Indicator.objects.update(is_public=True)
+        html = client.get(reverse("open_data:index")).content.decode()
+        assert '<option value="2024" selected>' in html
+        html = client.get(reverse("open_data:index"), {"year": 2025}).content.decode()
+        assert "La campagne 2025 est encore ouverte" in html
+        csv = b"".join(client.get(reverse("open_data:values_csv")).streaming_content).decode()
+        assert ";2024;" in csv and ";2025;" not in csv
