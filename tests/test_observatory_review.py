@@ -488,3 +488,31 @@ def test_a_reminder_goes_back_to_the_dashboard_never_elsewhere(client, world):
     dashboard = reverse("observatory:campaign", args=[world["campaign"].uuid])
     assert client.post(url, {"next": dashboard + "?departement=69"})["Location"] == dashboard + "?departement=69"
     assert client.post(url, {"next": "https://exemple.com/"})["Location"] == dashboard
+
+
+class TestAutosaveSaysWhatHappened:
+    """Autosave quotes what was typed and says « Enregistré » only of what was saved."""
+
+    def test_a_wrong_number_is_quoted_as_typed(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "salaries_total", "sept", version=0))
+        assert "Votre saisie « sept » n’est pas enregistrée." in html
+        assert "s ; e" not in html
+
+    def test_a_wrong_choice_among_several_is_quoted_whole(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "lieux", ["ecole", "piscine"], version=0))
+        assert "Votre saisie « ecole ; piscine » n’est pas enregistrée." in html
+
+    def test_a_question_that_appears_does_not_say_saved(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "directeur", "oui", version=0))
+        appeared = html.split('id="group-directeur_diplome"')[1]
+        assert "Enregistré" not in appeared
+        assert "Enregistré à" in html.split('id="group-directeur_diplome"')[0]
+
+    def test_an_empty_question_left_empty_does_not_say_saved(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "salaries_cdi", "", version=0))
+        assert "Enregistré" not in html
+        assert not world["submission"].answers.exists()

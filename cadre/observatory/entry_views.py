@@ -129,7 +129,8 @@ def _save_one(request, submission, question, entry):
     try:
         actions.save_answer(submission, question, raw, actor=request.user, expected_version=expected, comment=comment)
     except ValidationError as error:
-        return {"kind": "error", "message": " ".join(error.messages), "raw": raw}
+        typed = " ; ".join(raw) if isinstance(raw, list) else raw
+        return {"kind": "error", "message": " ".join(error.messages), "raw": typed}
     except actions.AnswerConflict as conflict:
         stored = conflict.answer
         return {
@@ -283,7 +284,8 @@ def answer_save(request, uuid, code):
         "section": section,
         "can_edit": True,
         "yes_no": YES_NO,
-        "saved_at": timezone.localtime() if failure is None else None,
+        # « Enregistré » only of an answer now stored (not of an empty question left empty).
+        "saved_at": timezone.localtime() if failure is None and code in after.answers else None,
     }
     return render(request, "observatory/_answer_saved.html", context)
 
