@@ -516,3 +516,38 @@ class TestAutosaveSaysWhatHappened:
         html = squash(autosave(client, world["submission"], "salaries_cdi", "", version=0))
         assert "Enregistré" not in html
         assert not world["submission"].answers.exists()
+
+
+class TestReviewAndLastYear:
+    def test_validate_is_offered_only_once_every_point_to_check_is_settled(self, client, world):
+        submission = fill(world, **VALID)
+        actions.submit_submission(submission, actor=world["director"])
+        anomaly = Anomaly.objects.create(
+            submission=submission, question=world["q"]["budget_total"], kind=AnomalyKind.TERRITORY_BOUNDS, detail="x"
+        )
+        client.force_login(world["advisor69"])
+        url = reverse("observatory:submission", args=[submission.uuid])
+        html = squash(client.get(url))
+        assert "Valider le questionnaire" not in html
+        assert "1 point à vérifier reste ouvert avant de pouvoir valider" in html
+        assert html.index("1 point à vérifier reste ouvert") < html.index("Points à vérifier</h2>")
+        assert "Renvoyer à la structure" in html
+        actions.justify_anomaly(anomaly, actor=world["advisor69"], text="Reprise d'une crèche en cours d'année.")
+        assert "Valider le questionnaire" in squash(client.get(url))
+
+    def test_taking_last_years_answers_takes_the_follow_up_questions_too(self, client, world, questionnaire):
+        Question.objects.filter(questionnaire=questionnaire, code__in=["directeur", "directeur_diplome"]).update(
+            prefill=True
+        )
+        last = make_campaign(questionnaire, 2024, opens=-400, closes=-300)
+        previous = Submission.objects.create(campaign=last, structure=world["buers"])
+        for code, raw in (("directeur", "oui"), ("directeur_diplome", "niveau_7")):
+            actions.save_answer(previous, Question.objects.get(code=code), raw, actor=world["director"])
+        Submission.objects.filter(pk=previous.pk).update(status="validated")
+        client.force_login(world["director"])
+        response = client.post(
+            reverse("observatory:section_prefill", args=[world["submission"].uuid, "rh"]), follow=True
+        )
+        answers = {a.question.code: a.value for a in world["submission"].answers.select_related("question")}
+        assert answers == {"directeur": True, "directeur_diplome": "niveau_7"}
+        assert "2 réponses de l’an passé reprises" in response.content.decode()

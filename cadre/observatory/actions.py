@@ -628,6 +628,22 @@ def send_reminders(campaign, submissions, *, actor=None):
     return len(submissions), len(messages)
 
 
+def take_previous_answers(submission, section, *, actor):
+    """Take last year's answers into the unanswered questions of `section`, in one step: the follow-up
+    questions an answer taken reveals (« shown_if ») take theirs too. Returns how many were taken."""
+    from cadre.observatory.entry import Entry
+
+    taken = 0
+    with transaction.atomic():
+        for _ in range(len(section.questions.all()) + 1):  # each round reveals deeper follow-ups, if any
+            entry = Entry(submission)
+            questions = entry.prefillable(section)
+            if not questions:
+                break
+            taken += copy_previous_answers(submission, questions, entry.previous, actor=actor)
+    return taken
+
+
 def copy_previous_answers(submission, questions, previous, *, actor):
     """Take last year's answers (`previous`: {code: value}) into the unanswered `questions`."""
     copied = 0

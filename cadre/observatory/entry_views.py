@@ -80,6 +80,8 @@ def submission_detail(request, uuid):
             "issues": issues,
             "events": events,
             "anomalies": anomalies,
+            # Validation waits for every point to check (as validate_submission does): the page says so first.
+            "unresolved_count": submission.anomalies.unresolved().count() if rights["can_review"] else 0,
             "department_name": department,
             "comment_form": CommentForm(initial={"version": submission.version}),
             "reason_form": ReasonForm(initial={"version": submission.version}),
@@ -295,11 +297,10 @@ def section_prefill(request, uuid, code):
     submission = _submission(request, uuid)
     if not permissions.can_edit_answers(request.user, submission):
         raise PermissionDenied
-    entry = Entry(submission)
-    section = entry.section(code)
+    section = Entry(submission).section(code)
     if section is None:
         raise Http404
-    copied = actions.copy_previous_answers(submission, entry.prefillable(section), entry.previous, actor=request.user)
+    copied = actions.take_previous_answers(submission, section, actor=request.user)
     messages.success(
         request,
         f"{copied} réponse{'s' if copied > 1 else ''} de l’an passé reprise{'s' if copied > 1 else ''} : vérifiez-les.",
