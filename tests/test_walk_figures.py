@@ -70,3 +70,48 @@ class TestTheYearShown:
         assert "La campagne 2025 est encore ouverte" in html
         csv = b"".join(client.get(reverse("open_data:values_csv")).streaming_content).decode()
         assert ";2024;" in csv and ";2025;" not in csv
+
+
+class TestAStructuresOwnIndicators:
+    @pytest.fixture
+    def buers(self, two_years):
+        """The first 2024 structure answers 2025 too, and its 2025 questionnaire is validated."""
+        from cadre.observatory.models import Answer, Question, Submission
+
+        structure = Submission.objects.filter(campaign=two_years["closed"]).order_by("pk").first().structure
+        submission = Submission.objects.create(
+            campaign=two_years["open"], structure=structure, status=SubmissionStatus.VALIDATED
+        )
+        questions = {q.code: q for q in Question.objects.filter(questionnaire=two_years["open"].questionnaire)}
+        for code, value in {"permanences": False, "budget_total": D(150000), "etp_total": D(3)}.items():
+            answer = Answer(submission=submission, question=questions[code])
+            answer.value = value
+            answer.save()
+        rebuild()
+        from cadre.accounts.models import Role
+
+        return structure, member(UserFactory(email="directrice@buers.fr"), structure, Role.EDITOR)
+
+    def page(self, client, buers):
+        structure, staff = buers
+        client.force_login(staff)
+        return " ".join(client.get(reverse("indicators:structure", args=[structure.uuid])).content.decode().split())
+
+    def test_a_share_speaks_of_the_structure_not_of_a_share_of_structures(self, client, buers):
+        html = self.page(client, buers)
+        row = html.split("Des partenaires tiennent-ils des permanences dans vos locaux ?")[1].split("</tr>")[0]
+        assert "<td>non</td>" in row and "<td>oui</td>" in row  # 2025, then 2024
+        assert "des structures du département" in row  # the département's share says what it is
+
+    def test_the_departements_figures_say_whether_total_average_or_median(self, client, buers):
+        html = self.page(client, buers)
+        etp = html.split("ETP par structure</a>")[1].split("</tr>")[0]
+        assert "moyenne par structure" in etp
+        budget = html.split("Budget médian</a>")[1].split("</tr>")[0]
+        assert "médiane" in budget
+
+    def test_past_years_are_drawn_with_their_table(self, client, buers):
+        html = self.page(client, buers)
+        assert 'role="img"' in html
+        assert "Données : Budget médian" in html
+        assert "150 000" in html.split("Données : Budget médian")[1].split("</table>")[0].replace("\u202f", " ")

@@ -9,12 +9,23 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from cadre.core.charts import format_number
+from cadre.core.charts import format_number, line_chart
 from cadre.core.exports import XLSX_TYPE
 from cadre.indicators.compute import structure_profile
 from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
 from cadre.indicators.exports import start_report_pdf
-from cadre.indicators.models import ExportStatus, Indicator, IndicatorKind, IndicatorValue, Level, ReportExport, Theme
+from cadre.indicators.models import (
+    STRUCTURES,
+    ExportStatus,
+    Indicator,
+    IndicatorKind,
+    IndicatorValue,
+    Level,
+    Operator,
+    ReportExport,
+    Theme,
+    source_parts,
+)
 from cadre.indicators.queries import (
     count_indicator,
     dashboard_rows,
@@ -24,7 +35,7 @@ from cadre.indicators.queries import (
     values_stamp,
 )
 from cadre.indicators.report import build_report, campaign_title, comparison_figure, default_year, incomplete_year
-from cadre.observatory.models import Campaign, Submission, SubmissionStatus
+from cadre.observatory.models import Campaign, Question, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
@@ -203,6 +214,61 @@ def _own_text(indicator, figure):
     return format_number(figure, indicator.decimals, indicator.unit)
 
 
+def _own_label(indicator):
+    """The row heading of a structure's own figure: a share's condition as said of one structure (the
+    question it answered when the share counts « oui »), not « part des structures… »."""
+    if indicator.kind == IndicatorKind.SHARE:
+        origin, name = source_parts(indicator.source)
+        if origin == "question" and indicator.operator == Operator.YES:
+            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            if question is not None:
+                return question.label
+        condition = f"{indicator._source_phrase(indicator.source)} {indicator._condition_phrase()}"
+        return f"{condition[:1].upper()}{condition[1:]}"
+    return indicator.title
+
+
+DEPARTMENT_FIGURE = {
+    IndicatorKind.SUM: "total du département",
+    IndicatorKind.MEAN: "moyenne du département",
+    IndicatorKind.MEDIAN: "médiane du département",
+}
+
+
+def _department_text(indicator, value):
+    """The département's figure with what it is: a total, an average, a median, a share of structures."""
+    shown = display(indicator, value)
+    if value is None or value.value is None:
+        return shown
+    if indicator.kind == IndicatorKind.SHARE:
+        return f"{shown} des structures du département"
+    if indicator.kind == IndicatorKind.RATIO:
+        what = "moyenne par structure" if indicator.denominator == STRUCTURES else "rapport des sommes"
+        return f"{shown} ({what})"
+    return f"{shown} ({DEPARTMENT_FIGURE[indicator.kind]})" if indicator.kind in DEPARTMENT_FIGURE else shown
+
+
+def _own_chart(indicator, structure, own, years):
+    """A structure's past years of a number beside its département's median; None under two years."""
+    numbers = {year: entry for year, entry in own if entry and entry[0] is not None and not isinstance(entry[0], bool)}
+    if len(numbers) < 2:
+        return None
+    shown = sorted(years)
+    series = {
+        structure.name: [numbers[year][0] if year in numbers else None for year in shown],
+        "Médiane du département": [
+            numbers[year][1][1] if year in numbers and numbers[year][1] else None for year in shown
+        ],
+    }
+    return line_chart(
+        shown,
+        series,
+        title=f"{indicator.title} : {structure.name} et la médiane de son département, {shown[0]}–{shown[-1]}",
+        unit=indicator.unit,
+        decimals=indicator.decimals,
+    )
+
+
 def structure_figures(request, uuid):
     """The return a structure gets for its questionnaire: its own figures, its past years, and where
     it stands among the structures of its département (median and quartiles)."""
@@ -232,6 +298,8 @@ def structure_figures(request, uuid):
             items.append(
                 {
                     "indicator": indicator,
+                    "label": _own_label(indicator),
+                    "chart": _own_chart(indicator, structure, own, years),
                     "years": [(year, _own_text(indicator, entry[0] if entry else None)) for year, entry in own],
                     "spread": spread
                     and {
@@ -240,7 +308,7 @@ def structure_figures(request, uuid):
                         "q3": format_number(spread[2], indicator.decimals, indicator.unit),
                         "count": spread[3],
                     },
-                    "department": display(indicator, department_values.get(indicator.pk)),
+                    "department": _department_text(indicator, department_values.get(indicator.pk)),
                 }
             )
         if items:
