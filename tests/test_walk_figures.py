@@ -115,3 +115,36 @@ class TestAStructuresOwnIndicators:
         assert 'role="img"' in html
         assert "Données : Budget médian" in html
         assert "150 000" in html.split("Données : Budget médian")[1].split("</table>")[0].replace("\u202f", " ")
+
+
+class TestFrench:
+    def test_one_pluralising_helper_takes_the_singular_below_two(self):
+        from cadre.core.french import plural, unit_for
+
+        assert [plural(n, "structure") for n in (0, 1, 2)] == ["0 structure", "1 structure", "2 structures"]
+        assert plural(D("1.5"), "heure") == "1,5 heure" and plural(12000, "structure") == "12\u202f000 structures"
+        assert plural(3, "reste,restent", with_number=False) == "restent"
+        assert (unit_for(0, "personnes"), unit_for(3, "personnes"), unit_for(1, "€")) == ("personne", "personnes", "€")
+
+    def test_de_before_a_name_contracts_only_before_le_and_elides_before_a_vowel(self):
+        from cadre.core.french import of
+
+        assert of("Centre social des Buers") == "de Centre social des Buers"
+        assert of("Le Centre social des Buers") == "du Centre social des Buers"
+        assert of("Les Amis du quartier") == "des Amis du quartier"
+        assert of("Élodie Martin") == "d’Élodie Martin" and of("Espace Mosaïque") == "d’Espace Mosaïque"
+
+    def test_a_bound_says_au_moins_0_personne(self, questionnaire):
+        from django.core.exceptions import ValidationError
+
+        from cadre.observatory.models import Question
+
+        question = Question(code="x", label="x", kind="integer", min_value=0, unit="personnes")
+        with pytest.raises(ValidationError) as error:
+            question.parse("-3")
+        assert error.value.messages == ["La valeur doit être au moins 0 personne."]
+
+    def test_pages_agree_their_numbers(self, client, two_years):
+        client.force_login(two_years["caf69"])
+        html = " ".join(client.get(reverse("indicators:dashboard"), {"annee": 2025}).content.decode().split())
+        assert "(1 questionnaire validé sur 2)" in html

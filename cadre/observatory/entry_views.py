@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from cadre.core.french import plural
 from cadre.core.pdf import pdf_response
 from cadre.observatory import actions, permissions
 from cadre.observatory.entry import Entry
@@ -301,10 +302,8 @@ def section_prefill(request, uuid, code):
     if section is None:
         raise Http404
     copied = actions.take_previous_answers(submission, section, actor=request.user)
-    messages.success(
-        request,
-        f"{copied} réponse{'s' if copied > 1 else ''} de l’an passé reprise{'s' if copied > 1 else ''} : vérifiez-les.",
-    )
+    taken = plural(copied, "reprise", with_number=False)
+    messages.success(request, f"{plural(copied, 'réponse')} de l’an passé {taken} : vérifiez-les.")
     return redirect("observatory:submission_section", uuid=submission.uuid, code=section.code)
 
 
