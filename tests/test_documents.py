@@ -179,3 +179,61 @@ def test_the_administrator_sets_the_documents_a_scheme_requires(client, world):
     assert RequiredDocument.objects.filter(pk=accounts.pk).exists()  # deposits rest on it
     client.post(url, {"supprimer": str(required.uuid)})
     assert not RequiredDocument.objects.filter(pk=required.pk).exists()
+
+
+class TestWhatAWalkMet:
+    """The upload form proposes the most urgent document; the observatory questionnaire is answered by
+    the validated questionnaire in Cadre; the calendar shows what is overdue."""
+
+    def validated_questionnaire(self, structure, year):
+        from cadre.observatory.models import Campaign, Questionnaire, Submission, SubmissionStatus
+
+        questionnaire = Questionnaire.objects.create(code="essai", version=1, title="Questionnaire d'essai")
+        campaign = Campaign.objects.create(
+            year=year,
+            title=f"Observatoire {year}",
+            questionnaire=questionnaire,
+            opens_on=datetime.date(year + 1, 1, 15),
+            closes_on=datetime.date(year + 1, 3, 31),
+        )
+        return Submission.objects.create(campaign=campaign, structure=structure, status=SubmissionStatus.VALIDATED)
+
+    def test_the_upload_form_proposes_the_most_urgent_document_first(self, client, world):
+        line = world["line"]
+        FundingLine.objects.create(
+            structure=line.structure, partner=line.partner, scheme=line.scheme, year=2026, voted=Decimal("10000")
+        )
+        director = member(UserFactory(), world["structure"], Role.EDITOR)
+        client.force_login(director)
+        form = client.get(reverse("funding:documents", args=[world["structure"].uuid])).context["form"]
+        assert len(form.fields["owed"].choices) == 2  # the accounts of 2025 and of 2026
+        labels = [label for _, label in form.fields["owed"].choices]
+        dues = [datetime.datetime.strptime(label.split("échéance le ")[1][:10], "%d/%m/%Y") for label in labels]
+        assert dues == sorted(dues)
+        assert form.initial["owed"] == form.fields["owed"].choices[0][0]
+
+    def test_the_observatory_questionnaire_is_not_uploaded_but_validated_in_cadre(self, client, world):
+        structure = world["structure"]
+        director = member(UserFactory(), structure, Role.EDITOR)
+        client.force_login(director)
+        url = reverse("funding:documents", args=[structure.uuid])
+        form = client.get(url).context["form"]
+        assert not any("observatoire" in label for _, label in form.fields["owed"].choices)
+        owed = {o.required.kind: o for o in documents_owed(structure, [2025], today=datetime.date(2026, 7, 1))}
+        assert owed[DocumentKind.OBSERVATORY].state == "overdue"
+        self.validated_questionnaire(structure, 2025)
+        owed = {o.required.kind: o for o in documents_owed(structure, [2025], today=datetime.date(2026, 7, 1))}
+        assert owed[DocumentKind.OBSERVATORY].state == "validated"
+        page = " ".join(client.get(url).content.decode().split())
+        assert "questionnaire validé dans Cadre" in page
+
+    def test_the_calendar_shows_overdue_documents(self, client, world):
+        structure = world["structure"]
+        officer = member(UserFactory(), world["city"], Role.EDITOR)
+        client.force_login(officer)
+        html = " ".join(client.get(reverse("funding:calendar")).content.decode().split())
+        assert "En retard" in html
+        late = html.split("En retard")[1]
+        # The annual accounts of 2025 were due by 30 June 2026, before the months the calendar lists.
+        assert f"{structure.name} : Comptes annuels 2025" in late
+        assert f"{structure.name} : Comptes annuels 2025" not in html.split("En retard")[0]

@@ -488,3 +488,66 @@ def test_a_reminder_goes_back_to_the_dashboard_never_elsewhere(client, world):
     dashboard = reverse("observatory:campaign", args=[world["campaign"].uuid])
     assert client.post(url, {"next": dashboard + "?departement=69"})["Location"] == dashboard + "?departement=69"
     assert client.post(url, {"next": "https://exemple.com/"})["Location"] == dashboard
+
+
+class TestAutosaveSaysWhatHappened:
+    """Autosave quotes what was typed and says « Enregistré » only of what was saved."""
+
+    def test_a_wrong_number_is_quoted_as_typed(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "salaries_total", "sept", version=0))
+        assert "Votre saisie « sept » n’est pas enregistrée." in html
+        assert "s ; e" not in html
+
+    def test_a_wrong_choice_among_several_is_quoted_whole(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "lieux", ["ecole", "piscine"], version=0))
+        assert "Votre saisie « ecole ; piscine » n’est pas enregistrée." in html
+
+    def test_a_question_that_appears_does_not_say_saved(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "directeur", "oui", version=0))
+        appeared = html.split('id="group-directeur_diplome"')[1]
+        assert "Enregistré" not in appeared
+        assert "Enregistré à" in html.split('id="group-directeur_diplome"')[0]
+
+    def test_an_empty_question_left_empty_does_not_say_saved(self, client, world):
+        client.force_login(world["director"])
+        html = squash(autosave(client, world["submission"], "salaries_cdi", "", version=0))
+        assert "Enregistré" not in html
+        assert not world["submission"].answers.exists()
+
+
+class TestReviewAndLastYear:
+    def test_validate_is_offered_only_once_every_point_to_check_is_settled(self, client, world):
+        submission = fill(world, **VALID)
+        actions.submit_submission(submission, actor=world["director"])
+        anomaly = Anomaly.objects.create(
+            submission=submission, question=world["q"]["budget_total"], kind=AnomalyKind.TERRITORY_BOUNDS, detail="x"
+        )
+        client.force_login(world["advisor69"])
+        url = reverse("observatory:submission", args=[submission.uuid])
+        html = squash(client.get(url))
+        assert "Valider le questionnaire" not in html
+        assert "1 point à vérifier reste ouvert avant de pouvoir valider" in html
+        assert html.index("1 point à vérifier reste ouvert") < html.index("Points à vérifier</h2>")
+        assert "Renvoyer à la structure" in html
+        actions.justify_anomaly(anomaly, actor=world["advisor69"], text="Reprise d'une crèche en cours d'année.")
+        assert "Valider le questionnaire" in squash(client.get(url))
+
+    def test_taking_last_years_answers_takes_the_follow_up_questions_too(self, client, world, questionnaire):
+        Question.objects.filter(questionnaire=questionnaire, code__in=["directeur", "directeur_diplome"]).update(
+            prefill=True
+        )
+        last = make_campaign(questionnaire, 2024, opens=-400, closes=-300)
+        previous = Submission.objects.create(campaign=last, structure=world["buers"])
+        for code, raw in (("directeur", "oui"), ("directeur_diplome", "niveau_7")):
+            actions.save_answer(previous, Question.objects.get(code=code), raw, actor=world["director"])
+        Submission.objects.filter(pk=previous.pk).update(status="validated")
+        client.force_login(world["director"])
+        response = client.post(
+            reverse("observatory:section_prefill", args=[world["submission"].uuid, "rh"]), follow=True
+        )
+        answers = {a.question.code: a.value for a in world["submission"].answers.select_related("question")}
+        assert answers == {"directeur": True, "directeur_diplome": "niveau_7"}
+        assert "2 réponses de l’an passé reprises" in response.content.decode()

@@ -23,7 +23,7 @@ from cadre.agreements.models import (
     Meeting,
     RoadmapItem,
 )
-from cadre.funding.models import DocumentStatus, FundingLine, expected_payments, format_euros, owed_for_lines
+from cadre.funding.models import FundingLine, expected_payments, format_euros, owed_for_lines
 from cadre.observatory.models import Campaign, Submission, SubmissionStatus
 from cadre.structures.models import Approval
 
@@ -119,13 +119,62 @@ def obligations(user, start, end):
     return found
 
 
+OVERDUE_YEARS = 3  # how far back an unfulfilled obligation is still shown as overdue
+
+
+def overdue(user, today):
+    """[Obligation] past their date and still not met, however long ago (within OVERDUE_YEARS): documents
+    not deposited (or refused), roadmap items still open, decisions' follow-ups not done. Oldest first."""
+    found = []
+    lines = FundingLine.objects.followed_by(user).filter(year__range=(today.year - OVERDUE_YEARS, today.year))
+    for structure, owed in owed_for_lines(lines, today):
+        if owed.is_overdue:
+            found.append(
+                Obligation(
+                    owed.due,
+                    "Pièce en retard",
+                    f"{structure.name} : {owed.required} {owed.year}",
+                    reverse("funding:documents", args=[structure.uuid]),
+                    f"document-{structure.uuid}-{owed.required.uuid}-{owed.year}",
+                )
+            )
+    since = today.replace(year=today.year - OVERDUE_YEARS, day=1)
+    items = RoadmapItem.objects.visible_to(user).filter(due__range=(since, today - datetime.timedelta(days=1)))
+    for item in items.filter(status__in=OPEN_ITEM_STATUSES).select_related("theme__roadmap__agreement"):
+        found.append(
+            Obligation(
+                item.due,
+                "Feuille de route",
+                f"{item.title} ({item.theme.roadmap.agreement.title})",
+                reverse("agreements:item", args=[item.uuid]),
+                f"roadmap-item-{item.uuid}",
+            )
+        )
+    follow_ups = FollowUp.objects.filter(
+        decision__meeting__committee__in=Committee.objects.visible_to(user),
+        due__range=(since, today - datetime.timedelta(days=1)),
+        done_on__isnull=True,
+    )
+    for follow_up in follow_ups.select_related("decision__meeting"):
+        found.append(
+            Obligation(
+                follow_up.due,
+                "Suite de décision",
+                follow_up.title,
+                reverse("agreements:meeting", args=[follow_up.decision.meeting.uuid]),
+                f"follow-up-{follow_up.uuid}",
+            )
+        )
+    found.sort(key=lambda o: (o.day, o.kind, o.title))
+    return found
+
+
 def _documents_due(user, start, end):
     """Documents due in the period and neither accepted nor waiting for review."""
     lines = FundingLine.objects.followed_by(user).filter(year__in=range(start.year - 1, end.year + 1))
     found = []
     for structure, owed in owed_for_lines(lines):
-        document = owed.document
-        if not start <= owed.due <= end or (document is not None and document.status != DocumentStatus.REJECTED):
+        if not start <= owed.due <= end or not owed.is_open:
             continue
         found.append(
             Obligation(

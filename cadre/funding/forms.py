@@ -104,6 +104,8 @@ class DepositForm(DsfrBaseForm):
             else (key, f"{item.required} {item.year} (échéance le {item.due:%d/%m/%Y})")
             for key, item in self.owed.items()
         ]
+        if self.owed:
+            self.initial.setdefault("owed", next(iter(self.owed)))
 
     def clean_file(self):
         from cadre.core.uploads import check_upload

@@ -739,6 +739,12 @@ class Owed:
     due: datetime.date
     document: "Document | None"  # the latest deposit
     today: datetime.date
+    questionnaire: object = None  # the validated observatory Submission of the year, for that kind
+
+    @property
+    def is_questionnaire(self):
+        """The observatory questionnaire is answered in Cadre (validated there), never by a deposit."""
+        return self.required.kind == DocumentKind.OBSERVATORY
 
     @property
     def required(self):
@@ -752,6 +758,10 @@ class Owed:
 
     @property
     def state(self):
+        if self.is_questionnaire:
+            if self.questionnaire is not None:
+                return "validated"
+            return "overdue" if self.due < self.today else "missing"
         if self.document is not None and self.document.status != DocumentStatus.REJECTED:
             return self.document.status
         if self.due < self.today:
@@ -766,7 +776,13 @@ class Owed:
             "rejected": "refusée, à déposer de nouveau",
             "missing": "à déposer",
             "overdue": "en retard",
+            "validated": "questionnaire validé dans Cadre",
         }[self.state]
+
+    @property
+    def is_open(self):
+        """Still to be deposited (or filled in, for the questionnaire): missing, refused or overdue."""
+        return self.state in ("missing", "rejected", "overdue")
 
     @property
     def is_overdue(self):
@@ -787,6 +803,17 @@ def latest_documents(structure_ids, years):
     return found
 
 
+def validated_questionnaires(structure_ids, years):
+    """{(structure id, year): validated observatory Submission}: what answers the « questionnaire de
+    l'observatoire » a scheme requires for a year (the campaign observing that year)."""
+    from cadre.observatory.models import Submission, SubmissionStatus
+
+    rows = Submission.objects.filter(
+        structure_id__in=structure_ids, campaign__year__in=years, status=SubmissionStatus.VALIDATED
+    ).values_list("structure_id", "campaign__year", "pk", "validated_at")
+    return {(structure, year): Submission(pk=pk, validated_at=at) for structure, year, pk, at in rows}
+
+
 def _shared(requireds, year):
     """[[RequiredDocument]] grouped by what one deposit answers, each group and the groups by due date."""
     groups = {}
@@ -799,12 +826,14 @@ def documents_owed(structure, years, today=None):
     """[Owed] of `structure` for `years`, the latest year first, by due date."""
     today = today or datetime.date.today()
     latest = latest_documents([structure.pk], list(years))
+    questionnaires = validated_questionnaires([structure.pk], list(years))
     owed = []
     for year in sorted(years, reverse=True):
         requireds = required_for(structure, year).select_related("scheme", "agreement")
         for group in _shared(requireds, year):
             document = latest.get((structure.pk, group[0].share_key, year))
-            owed.append(Owed(group, year, group[0].due_on(year), document, today))
+            questionnaire = questionnaires.get((structure.pk, year))
+            owed.append(Owed(group, year, group[0].due_on(year), document, today, questionnaire))
     return owed
 
 
@@ -821,6 +850,7 @@ def owed_for_lines(lines, today=None):
         required.setdefault(document.scheme_id, []).append(document)
     structures = Structure.objects.in_bulk({structure for structure, _, _ in triples})
     latest = latest_documents(list(structures), sorted({year for _, year, _ in triples}))
+    questionnaires = validated_questionnaires(list(structures), sorted({year for _, year, _ in triples}))
     by_structure_year = {}
     for structure_id, year, scheme_id in triples:
         by_structure_year.setdefault((structure_id, year), set()).update(required.get(scheme_id, []))
@@ -828,7 +858,9 @@ def owed_for_lines(lines, today=None):
     for (structure_id, year), requireds in sorted(by_structure_year.items()):
         for group in _shared(requireds, year):
             document = latest.get((structure_id, group[0].share_key, year))
-            found.append((structures[structure_id], Owed(group, year, group[0].due_on(year), document, today)))
+            questionnaire = questionnaires.get((structure_id, year))
+            owed = Owed(group, year, group[0].due_on(year), document, today, questionnaire)
+            found.append((structures[structure_id], owed))
     return found
 
 
@@ -846,6 +878,8 @@ def missing_for_balance(line):
         .select_related("required")
         .defer("content")
     }
+    if validated_questionnaires([line.structure_id], [line.year]):
+        accepted.add(DocumentKind.OBSERVATORY)
     return [required for required in blocking if required.share_key not in accepted]
 
 

@@ -46,6 +46,7 @@ from cadre.funding.models import (
     expected_payments,
     owed_for_lines,
 )
+from cadre.observatory.models import Submission
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 
@@ -329,7 +330,10 @@ def structure_documents(request, uuid):
     can_deposit = permissions.can_deposit(request.user, structure)
     form = None
     if can_deposit:
-        open_items = [item for item in owed if item.state not in (DocumentStatus.ACCEPTED, DocumentStatus.SUBMITTED)]
+        # The most urgent first, and proposed; the observatory questionnaire is filled in, not uploaded.
+        open_items = sorted(
+            (item for item in owed if item.is_open and not item.is_questionnaire), key=lambda item: item.due
+        )
         form = DepositForm(request.POST or None, request.FILES or None, owed=open_items)
         if request.method == "POST" and form.is_valid():
             item = form.owed[form.cleaned_data["owed"]]
@@ -345,6 +349,12 @@ def structure_documents(request, uuid):
         and item.document.status == DocumentStatus.SUBMITTED
         and permissions.can_review(request.user, item.document)
     }
+    own_questionnaires = dict(
+        Submission.objects.visible_to(request.user).filter(structure=structure).values_list("campaign__year", "uuid")
+    )
+    for item in owed:
+        if item.is_questionnaire and item.year in own_questionnaires:
+            item.questionnaire_url = reverse("observatory:submission", args=[own_questionnaires[item.year]])
     context = {
         "structure": structure,
         "owed": owed,
@@ -581,6 +591,7 @@ def calendar_page(request):
     for event in events:
         months.setdefault(event.month, []).append(event)
     context = {
+        "overdue": calendar.overdue(request.user, today),
         "months": sorted(months.items()),
         "today": today,
         "start": start,

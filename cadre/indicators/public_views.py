@@ -35,6 +35,7 @@ from cadre.indicators.models import (
     Theme,
     source_parts,
 )
+from cadre.indicators.report import default_year, incomplete_year
 from cadre.observatory.models import Campaign, Question
 from cadre.structures.models import ApprovalKind, Management, StructureKind
 from cadre.territories.maps import departments_map, shapes, sort_key
@@ -313,7 +314,7 @@ def index(request):
     indicators = published()
     years = value_years(indicators)
     asked = request.GET.get("year", "")
-    year = int(asked) if asked.isdigit() and int(asked) in years else (years[0] if years else None)
+    year = int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
     masked = queries.masked_places(indicators, [year]) if year else {}
     places = place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
     codes = [i.code for i in indicators]
@@ -348,6 +349,7 @@ def index(request):
         context.update(
             year=year,
             place=place_title(level, code),
+            incomplete=incomplete_year(level, code, year),
             is_national=level == Level.NATIONAL,
             themes=lines_by_theme(indicators, year, level, code, masked),
             figure=map_figure(mapped, year, level, code),
@@ -505,7 +507,8 @@ def bad_request(message):
 
 @login_not_required
 def values_csv(request):
-    """?year= (default: the latest), ?level= (default: every level), ?territory= (a code; needs the level)."""
+    """?year= (default: the last closed campaign), ?level= (default: every level), ?territory= (a code;
+    needs the level)."""
     indicators = published()
     years = value_years(indicators)
     asked_year, asked_level = request.GET.get("year", ""), request.GET.get("level", "")
@@ -516,7 +519,7 @@ def values_csv(request):
             return bad_request(f"Année sans données publiées : « {asked_year} ». Années disponibles : {known}.")
         year = int(asked_year)
     else:
-        year = years[0] if years else None
+        year = default_year(years)
     if asked_level and asked_level not in Level.values:
         return bad_request(f"Échelon inconnu : « {asked_level} ». Échelons : {', '.join(Level.values)}.")
     if code is not None and not asked_level:

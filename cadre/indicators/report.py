@@ -76,6 +76,27 @@ def response_rate(level, code, year):
     return {"concerned": concerned, "validated": validated, "rate": rate, "text": format_number(rate, 1, "%")}
 
 
+def default_year(years):
+    """The year a page opens on, among `years` (the latest first): the latest whose campaign is closed,
+    so that a year still being answered is never compared with a full one; the latest when none is."""
+    if not years:
+        return None
+    closed = set(
+        Campaign.objects.filter(year__in=years, closes_on__lt=timezone.localdate()).values_list("year", flat=True)
+    )
+    return next((year for year in years if year in closed), years[0])
+
+
+def incomplete_year(level, code, year):
+    """What a page says of a year whose campaign is still open: its numbers are incomplete, with the
+    response rate in the territory so far; None for a closed campaign."""
+    campaign = Campaign.objects.filter(year=year).first()
+    if campaign is None or campaign.is_closed(timezone.localdate()):
+        return None
+    rate = response_rate(level, code, year)
+    return {"year": year, "closes_on": campaign.closes_on, **rate}
+
+
 def _value(row):
     return row.value.value if row.value else None
 

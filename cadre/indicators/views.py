@@ -9,12 +9,23 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from cadre.core.charts import format_number
+from cadre.core.charts import format_number, line_chart
 from cadre.core.exports import XLSX_TYPE
 from cadre.indicators.compute import structure_profile
 from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
 from cadre.indicators.exports import start_report_pdf
-from cadre.indicators.models import ExportStatus, Indicator, IndicatorKind, IndicatorValue, Level, ReportExport, Theme
+from cadre.indicators.models import (
+    STRUCTURES,
+    ExportStatus,
+    Indicator,
+    IndicatorKind,
+    IndicatorValue,
+    Level,
+    Operator,
+    ReportExport,
+    Theme,
+    source_parts,
+)
 from cadre.indicators.queries import (
     count_indicator,
     dashboard_rows,
@@ -23,8 +34,8 @@ from cadre.indicators.queries import (
     territory_name,
     values_stamp,
 )
-from cadre.indicators.report import build_report, campaign_title, comparison_figure
-from cadre.observatory.models import Campaign, Submission, SubmissionStatus
+from cadre.indicators.report import build_report, campaign_title, comparison_figure, default_year, incomplete_year
+from cadre.observatory.models import Campaign, Question, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
@@ -39,6 +50,12 @@ def _years():
         Exists(IndicatorValue.objects.filter(year=OuterRef("year"), level=Level.NATIONAL))
     )
     return list(with_values.order_by("-year").values_list("year", flat=True))
+
+
+def _asked_year(request, years):
+    """?annee= when it has values, else the last closed campaign's year."""
+    asked = request.GET.get("annee", "")
+    return int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
 
 
 def _parse_territory(raw):
@@ -135,12 +152,7 @@ def dashboard(request):
     years = _years()
     if not years:
         return render(request, "indicators/dashboard.html", {"title": "Indicateurs", "years": []})
-    try:
-        year = int(request.GET.get("annee") or years[0])
-    except ValueError:
-        year = years[0]
-    if year not in years:
-        year = years[0]
+    year = _asked_year(request, years)
     place = (
         _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
     )
@@ -177,6 +189,7 @@ def dashboard(request):
             "place_name": name,
             "level_label": Level(place[0]).label,
             "territory_choices": _territory_choices(place),
+            "incomplete": incomplete_year(*place, year),
             "body": body,
             "own_structures": Structure.objects.filter(pk__in=request.user.structure_ids()).order_by("name"),
         },
@@ -199,6 +212,61 @@ def _own_text(indicator, figure):
     if isinstance(figure, bool):
         return "oui" if figure else "non"
     return format_number(figure, indicator.decimals, indicator.unit)
+
+
+def _own_label(indicator):
+    """The row heading of a structure's own figure: a share's condition as said of one structure (the
+    question it answered when the share counts « oui »), not « part des structures… »."""
+    if indicator.kind == IndicatorKind.SHARE:
+        origin, name = source_parts(indicator.source)
+        if origin == "question" and indicator.operator == Operator.YES:
+            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            if question is not None:
+                return question.label
+        condition = f"{indicator._source_phrase(indicator.source)} {indicator._condition_phrase()}"
+        return f"{condition[:1].upper()}{condition[1:]}"
+    return indicator.title
+
+
+DEPARTMENT_FIGURE = {
+    IndicatorKind.SUM: "total du département",
+    IndicatorKind.MEAN: "moyenne du département",
+    IndicatorKind.MEDIAN: "médiane du département",
+}
+
+
+def _department_text(indicator, value):
+    """The département's figure with what it is: a total, an average, a median, a share of structures."""
+    shown = display(indicator, value)
+    if value is None or value.value is None:
+        return shown
+    if indicator.kind == IndicatorKind.SHARE:
+        return f"{shown} des structures du département"
+    if indicator.kind == IndicatorKind.RATIO:
+        what = "moyenne par structure" if indicator.denominator == STRUCTURES else "rapport des sommes"
+        return f"{shown} ({what})"
+    return f"{shown} ({DEPARTMENT_FIGURE[indicator.kind]})" if indicator.kind in DEPARTMENT_FIGURE else shown
+
+
+def _own_chart(indicator, structure, own, years):
+    """A structure's past years of a number beside its département's median; None under two years."""
+    numbers = {year: entry for year, entry in own if entry and entry[0] is not None and not isinstance(entry[0], bool)}
+    if len(numbers) < 2:
+        return None
+    shown = sorted(years)
+    series = {
+        structure.name: [numbers[year][0] if year in numbers else None for year in shown],
+        "Médiane du département": [
+            numbers[year][1][1] if year in numbers and numbers[year][1] else None for year in shown
+        ],
+    }
+    return line_chart(
+        shown,
+        series,
+        title=f"{indicator.title} : {structure.name} et la médiane de son département, {shown[0]}–{shown[-1]}",
+        unit=indicator.unit,
+        decimals=indicator.decimals,
+    )
 
 
 def structure_figures(request, uuid):
@@ -230,6 +298,8 @@ def structure_figures(request, uuid):
             items.append(
                 {
                     "indicator": indicator,
+                    "label": _own_label(indicator),
+                    "chart": _own_chart(indicator, structure, own, years),
                     "years": [(year, _own_text(indicator, entry[0] if entry else None)) for year, entry in own],
                     "spread": spread
                     and {
@@ -238,7 +308,7 @@ def structure_figures(request, uuid):
                         "q3": format_number(spread[2], indicator.decimals, indicator.unit),
                         "count": spread[3],
                     },
-                    "department": display(indicator, department_values.get(indicator.pk)),
+                    "department": _department_text(indicator, department_values.get(indicator.pk)),
                 }
             )
         if items:
@@ -265,12 +335,7 @@ def _report_params(request):
     years = _years()
     if not years:
         raise Http404
-    try:
-        year = int(request.GET.get("annee") or years[0])
-    except ValueError:
-        year = years[0]
-    if year not in years:
-        year = years[0]
+    year = _asked_year(request, years)
     place = (
         _parse_territory(request.GET["territoire"]) if "territoire" in request.GET else _default_territory(request.user)
     )
@@ -296,6 +361,7 @@ def report(request):
             "name": name,
             "body": body,
             "campaign_title": campaign_title(year),
+            "incomplete": incomplete_year(*place, year),
             "years": years,
             "year": year,
             "place_param": f"{place[0]}:{place[1]}",

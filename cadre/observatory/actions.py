@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from cadre.accounts.models import WRITE_ROLES, Membership
+from cadre.core.french import of, plural
 from cadre.observatory import definitions
 from cadre.observatory.models import (
     DETECTED_KINDS,
@@ -334,8 +335,9 @@ def validate_submission(submission, *, actor, comment="", expected_version=None)
         unresolved = locked.anomalies.unresolved().count()
         if unresolved:
             raise TransitionRefused(
-                f"{unresolved} point{'s' if unresolved > 1 else ''} à vérifier reste{'nt' if unresolved > 1 else ''} "
-                "ouvert : réglez-les (justifiés ou corrigés) ou renvoyez le questionnaire à la structure."
+                f"{plural(unresolved, 'point')} à vérifier {plural(unresolved, 'reste,restent', with_number=False)} "
+                f"{plural(unresolved, 'ouvert', with_number=False)} : réglez-les (justifiés ou corrigés) ou "
+                "renvoyez le questionnaire à la structure."
             )
         _step(locked, SubmissionStatus.VALIDATED, actor=actor, comment=comment.strip())
         locked.validated_at, locked.validated_by = timezone.now(), actor
@@ -367,12 +369,13 @@ def _send_return_email(submission, comment, remark_count):
     recipients = sorted(m.user.email for m in memberships)
     if not recipients:
         return 0
-    points = f"\n\n{remark_count} remarque(s) sur des questions vous attendent." if remark_count else ""
+    waiting = plural(remark_count, "attend,attendent", with_number=False)
+    points = f"\n\n{plural(remark_count, 'remarque')} sur des questions vous {waiting}." if remark_count else ""
     said = f"\n\nCommentaire du correspondant :\n{comment}" if comment else ""
     mail.EmailMessage(
         subject=f"Observatoire {submission.campaign.year} : votre questionnaire vous est renvoyé",
         body=(
-            f"Bonjour,\n\nLe questionnaire de {submission.structure.name} pour l'année {submission.campaign.year} "
+            f"Bonjour,\n\nLe questionnaire {of(submission.structure.name)} pour l'année {submission.campaign.year} "
             f"vous est renvoyé pour correction.{said}{points}\n\nUne fois les corrections faites, envoyez-le à "
             f"nouveau.\n\n{settings.CADRE_OPERATOR['name']}"
         ),
@@ -612,7 +615,7 @@ def send_reminders(campaign, submissions, *, actor=None):
                 mail.EmailMessage(
                     subject=f"Observatoire {campaign.year} : rappel, votre questionnaire est attendu",
                     body=(
-                        f"Bonjour,\n\nLe questionnaire de {submission.structure.name} pour l'année {campaign.year} "
+                        f"Bonjour,\n\nLe questionnaire {of(submission.structure.name)} pour l'année {campaign.year} "
                         f"{state}. La campagne se clôt le {campaign.closes_on:%d/%m/%Y}.\n\nVos réponses déjà "
                         f"saisies sont conservées.\n\n{settings.CADRE_OPERATOR['name']}"
                     ),
@@ -626,6 +629,22 @@ def send_reminders(campaign, submissions, *, actor=None):
     if messages:
         mail.get_connection().send_messages(messages)
     return len(submissions), len(messages)
+
+
+def take_previous_answers(submission, section, *, actor):
+    """Take last year's answers into the unanswered questions of `section`, in one step: the follow-up
+    questions an answer taken reveals (« shown_if ») take theirs too. Returns how many were taken."""
+    from cadre.observatory.entry import Entry
+
+    taken = 0
+    with transaction.atomic():
+        for _ in range(len(section.questions.all()) + 1):  # each round reveals deeper follow-ups, if any
+            entry = Entry(submission)
+            questions = entry.prefillable(section)
+            if not questions:
+                break
+            taken += copy_previous_answers(submission, questions, entry.previous, actor=actor)
+    return taken
 
 
 def copy_previous_answers(submission, questions, previous, *, actor):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from cadre.core.french import plural
 from cadre.core.pdf import pdf_response
 from cadre.observatory import actions, permissions
 from cadre.observatory.entry import Entry
@@ -80,6 +81,8 @@ def submission_detail(request, uuid):
             "issues": issues,
             "events": events,
             "anomalies": anomalies,
+            # Validation waits for every point to check (as validate_submission does): the page says so first.
+            "unresolved_count": submission.anomalies.unresolved().count() if rights["can_review"] else 0,
             "department_name": department,
             "comment_form": CommentForm(initial={"version": submission.version}),
             "reason_form": ReasonForm(initial={"version": submission.version}),
@@ -129,7 +132,8 @@ def _save_one(request, submission, question, entry):
     try:
         actions.save_answer(submission, question, raw, actor=request.user, expected_version=expected, comment=comment)
     except ValidationError as error:
-        return {"kind": "error", "message": " ".join(error.messages), "raw": raw}
+        typed = " ; ".join(raw) if isinstance(raw, list) else raw
+        return {"kind": "error", "message": " ".join(error.messages), "raw": typed}
     except actions.AnswerConflict as conflict:
         stored = conflict.answer
         return {
@@ -283,7 +287,8 @@ def answer_save(request, uuid, code):
         "section": section,
         "can_edit": True,
         "yes_no": YES_NO,
-        "saved_at": timezone.localtime() if failure is None else None,
+        # « Enregistré » only of an answer now stored (not of an empty question left empty).
+        "saved_at": timezone.localtime() if failure is None and code in after.answers else None,
     }
     return render(request, "observatory/_answer_saved.html", context)
 
@@ -293,15 +298,12 @@ def section_prefill(request, uuid, code):
     submission = _submission(request, uuid)
     if not permissions.can_edit_answers(request.user, submission):
         raise PermissionDenied
-    entry = Entry(submission)
-    section = entry.section(code)
+    section = Entry(submission).section(code)
     if section is None:
         raise Http404
-    copied = actions.copy_previous_answers(submission, entry.prefillable(section), entry.previous, actor=request.user)
-    messages.success(
-        request,
-        f"{copied} réponse{'s' if copied > 1 else ''} de l’an passé reprise{'s' if copied > 1 else ''} : vérifiez-les.",
-    )
+    copied = actions.take_previous_answers(submission, section, actor=request.user)
+    taken = plural(copied, "reprise", with_number=False)
+    messages.success(request, f"{plural(copied, 'réponse')} de l’an passé {taken} : vérifiez-les.")
     return redirect("observatory:submission_section", uuid=submission.uuid, code=section.code)
 
 

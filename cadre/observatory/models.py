@@ -186,11 +186,10 @@ class Question(models.Model):
         if self.kind == QuestionKind.PERCENTAGE:
             low = 0 if low is None else low
             high = 100 if high is None else high
-        unit = f" {self.display_unit}" if self.display_unit else ""
         if low is not None and value < low:
-            raise ValidationError(f"La valeur doit être au moins {format_number(low)}{unit}.")
+            raise ValidationError(f"La valeur doit être au moins {format_number(low)}{self._unit_after(low)}.")
         if high is not None and value > high:
-            raise ValidationError(f"La valeur doit être au plus {format_number(high)}{unit}.")
+            raise ValidationError(f"La valeur doit être au plus {format_number(high)}{self._unit_after(high)}.")
         return value
 
     def _parse_boolean(self, raw):
@@ -212,6 +211,12 @@ class Question(models.Model):
         if text.casefold() in by_label:
             return by_label[text.casefold()]
         raise ValidationError(f"« {text} » ne fait pas partie des choix proposés ({', '.join(labels.values())}).")
+
+    def _unit_after(self, number):
+        """« 0 personne », « 3 personnes »: the unit agreed with its number, after a space."""
+        from cadre.core.french import unit_for
+
+        return f" {unit_for(number, self.display_unit)}" if self.display_unit else ""
 
     @property
     def bounds_label(self):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from cadre.accounts.models import User
+from cadre.core.french import plural
 from cadre.funding.calendar import obligations
 
 REMINDER_DAYS = (15, 3)
@@ -49,4 +50,7 @@ class Command(BaseCommand):
             )
         if messages:
             mail.get_connection().send_messages(messages)
-        self.stdout.write(f"Rappels d'échéances : {len(messages)} courriel(s) envoyé(s).")
+        self.stdout.write(
+            f"Rappels d'échéances : {plural(len(messages), 'courriel')} "
+            f"{plural(len(messages), 'envoyé', with_number=False)}."
+        )

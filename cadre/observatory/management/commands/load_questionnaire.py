@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cadre.core.french import plural
 from cadre.observatory.actions import QuestionnaireInUse, load_questionnaire
 from cadre.observatory.definitions import DefinitionError
 
@@ -24,7 +25,8 @@ class Command(BaseCommand):
                 questionnaire, outcome = load_questionnaire(path)
             except DefinitionError as error:
                 raise CommandError(
-                    f"{path.name} : {len(error.errors)} erreur(s), rien n'a été chargé.\n- " + "\n- ".join(error.errors)
+                    f"{path.name} : {plural(len(error.errors), 'erreur')}, rien n'a été chargé.\n- "
+                    + "\n- ".join(error.errors)
                 ) from None
             except QuestionnaireInUse as error:
                 raise CommandError(str(error)) from None

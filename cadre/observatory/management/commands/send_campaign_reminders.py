@@ -5,6 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from cadre.core.french import plural
 from cadre.observatory import actions
 from cadre.observatory.models import Campaign
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             late = actions.late_submissions(campaign).exclude(reminded_at__gte=recently)
             reminded, sent = actions.send_reminders(campaign, late)
             total += reminded
-            self.stdout.write(f"{campaign} : {reminded} structure(s) relancée(s), {sent} courriel(s).")
+            relaunched = plural(reminded, "relancée", with_number=False)
+            self.stdout.write(f"{campaign} : {plural(reminded, 'structure')} {relaunched}, {plural(sent, 'courriel')}.")
         if not total:
             self.stdout.write("Aucune relance à envoyer aujourd'hui.")
