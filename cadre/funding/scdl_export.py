@@ -204,8 +204,8 @@ def _value_errors(column, value):
         reasons += [reason for text in dates if (reason := _date_error(text))]
         if len(dates) == 2 and not reasons and dates[0] > dates[1]:
             reasons.append(f"la période « {value} » finit avant de commencer")
-    if column.max_length and len(value) >= column.max_length:
-        reasons.append(f"{len(value)} caractères, le schéma en admet moins de {column.max_length}")
+    if column.max_length and len(value) > column.max_length:
+        reasons.append(f"{len(value)} caractères, le schéma en admet {column.max_length} au plus")
     return reasons
 
 
@@ -218,7 +218,7 @@ def validate(rows):
     errors = []
     for number, row in enumerate(rows, start=2):
         names = [name for name in row if name is not None]
-        if names != COLUMNS:
+        if names != COLUMNS or None in row:
             missing = [c for c in COLUMNS if c not in names]
             unknown = [n for n in names if n not in COLUMNS]
             if None in row:
@@ -228,7 +228,9 @@ def validate(rows):
                 for part in (
                     f"manquantes : {', '.join(missing)}" if missing else "",
                     f"inconnues : {', '.join(unknown)}" if unknown else "",
-                    "dans un autre ordre que celui du schéma" if not missing and not unknown else "",
+                    "dans un autre ordre que celui du schéma"
+                    if names != COLUMNS and not missing and not unknown
+                    else "",
                 )
                 if part
             )

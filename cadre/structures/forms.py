@@ -17,6 +17,7 @@ from cadre.structures.models import (
     StructureKind,
     areas_in_scope,
     normalise_rna,
+    validate_rna,
 )
 from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaCodesField
 
@@ -96,7 +97,9 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         return "".join(ch for ch in self.cleaned_data.get("siret", "") if not ch.isspace())
 
     def clean_rna(self):
-        return normalise_rna(self.cleaned_data.get("rna", ""))
+        rna = normalise_rna(self.cleaned_data.get("rna", ""))
+        validate_rna(rna)  # before the model's length check: one clear message
+        return rna
 
     def clean_project_axes_text(self):
         axes = [line.strip() for line in self.cleaned_data.get("project_axes_text", "").splitlines() if line.strip()]
