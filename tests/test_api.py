@@ -364,13 +364,26 @@ class TestCreateStructure:
         assert body["commune"] == "69266" and body["department"] == "69"
         record = structure.history.get()
         assert record.history_user == caf69 and record.history_type == "+"
+        assert body["rna"] == ""
         assert list(record.priority_areas.values_list("priorityarea_id", flat=True)) == [VILLEURBANNE_QPV]
+
+    def test_the_rna_number_is_stored_normalised_and_unique(self, caf69):
+        response = Api(caf69).post(url("structures"), structure_payload(rna=" w 691 012 345 "))
+        assert response.status_code == 201, response.content
+        assert response.json()["rna"] == "W691012345"
+        other = structure_payload(name="Autre centre", siret="", rna="W691012345")
+        response = Api(caf69).post(url("structures"), other)
+        assert response.status_code == 422
+        assert response.json()["errors"] == {
+            "rna": ["Ce numéro RNA est déjà celui d'une autre structure du répertoire."]
+        }
 
     @pytest.mark.parametrize(
         ("overrides", "field", "message"),
         [
             ({"siret": BAD_SIRET}, "siret", "SIRET invalide"),
             ({"siret": "1234"}, "siret", "SIRET invalide"),
+            ({"rna": "W12345"}, "rna", "Numéro RNA invalide : il faut un W suivi de 9 chiffres"),
             ({"commune": "99999"}, "commune", "Commune inconnue"),
             ({"postal_code": "69003"}, "postal_code", "n'appartient pas à Villeurbanne"),
             ({"priority_areas": ["QN06999Z"]}, "priority_areas", "Code QPV inconnu"),

@@ -154,7 +154,10 @@ def test_priority_areas_match_the_commune(demo):
 
 
 def test_every_siret_is_valid_and_unique(demo):
-    sirets = [s.siret for s in Structure.objects.all()] + [p.siret for p in Partner.objects.exclude(siret="")]
+    # A few associative EVS are not registered yet (neither SIRET nor RNA): the SCDL export leaves them out.
+    sirets = [s.siret for s in Structure.objects.exclude(siret="")] + [
+        p.siret for p in Partner.objects.exclude(siret="")
+    ]
     assert all(stdnum_siret.is_valid(siret) for siret in sirets)
     assert len(set(sirets)) == len(sirets)
 

@@ -34,4 +34,4 @@ def test_the_published_file_has_the_schema_columns_and_the_voted_subsidies(clien
     assert sum(Decimal(r["montant"]) for r in rows) == sum(line.voted for line in lines)
     assert {r["idAttribuant"] for r in rows} == {city.siret}
     assert all(r["nature"] == "aide en numéraire" and r["pourcentageSubvention"] == "1" for r in rows)
-    assert all(len(r["datesPeriodeVersement"]) in (10, 21) for r in rows)  # 2025-03-15 or 2025-03-15_2026-09-20
+    assert all(len(r["datesPeriodeVersement"]) in (10, 21) for r in rows)  # 2025-03-15 or 2025-03-15/2025-09-20

@@ -175,7 +175,7 @@ class TestListFiltersAndExports:
         content = b"".join(response.streaming_content).decode("utf-8")
         assert content.startswith("\ufeff")
         rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
-        assert rows[0][:3] == ["Nom", "Type", "SIRET"]
+        assert rows[0][:4] == ["Nom", "Type", "SIRET", "Numéro RNA"]
         # The Caf advisor of the Rhône does not get Marseille; the EVS is filtered out.
         assert [r[0] for r in rows[1:]] == ["Alpha Villeurbanne"]
 

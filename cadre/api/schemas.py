@@ -136,6 +136,7 @@ class StructureSummaryOut(Schema):
     management: str
     manager_name: str
     siret: str
+    rna: str = Field(description="Numéro RNA des associations : W suivi de 9 chiffres, ou vide.")
     postal_code: str
     commune: str = Field(description="Code INSEE de la commune d'implantation.")
     commune_name: str
@@ -210,6 +211,7 @@ class StructureFields(Schema):
     name: str | None = None
     kind: StructureKind | None = None
     siret: str | None = Field(None, description="14 chiffres.")
+    rna: str | None = Field(None, description="Numéro RNA : W suivi de 9 chiffres, par exemple W691012345.")
     manager_name: str | None = None
     management: Management | None = None
     address: str | None = None

@@ -22,7 +22,7 @@ from cadre.api.schemas import (
 from cadre.api.writes import assign_fields, check_version, etag, expected_version, full_clean_into, get_or_404, save
 from cadre.partners.models import Partner
 from cadre.structures.forms import StructureFilterForm
-from cadre.structures.models import Structure, attach_priority_area_codes
+from cadre.structures.models import Structure, attach_priority_area_codes, normalise_rna
 from cadre.structures.permissions import can_create_structure, can_edit_structure
 from cadre.territories.forms import PriorityAreaCodesField
 from cadre.territories.models import Commune
@@ -59,7 +59,7 @@ class StructureFilters(Schema):
 
 # What StructureSummaryOut reads: the list loads nothing else.
 SUMMARY_FIELDS = [
-    *("uuid", "name", "kind", "management", "manager_name", "siret", "postal_code", "priority_area_status"),
+    *("uuid", "name", "kind", "management", "manager_name", "siret", "rna", "postal_code", "priority_area_status"),
     *("closed_on", "version", "updated_at", "commune__name", "commune__department_id", "federation__uuid"),
 ]
 
@@ -106,6 +106,8 @@ def apply_payload(structure, data):
     plain = {k: v for k, v in data.items() if k not in RELATED_FIELDS}
     if plain.get("siret"):
         plain["siret"] = "".join(plain["siret"].split())
+    if plain.get("rna"):
+        plain["rna"] = normalise_rna(plain["rna"])
     if plain.get("project_axes"):
         plain["project_axes"] = [axis.strip() for axis in plain["project_axes"]]
     assign_fields(structure, plain, errors)

@@ -176,6 +176,23 @@ def seed(builder, partners, structures):
                 )
                 for year in YEARS
             ]
+        # An associative EVS not yet registered (neither SIRET nor RNA, see Builder.registry_numbers) that the
+        # Département funds too: its SCDL page lists it before export, which leaves it out. Last, and at a fixed
+        # amount, so that the draws of the lines above stay as they were.
+        unregistered = next(
+            (s for s in structures if s.commune.department_id == "13" and not s.siret and not s.rna), None
+        )
+        if unregistered is not None:
+            lines += [
+                FundingLine(
+                    structure=unregistered,
+                    partner=partners["department13"],
+                    year=year,
+                    scheme=schemes["subvention-convention-cadre"],
+                    forecast=Decimal("4000"),
+                )
+                for year in YEARS
+            ]
         for line in lines:
             if line.pk is None:
                 line.full_clean()

@@ -209,6 +209,16 @@ def make_siret(rng, first_digits, used):
             return siret
 
 
+def make_rna(rng, department, used):
+    """A fresh RNA number, W and 9 digits, the first ones those of the département as the RNA does."""
+    prefix = department.replace("2A", "20").replace("2B", "20")[:3]
+    while True:
+        rna = "W" + prefix + "".join(str(rng.randrange(10)) for _ in range(9 - len(prefix)))
+        if rna not in used:
+            used.add(rna)
+            return rna
+
+
 def weighted_sample(rng, items, weights, count):
     return rng.choices(items, weights=weights, k=count) if items and count > 0 else []
 
@@ -316,6 +326,7 @@ class Builder:
         self.today = today or timezone.localdate()
         self.used_names = defaultdict(set)
         self.used_sirets = set()
+        self.used_rnas = set()
         self.used_areas = set()
         self.password = make_password(cast.PASSWORD)  # hashed once: hashing per user is the slow part
         self.partners = []
@@ -639,6 +650,7 @@ class Builder:
     def build_structures(self, plans):
         """Turn plans into saved structures (with history), approvals and contacts."""
         structures = [self.structure(plan) for plan in plans]
+        self.registry_numbers(structures)
         approvals, contacts = [], []
         for structure in structures:
             mine = self.approvals_for(structure)
@@ -660,6 +672,21 @@ class Builder:
         bulk_create_tracked(StructureContact, contacts, self.admin)
         self.structures, self.approvals = structures, approvals
         return structures
+
+    def registry_numbers(self, structures):
+        """RNA numbers for most associations; a few small associative EVS with neither SIRET nor RNA
+        (not yet registered: the SCDL export leaves them out and its page says so).
+
+        Drawn from a generator of each structure's own, so that the rest of the demo stays as it was."""
+        for structure in structures:
+            if structure.management != Management.ASSOCIATION:
+                continue
+            rng = random.Random(f"{self.seed}:rna:{structure.uuid}")
+            roll = rng.random()
+            if structure.kind == StructureKind.EVS and structure._plan.number is None and roll < 0.2:
+                structure.siret = ""
+            elif roll < 0.85:
+                structure.rna = make_rna(rng, structure.commune.department_id, self.used_rnas)
 
     # -- partners and accounts --------------------------------------------------------------
 
@@ -922,7 +949,7 @@ class NationalDemoBuilder(NationalBuilder):
     def build(self):
         demo = DemoBuilder(seed=self.seed, today=self.today)
         demo.build()
-        self.admin, self.used_sirets = demo.admin, demo.used_sirets
+        self.admin, self.used_sirets, self.used_rnas = demo.admin, demo.used_sirets, demo.used_rnas
         self.rng = random.Random(f"{self.seed}-national")  # not the demo's draws again (its uuids…)
         super().build(skip=set(DEMO_DEPARTMENTS))
         self.structures = demo.structures + self.structures

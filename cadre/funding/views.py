@@ -16,7 +16,7 @@ from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.core.forms import add_model_errors
 from cadre.core.pdf import pdf_response
 from cadre.core.uploads import stored_file_response
-from cadre.funding import actions, calendar, permissions, queries, scdl
+from cadre.funding import actions, calendar, permissions, queries, scdl, scdl_export
 from cadre.funding.forms import (
     CommitForm,
     DepositForm,
@@ -48,6 +48,7 @@ from cadre.funding.models import (
 )
 from cadre.observatory.models import Submission
 from cadre.partners.models import Partner
+from cadre.structures import permissions as structure_permissions
 from cadre.structures.models import Structure
 
 
@@ -638,7 +639,8 @@ def partner_scdl(request, uuid):
     if request.GET.get("format") == "csv":
         year = request.GET.get("annee", "")
         response = HttpResponse(
-            scdl.export_csv(partner, int(year) if year.isdigit() else None), content_type="text/csv; charset=utf-8"
+            scdl_export.export_csv(partner, int(year) if year.isdigit() else None),
+            content_type="text/csv; charset=utf-8",
         )
         name = f"subventions-{slugify(partner.short_name or partner.name)}" + (f"-{year}" if year.isdigit() else "")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
@@ -654,6 +656,7 @@ def partner_scdl(request, uuid):
                 partner, form.cleaned_data["scheme"], request.user, upload.name, upload.read()
             )
             return redirect("funding:scdl_import", uuid=subsidy_import.uuid)
+    unidentified = structure_permissions.with_rights(scdl_export.unidentified_structures(partner), request.user)
     context = {
         "partner": partner,
         "form": form,
@@ -666,6 +669,9 @@ def partner_scdl(request, uuid):
             else []
         ),
         "years": queries.partner_years(partner),
+        "unidentified": [
+            (structure, structure_permissions.can_edit_structure(request.user, structure)) for structure in unidentified
+        ],
         "title": f"Subventions au format SCDL : {partner.name}",
         "breadcrumb": [
             ("Partenaires", reverse("partners:list")),

@@ -4,6 +4,7 @@ COLUMNS = [
     ("Nom", lambda s: s.name),
     ("Type", lambda s: s.get_kind_display()),
     ("SIRET", lambda s: s.siret),
+    ("Numéro RNA", lambda s: s.rna),
     ("Gestionnaire", lambda s: s.manager_name),
     ("Mode de gestion", lambda s: s.get_management_display()),
     ("Adresse", lambda s: s.address),

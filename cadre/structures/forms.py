@@ -16,6 +16,8 @@ from cadre.structures.models import (
     StructureContact,
     StructureKind,
     areas_in_scope,
+    normalise_rna,
+    validate_rna,
 )
 from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaCodesField
 
@@ -23,6 +25,14 @@ from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaC
 class StructureForm(FieldsetsMixin, VersionedModelForm):
     commune = CommuneField(label="Commune d'implantation")
     priority_area_codes = PriorityAreaCodesField(label="QPV concernés")
+    # Longer than the stored 10 characters: « w 691 012 345 » is accepted and stored « W691012345 ».
+    rna = forms.CharField(
+        label="Numéro RNA",
+        required=False,
+        max_length=16,
+        help_text="Associations : W suivi de 9 chiffres (Répertoire national des associations).",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
+    )
     project_axes_text = forms.CharField(
         label="Axes du projet",
         required=False,
@@ -36,6 +46,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
             "name",
             "kind",
             "siret",
+            "rna",
             "manager_name",
             "management",
             "address",
@@ -62,7 +73,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         }
 
     fieldsets = [
-        ("Identité", ["name", "kind", "siret", "manager_name", "management", "federation", "closed_on"]),
+        ("Identité", ["name", "kind", "siret", "rna", "manager_name", "management", "federation", "closed_on"]),
         ("Adresse", ["address", "address_complement", "postal_code", "commune"]),
         ("Territoire d'intervention", ["served_population", "territory_type", "territory_size"]),
         ("Politique de la ville", ["priority_area_status", "priority_area_codes"]),
@@ -84,6 +95,11 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
 
     def clean_siret(self):
         return "".join(ch for ch in self.cleaned_data.get("siret", "") if not ch.isspace())
+
+    def clean_rna(self):
+        rna = normalise_rna(self.cleaned_data.get("rna", ""))
+        validate_rna(rna)  # before the model's length check: one clear message
+        return rna
 
     def clean_project_axes_text(self):
         axes = [line.strip() for line in self.cleaned_data.get("project_axes_text", "").splitlines() if line.strip()]

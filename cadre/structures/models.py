@@ -2,6 +2,7 @@
 
 import calendar
 import datetime
+import re
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -190,11 +191,34 @@ def validate_project_axes(value):
             raise ValidationError("Un axe de projet tient en 200 caractères au plus.")
 
 
+RNA_PATTERN = re.compile(r"W\d{9}")
+
+
+def normalise_rna(value):
+    """« w 691 012 345 » becomes « W691012345 »: what people type, stored the way the RNA writes it."""
+    return "".join((value or "").split()).upper()
+
+
+def validate_rna(value):
+    """A number of the Répertoire national des associations: W and 9 digits."""
+    if value and not RNA_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "Numéro RNA invalide : il faut un W suivi de 9 chiffres, par exemple W691012345.", code="invalid_rna"
+        )
+
+
 class Structure(VersionedModel):
     name = models.CharField("nom", max_length=200)
     kind = models.CharField("type de structure", max_length=20, choices=StructureKind.choices)
     siret = models.CharField(
         "SIRET", max_length=14, blank=True, validators=[validate_siret], help_text="14 chiffres, sans espace"
+    )
+    rna = models.CharField(
+        "numéro RNA",
+        max_length=10,
+        blank=True,
+        validators=[validate_rna],
+        help_text="associations : W suivi de 9 chiffres (Répertoire national des associations)",
     )
     manager_name = models.CharField(
         "gestionnaire", max_length=200, blank=True, help_text="association, collectivité ou organisme qui gère"
@@ -246,6 +270,14 @@ class Structure(VersionedModel):
         verbose_name = "structure"
         ordering = ["name"]
         indexes = [models.Index(fields=["kind", "management"]), models.Index(fields=["name"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rna"],
+                condition=~Q(rna=""),
+                name="structure_rna_unique",
+                violation_error_message="Ce numéro RNA est déjà celui d'une autre structure du répertoire.",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -257,6 +289,8 @@ class Structure(VersionedModel):
             errors["postal_code"] = (
                 f"Le code postal {self.postal_code} n'appartient pas à {self.commune.name} (codes connus : {known})."
             )
+        if self.rna and Structure.objects.filter(rna=self.rna).exclude(pk=self.pk).exists():
+            errors["rna"] = "Ce numéro RNA est déjà celui d'une autre structure du répertoire."
         if errors:
             raise ValidationError(errors)
 
