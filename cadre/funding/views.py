@@ -16,7 +16,7 @@ from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.core.forms import add_model_errors
 from cadre.core.pdf import pdf_response
 from cadre.core.uploads import stored_file_response
-from cadre.funding import actions, calendar, permissions, queries, scdl, scdl_export
+from cadre.funding import actions, calendar, permissions, queries, scdl_export
 from cadre.funding.forms import (
     CommitForm,
     DepositForm,
