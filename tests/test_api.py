@@ -616,3 +616,11 @@ def test_api_root_points_to_the_documentation():
     response = Client().get("/api/v1/")
     assert response.status_code == 200
     assert response.json()["documentation"] == url("openapi-view")
+
+
+def test_openapi_document_is_built_once_per_process():
+    from cadre.api.api import api
+
+    first = Client().get(url("openapi-json")).json()
+    assert api.get_openapi_schema(path_prefix="/api/v1/") is api.get_openapi_schema(path_prefix="/api/v1/")
+    assert Client().get(url("openapi-json")).json() == first

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from cadre.accounts.models import User
 from cadre.demo import cast
-from cadre.funding import actions, scdl
+from cadre.funding import actions, scdl, scdl_export
 from cadre.funding.models import (
     Decision,
     FundingLine,
@@ -351,3 +351,60 @@ def test_a_file_of_12000_rows_is_checked_by_the_worker_and_reviewed_page_by_page
     subsidy_import.refresh_from_db()
     assert subsidy_import.status == SubsidyImportStatus.APPLIED
     assert subsidy_import.lines_written == counts["identifiant"] == FundingLine.objects.filter(scheme=scheme).count()
+
+
+# -- The export of an import reads back ------------------------------------------------------------
+
+
+def scdl_row(caf, name, amount, reference, *, siret="", rna="", date="2023-01-15", paid="2023-04-01"):
+    values = ["Caf du Rhône", caf.siret, date, reference, name, siret, rna, "Projet", amount,
+              "aide en numéraire", "unique", paid, "", "non", "1", ""]  # fmt: skip
+    return ",".join(values)
+
+
+def test_the_export_of_an_import_reads_back_matched_by_identifier_and_nothing_is_written_twice(
+    client, caf, advisor, scheme
+):
+    a, b, c, d = centres()[:4]
+    Structure.objects.filter(pk=c.pk).update(siret="", rna="W691000042")  # an association known by RNA only
+    text = "\n".join(
+        [
+            HEADER_21,
+            scdl_row(caf, a.name, "1000", "P-1", siret=a.siret),
+            scdl_row(caf, b.name, '"2000,50"', "P-2", siret=b.siret[:9]),  # a SIREN
+            scdl_row(caf, "Asso des habitants", "3000", "P-3", rna="W691000042"),
+            scdl_row(caf, d.name, "400", "P-4", date="2023"),  # a name, chosen by the user
+            # A convention of 2023 for three years: each year's row repeats its signing date.
+            *(scdl_row(caf, a.name, "20000", "CPO-7", siret=a.siret, paid=f"{y}-03-01") for y in (2023, 2024, 2025)),
+        ]
+    )
+    client.force_login(advisor)
+    first = upload(client, caf, scheme, text)
+    by_number = {row.number: row for row in first.rows.all()}
+    assert [by_number[n].status for n in (2, 3, 4)] == [RowStatus.IDENTIFIER] * 3
+    assert by_number[4].structure_id == c.pk  # by its RNA number
+    assert sorted(r.year for r in first.rows.filter(reference="CPO-7")) == [2023, 2024, 2025]
+    review = reverse("funding:scdl_import", args=[first.uuid])
+    client.post(review, {"action": "decider", f"d-{by_number[5].pk}": str(d.uuid)})
+    client.post(review, {"action": "confirmer"})
+    first.refresh_from_db()
+    assert first.status == SubsidyImportStatus.APPLIED
+    assert FundingLine.objects.filter(structure=a, partner=caf, decision_reference="CPO-7").count() == 3
+
+    exported = client.get(reverse("funding:scdl", args=[caf.uuid]), {"format": "csv"}).content
+    rows = scdl_export.read_rows(exported)
+    assert scdl_export.validate(rows) == []
+    assert {"P-1", "P-2", "P-3", "P-4", "CPO-7"} <= {r["referenceDecision"] for r in rows}
+    lines_before = FundingLine.objects.count()
+    other = FundingScheme.objects.exclude(pk=scheme.pk).exclude(rule="caf_service").first()
+    again = upload(client, caf, other, exported, name="export.csv")
+    assert again.status == SubsidyImportStatus.READY, again.message
+    statuses = {row.status for row in again.rows.all()}
+    assert statuses == {RowStatus.ALREADY}, [
+        (r.number, r.name, r.status, r.errors) for r in again.rows.exclude(status=RowStatus.ALREADY)[:5]
+    ]
+    assert again.rows.count() == len(rows)
+    page = client.get(reverse("funding:scdl_import", args=[again.uuid]))
+    assert page.context["counts"]["to_import"] == 0
+    client.post(reverse("funding:scdl_import", args=[again.uuid]), {"action": "confirmer"})
+    assert FundingLine.objects.count() == lines_before

@@ -43,6 +43,16 @@ class CadreDocs(Swagger):
 
 
 class CadreAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """The document depends only on the code: built once per process and root path, not per request
+        (building it walks every operation and schema, about 300 ms)."""
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        cache = self.__dict__.setdefault("_openapi_schemas", {})
+        if path_prefix not in cache:
+            cache[path_prefix] = super().get_openapi_schema(path_prefix=path_prefix)
+        return cache[path_prefix]
+
     def _get_urls(self):
         urls = [self.index_url() if getattr(p, "name", None) == "api-root" else p for p in super()._get_urls()]
         return exempt_from_login_redirect(urls)

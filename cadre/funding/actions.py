@@ -294,7 +294,7 @@ def _matcher(user, partner):
     from cadre.funding import scdl
 
     visible = Structure.objects.visible_to(user)
-    registry = [(pk, name, siret, "") for pk, name, siret in visible.values_list("pk", "name", "siret")]
+    registry = list(visible.values_list("pk", "name", "siret", "rna"))
     own = partner_structures(partner)
     scope = None if own is None else set(own.filter(pk__in=visible.values("pk")).values_list("pk", flat=True))
     return scdl.Matcher(registry, name_scope=scope)

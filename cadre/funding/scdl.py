@@ -16,75 +16,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from cadre.funding.models import FundingLine, SchemeRule
-
-COLUMNS = [
-    "nomAttribuant",
-    "idAttribuant",
-    "dateConvention",
-    "referenceDecision",
-    "nomBeneficiaire",
-    "idBeneficiaire",
-    "rnaBeneficiaire",
-    "objet",
-    "montant",
-    "nature",
-    "conditionsVersement",
-    "datesPeriodeVersement",
-    "idRAE",
-    "notificationUE",
-    "pourcentageSubvention",
-    "dispositifAide",
-]
-REQUIRED = ["nomAttribuant", "idAttribuant", "dateConvention", "nomBeneficiaire", "objet", "montant"]
-NAME_THRESHOLD = 0.82  # similarity of normalised names below which a structure is not suggested
-
-
-def export_rows(partner, year=None):
-    """SCDL rows of `partner`'s voted subsidies (the Caf's service funding is not a subsidy)."""
-    lines = (
-        FundingLine.objects.filter(partner=partner, voted__isnull=False)
-        .exclude(scheme__rule=SchemeRule.CAF_SERVICE)
-        .select_related("structure", "scheme", "agreement")
-        .prefetch_related("payments")
-        .order_by("year", "structure__name", "scheme__name")
-    )
-    if year:
-        lines = lines.filter(year=year)
-    for line in lines:
-        payments = sorted(p.paid_on for p in line.payments.all())
-        if payments:
-            period = payments[0].isoformat() if len(payments) == 1 else f"{payments[0]}_{payments[-1]}"
-        else:
-            period = (line.decision_date or datetime.date(line.year, 1, 1)).isoformat()
-        signed = line.agreement.starts if line.agreement_id else line.decision_date or datetime.date(line.year, 1, 1)
-        yield {
-            "nomAttribuant": partner.name,
-            "idAttribuant": partner.siret,
-            "dateConvention": signed.isoformat(),
-            "referenceDecision": line.decision_reference,
-            "nomBeneficiaire": line.structure.name,
-            "idBeneficiaire": line.structure.siret,
-            "rnaBeneficiaire": "",
-            "objet": f"{line.scheme.name} {line.year}",
-            "montant": f"{line.voted:.2f}",
-            "nature": "aide en numéraire",
-            "conditionsVersement": "échelonné" if len(payments) > 1 else "unique",
-            "datesPeriodeVersement": period,
-            "idRAE": "",
-            "notificationUE": "non",
-            "pourcentageSubvention": "1",
-            "dispositifAide": line.scheme.name,
-        }
-
-
-def export_csv(partner, year=None):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(export_rows(partner, year))
-    return buffer.getvalue().encode("utf-8")
-
+from cadre.funding.scdl_export import COLUMNS
 
 # -- Reading ---------------------------------------------------------------------------------------
 #
@@ -323,7 +255,21 @@ def _parse_row(number, values, index, width):
         row.errors.append(error)
     elif row.year < 2000 or row.year > 2100:
         row.errors.append(f"dateConvention « {value('dateConvention')} » : une année entre 2000 et 2100 est attendue.")
+    else:
+        # A multi-year convention repeats its signing date on every year's row: the year a subsidy
+        # belongs to is then told by the start of its payments.
+        paid = first_payment_year(value("datesPeriodeVersement"))
+        if paid and row.year < paid <= 2100:
+            row.warnings.append(f"Subvention de {paid}, l'année de son premier versement (convention de {row.year}).")
+            row.year = paid
     return row
+
+
+def first_payment_year(text):
+    """Year of the first date of `datesPeriodeVersement` (« 2025-03-15/2025-09-20 », « 15/03/2025 »,
+    the « _ » of older files), or None when it holds no date."""
+    found = re.match(r"\s*(?:(\d{4})-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(\d{4}))", text)
+    return int(found.group(1) or found.group(2)) if found else None
 
 
 # -- Matching --------------------------------------------------------------------------------------

@@ -111,9 +111,11 @@ def unidentified_structures(partner, year=None):
 
 
 def period(line, payments):
-    """The payment date, or the period from the first to the last payment (« / » between the dates)."""
+    """The payment date, or the period from the first to the last payment (« / » between the dates);
+    before any payment, the line's year (which is how a reading of the file tells a multi-year
+    convention's years apart)."""
     if not payments:
-        return (line.decision_date or datetime.date(line.year, 1, 1)).isoformat()
+        return f"{line.year}-01-01/{line.year}-12-31"
     if payments[0] == payments[-1]:
         return payments[0].isoformat()
     return f"{payments[0].isoformat()}/{payments[-1].isoformat()}"
