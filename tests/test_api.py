@@ -624,3 +624,17 @@ def test_openapi_document_is_built_once_per_process():
     first = Client().get(url("openapi-json")).json()
     assert api.get_openapi_schema(path_prefix="/api/v1/") is api.get_openapi_schema(path_prefix="/api/v1/")
     assert Client().get(url("openapi-json")).json() == first
+
+
+def test_length_errors_agree_with_their_number():
+    from cadre.api.errors import french_message
+
+    def message(kind, **ctx):
+        return french_message({"type": kind, "ctx": ctx, "msg": ""})
+
+    assert message("string_too_short", min_length=1) == "Au moins 1 caractère."
+    assert message("string_too_short", min_length=3) == "Au moins 3 caractères."
+    assert message("string_too_long", max_length=100) == "Au plus 100 caractères."
+    assert message("too_short", min_length=1) == "Au moins 1 élément."
+    assert message("too_long", max_length=12) == "Au plus 12 éléments."
+    assert message("greater_than_equal", ge=0) == "La valeur doit être supérieure ou égale à 0."

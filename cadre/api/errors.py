@@ -7,6 +7,8 @@ from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from cadre.core.french import plural
+
 INVALID_DATA = "Données invalides : rien n'a été enregistré. Corrigez les champs indiqués."
 INVALID_QUERY = "Paramètres de requête invalides."
 NOT_FOUND = "Ressource introuvable (ou hors de votre périmètre)."
@@ -45,12 +47,13 @@ def form_errors(form):
     return {field: [e["message"] for e in errors] for field, errors in form.errors.get_json_data().items()}
 
 
-# Pydantic error types in French; `{...}` are taken from the error's context.
+# Pydantic error types in French; `{...}` are taken from the error's context, and a function of that
+# context gives the messages whose words agree with a number.
 PYDANTIC_MESSAGES = {
     "missing": "Ce champ est obligatoire.",
     "string_type": "Texte attendu.",
-    "string_too_long": "Au plus {max_length} caractères.",
-    "string_too_short": "Au moins {min_length} caractère(s).",
+    "string_too_long": lambda c: f"Au plus {plural(c['max_length'], 'caractère')}.",
+    "string_too_short": lambda c: f"Au moins {plural(c['min_length'], 'caractère')}.",
     "int_type": "Nombre entier attendu.",
     "int_parsing": "Nombre entier attendu.",
     "int_from_float": "Nombre entier attendu (sans décimale).",
@@ -71,8 +74,8 @@ PYDANTIC_MESSAGES = {
     "enum": "Valeur non autorisée : choisissez parmi {expected}.",
     "literal_error": "Valeur non autorisée : choisissez parmi {expected}.",
     "extra_forbidden": "Champ inconnu ou en lecture seule.",
-    "too_long": "Au plus {max_length} élément(s).",
-    "too_short": "Au moins {min_length} élément(s).",
+    "too_long": lambda c: f"Au plus {plural(c['max_length'], 'élément')}.",
+    "too_short": lambda c: f"Au moins {plural(c['min_length'], 'élément')}.",
     "greater_than_equal": "La valeur doit être supérieure ou égale à {ge}.",
     "less_than_equal": "La valeur doit être inférieure ou égale à {le}.",
     "greater_than": "La valeur doit être supérieure à {gt}.",
@@ -87,6 +90,8 @@ def french_message(error):
     if template is None:
         return f"Valeur invalide ({error['msg']})."
     context = {k: str(v).replace(" or ", " ou ") for k, v in (error.get("ctx") or {}).items()}
+    if callable(template):
+        return template(error.get("ctx") or {})
     try:
         return template.format(**context)
     except KeyError:
