@@ -239,6 +239,13 @@ def test_the_abbreviations_funders_use_are_normalised():
     assert scdl.distinctive(scdl.normalise("ASSOC CENTRE SOCIAL DES BUERS")) == "buers"
 
 
+def test_one_decision_answers_a_name_with_or_without_a_leading_association():
+    names = ["ASSOC LE FIL ROUGE", "Le Fil rouge", "Association"]
+    keys = [scdl.group_key(scdl.ParsedRow(number=n, name=name)) for n, name in enumerate(names, start=2)]
+    assert keys[0] == keys[1] == "nom:fil rouge"
+    assert keys[2] == "nom:association"  # a name that is only the word keeps it
+
+
 # -- Several subsidies a year, idempotence -----------------------------------------------------------
 
 

@@ -327,12 +327,14 @@ def distinctive(normalised):
 
 
 def group_key(row):
-    """Rows answered by one decision: same SIREN, or same normalised name when there is none."""
+    """Rows answered by one decision: same SIREN, or same normalised name when there is none; a
+    leading « association » does not make another beneficiary (« ASSOC LE FIL ROUGE », « Le Fil rouge »)."""
     if row.siren:
         return f"siren:{row.siren}"
     if row.rna:
         return f"rna:{row.rna}"
-    return f"nom:{normalise(row.name)}"[:200]
+    name = normalise(row.name)
+    return f"nom:{name.removeprefix('association ') or name}"[:200]
 
 
 @dataclasses.dataclass

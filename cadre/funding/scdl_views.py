@@ -32,7 +32,7 @@ CLASSES = [
     ("a-confirmer", "À confirmer", TO_CONFIRM, True),
     ("non-reconnues", "Non reconnues", UNMATCHED, True),
     ("erreurs", "Erreurs", ERRORS, False),
-    ("identifiant", "Reconnues par l'identifiant", Q(status=RowStatus.IDENTIFIER), False),
+    ("identifiant", "Reconnues par l’identifiant", Q(status=RowStatus.IDENTIFIER), False),
     ("decidees", "Décidées", DECIDED, True),
     ("exclues", "Exclues", Q(excluded=True), False),
     ("deja-importees", "Déjà importées", Q(status=RowStatus.ALREADY), False),
