@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
     "django_tasks",
     "django_tasks_db",
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A signed-in account that owes a second factor (see CADRE_TWO_FACTOR_REQUIRED) reaches nothing else first.
+    "cadre.accounts.middleware.TwoFactorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,6 +119,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Answers only the ProConnect callback (and nothing while CADRE_PROCONNECT_* are unset).
+    "cadre.accounts.proconnect.ProConnectBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -132,6 +139,34 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
+
+# Two-factor authentication (TOTP and recovery codes, django-otp): required of administrators and of every
+# account with write rights over more than one structure (editors and managers of a partner, including the
+# federation), offered to everyone else. `false` only offers it (nobody is made to enrol).
+CADRE_TWO_FACTOR_REQUIRED = env_bool("CADRE_TWO_FACTOR_REQUIRED", True)
+# Wrong one-time codes in a row that lock two-factor sign-in, and for how many minutes (as the password).
+CADRE_TWO_FACTOR_FAILURE_LIMIT = int(os.environ.get("CADRE_TWO_FACTOR_FAILURE_LIMIT", "5"))
+CADRE_TWO_FACTOR_LOCK_MINUTES = int(os.environ.get("CADRE_TWO_FACTOR_LOCK_MINUTES", "15"))
+# The lock above is the throttle: django-otp's own back-off (1 s, 2 s, 4 s… after each failure) is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = os.environ.get("CADRE_TWO_FACTOR_ISSUER") or os.environ.get("CADRE_SERVICE_TITLE", "Cadre")
+
+# ProConnect (OpenID Connect) sign-in for agents of public bodies, beside e-mail and password: on when the
+# issuer, client id and secret are set. Endpoints come from <issuer>/.well-known/openid-configuration.
+CADRE_PROCONNECT = {
+    "issuer": os.environ.get("CADRE_PROCONNECT_ISSUER", "").rstrip("/"),
+    "client_id": os.environ.get("CADRE_PROCONNECT_CLIENT_ID", ""),
+    "client_secret": os.environ.get("CADRE_PROCONNECT_CLIENT_SECRET", ""),
+    "scopes": os.environ.get("CADRE_PROCONNECT_SCOPES", "openid email given_name usual_name siret idp_id"),
+    "acr_values": os.environ.get("CADRE_PROCONNECT_ACR_VALUES", "eidas1"),
+    # The algorithm the ID tokens and userinfo are signed with, as registered with ProConnect (RS256 or ES256).
+    "sign_algo": os.environ.get("CADRE_PROCONNECT_SIGN_ALGO", "RS256"),
+    "timeout": float(os.environ.get("CADRE_PROCONNECT_TIMEOUT", "10")),
+}
+# Behind a reverse proxy that terminates TLS, the addresses given to ProConnect (redirect_uri) must be https.
+if env_bool("CADRE_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "fr-fr"
 LANGUAGES = [("fr", "Français")]

@@ -21,6 +21,27 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load_reference_data()
 
 
+@pytest.fixture(autouse=True)
+def second_factor_given_at_force_login(monkeypatch):
+    """`client.force_login` (and `client.login`) stand for a complete sign-in, second factor included: the
+    session is marked verified, as after a code. Tests of the second factor itself sign in through the pages,
+    or take the mark off (tests/test_two_factor.py)."""
+    from django.test.client import ClientMixin
+
+    from cadre.accounts import two_factor
+
+    original = ClientMixin._login
+
+    def _login(self, user, backend=None):
+        original(self, user, backend)
+        session = self.session
+        session[two_factor.VERIFIED_SESSION_KEY] = "test"
+        session.pop(two_factor.PENDING_SESSION_KEY, None)
+        session.save()
+
+    monkeypatch.setattr(ClientMixin, "_login", _login)
+
+
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo partnership (seed_demo) for one test module, rolled back after it.

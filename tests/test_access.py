@@ -323,6 +323,10 @@ from tests import access_agreements, access_definitions, access_indicators, acce
 for module in (access_agreements, access_definitions, access_indicators, access_open_data):
     MATRIX.update(module.ROWS)
 
+from tests import access_accounts  # noqa: E402 — two-factor authentication and ProConnect
+
+MATRIX.update(access_accounts.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

@@ -112,9 +112,15 @@ def test_cast_accounts_log_in_with_the_demo_password(demo):
 
 
 def test_login_page_accepts_a_demo_account(client, demo):
-    response = client.post(reverse("accounts:login"), {"username": cast.CAF69, "password": cast.PASSWORD})
+    response = client.post(reverse("accounts:login"), {"username": cast.STRUCTURE_A, "password": cast.PASSWORD})
     assert response.status_code == 302
     assert client.get(reverse("accounts:profile")).status_code == 200
+    # A Caf advisor writes on many structures: after the password comes the enrolment of a second factor.
+    client.post(reverse("accounts:logout"))
+    response = client.post(reverse("accounts:login"), {"username": cast.CAF69, "password": cast.PASSWORD})
+    assert response.status_code == 302
+    response = client.get(reverse("accounts:profile"))
+    assert response["Location"].startswith(reverse("accounts:two_factor_setup"))
 
 
 def test_partner_accounts_have_their_role(demo):

@@ -1,13 +1,29 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import ApiToken, Membership, User
+from . import two_factor
+from .models import AccountEvent, ApiToken, Membership, ProConnectIdentity, User
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     raw_id_fields = ["partner", "structure"]
+
+
+class AccountEventInline(admin.TabularInline):
+    model = AccountEvent
+    fk_name = "user"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["at", "kind", "detail", "actor", "ip_address"]
+    readonly_fields = fields
+    ordering = ["-at"]
+    verbose_name_plural = "activité du compte (connexions, mot de passe, double authentification)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(User)
@@ -21,12 +37,50 @@ class UserAdmin(BaseUserAdmin):
         ("Droits", {"fields": ["is_active", "is_staff", "is_superuser"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, AccountEventInline]
     filter_horizontal = []
     list_filter = ["is_active", "is_superuser"]
+    actions = ["reset_two_factor"]
+
+    @admin.action(description="Réinitialiser la double authentification (appareil perdu)")
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.reset_two_factor(user, actor=request.user, request=request)
+        self.message_user(
+            request,
+            f"Double authentification réinitialisée pour {queryset.count()} compte(s) : chacun choisira une nouvelle "
+            "application à sa prochaine connexion (si ses droits l'exigent) ; c'est inscrit dans leur historique.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "hint", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["digest", "hint"]
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "kind", "detail", "actor", "ip_address"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+    date_hierarchy = "at"
+    list_select_related = ["user", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProConnectIdentity)
+class ProConnectIdentityAdmin(admin.ModelAdmin):
+    list_display = ["email", "user", "siret", "idp_id", "linked_at", "last_login_at"]
+    search_fields = ["email", "user__email", "siret"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["issuer", "subject", "email", "siret", "idp_id", "linked_at", "last_login_at"]

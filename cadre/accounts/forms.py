@@ -31,3 +31,25 @@ class ApiTokenForm(DsfrBaseForm):
     name = forms.CharField(
         label="Nom du jeton", max_length=100, help_text="À quoi il sert, par exemple : « script d'import mensuel »."
     )
+
+
+class OneTimeCodeForm(DsfrBaseForm):
+    """A code from the authenticator app (6 digits), or at sign-in one of the recovery codes."""
+
+    code = forms.CharField(
+        label="Code de vérification",
+        max_length=32,
+        help_text="Les 6 chiffres affichés par votre application d’authentification.",
+        error_messages={"required": "Saisissez le code affiché par votre application d’authentification."},
+    )
+
+    def __init__(self, *args, allow_recovery=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs.update(autocomplete="one-time-code", spellcheck="false", autocapitalize="off")
+        if allow_recovery:
+            self.fields["code"].help_text = (
+                "Les 6 chiffres affichés par votre application d’authentification, "
+                "ou l’un de vos codes de secours (par exemple : abcd-efgh)."
+            )
+        else:
+            self.fields["code"].widget.attrs.update(inputmode="numeric")

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.cache import cache
 from django.db import models
@@ -109,6 +110,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_administrator(self):
         """The partnership's data manager: sees and configures everything."""
         return self.is_active and self.is_superuser
+
+    @property
+    def requires_two_factor(self):
+        """Administrators, and whoever may write on more than one structure (a partner's or the federation's
+        editors and managers, an editor of several structures), sign in with a second factor."""
+        if not settings.CADRE_TWO_FACTOR_REQUIRED or not self.is_active or self.pk is None:
+            return False
+        if self.is_superuser or self.is_staff:
+            return True
+        writes = [(partner, structure) for partner, _, structure, role in self.scope.memberships if role in WRITE_ROLES]
+        return any(partner for partner, _ in writes) or len({s for _, s in writes if s}) > 1
 
     def save(self, *args, **kwargs):
         # Only `refresh_scopes` writes the scope key: an older copy of this user saved later must not
@@ -269,3 +281,104 @@ class ApiToken(models.Model):
     def revoke(self):
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class AccountEventKind(models.TextChoices):
+    LOGIN = "login", "Connexion"
+    LOGIN_FAILED = "login_failed", "Connexion refusée"
+    OTP_FAILED = "otp_failed", "Code de vérification erroné"
+    OTP_LOCKED = "otp_locked", "Double authentification bloquée"
+    PASSWORD_CHANGED = "password_changed", "Mot de passe changé"
+    PASSWORD_RESET = "password_reset", "Mot de passe réinitialisé"
+    TWO_FACTOR_ENABLED = "2fa_enabled", "Double authentification activée"
+    TWO_FACTOR_DEVICE_CHANGED = "2fa_device", "Application d’authentification changée"
+    TWO_FACTOR_DISABLED = "2fa_disabled", "Double authentification désactivée"
+    TWO_FACTOR_RESET = "2fa_reset", "Double authentification réinitialisée par un administrateur"
+    RECOVERY_CODES = "recovery_codes", "Nouveaux codes de secours"
+    RECOVERY_CODE_USED = "recovery_used", "Code de secours utilisé"
+    PROCONNECT_LINKED = "proconnect_linked", "Identité ProConnect associée"
+
+
+class AccountEventQuerySet(models.QuerySet):
+    def failed_codes_since_last_success(self, user, since):
+        """Wrong one-time codes of `user` after `since` and after the last code accepted (or reset)."""
+        events = self.filter(user=user, at__gte=since)
+        last_success = (
+            events.filter(
+                kind__in=[
+                    AccountEventKind.LOGIN,
+                    AccountEventKind.TWO_FACTOR_RESET,
+                    AccountEventKind.TWO_FACTOR_ENABLED,
+                    AccountEventKind.RECOVERY_CODE_USED,
+                ]
+            )
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        failures = events.filter(kind=AccountEventKind.OTP_FAILED)
+        if last_success is not None:
+            failures = failures.filter(at__gt=last_success)
+        return failures
+
+
+class AccountEvent(models.Model):
+    """What happened to an account's access: sign-ins, refusals, password and two-factor changes.
+
+    Shown to the user on « Mon compte »; an administrator's action names the administrator (`actor`)."""
+
+    user = models.ForeignKey(User, verbose_name="compte", on_delete=models.CASCADE, related_name="account_events")
+    kind = models.CharField("événement", max_length=20, choices=AccountEventKind.choices)
+    at = models.DateTimeField("date", default=timezone.now)
+    actor = models.ForeignKey(
+        User, verbose_name="par", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField("précision", max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    user_agent = models.CharField("navigateur", max_length=255, blank=True)
+
+    objects = AccountEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "événement de compte"
+        verbose_name_plural = "événements de compte"
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "-at"], name="account_event_user_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.user} — {self.at:%d/%m/%Y %H:%M}"
+
+    @classmethod
+    def record(cls, user, kind, *, request=None, actor=None, detail=""):
+        ip_address, user_agent = None, ""
+        if request is not None:
+            ip_address = request.META.get("REMOTE_ADDR") or None
+            user_agent = request.META.get("HTTP_USER_AGENT", "")[:255]
+        return cls.objects.create(
+            user=user, kind=kind, actor=actor, detail=detail[:255], ip_address=ip_address, user_agent=user_agent
+        )
+
+
+class ProConnectIdentity(models.Model):
+    """A ProConnect identity (issuer + subject) linked to an account; the subject is stable for one identity
+    provider, so a person signing in through another one is linked again by their verified e-mail."""
+
+    user = models.ForeignKey(
+        User, verbose_name="compte", on_delete=models.CASCADE, related_name="proconnect_identities"
+    )
+    issuer = models.CharField("émetteur", max_length=255)
+    subject = models.CharField("identifiant ProConnect (sub)", max_length=255)
+    email = models.EmailField("adresse électronique transmise")
+    siret = models.CharField("SIRET transmis", max_length=14, blank=True)
+    idp_id = models.CharField("fournisseur d’identité", max_length=255, blank=True)
+    linked_at = models.DateTimeField("associée le", default=timezone.now)
+    last_login_at = models.DateTimeField("dernière connexion", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "identité ProConnect"
+        verbose_name_plural = "identités ProConnect"
+        ordering = ["-linked_at"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="proconnect_identity_unique")]
+
+    def __str__(self):
+        return f"{self.email} ({self.subject[:12]}…)"

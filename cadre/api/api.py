@@ -9,18 +9,20 @@ from django.urls import URLPattern, URLResolver, path, reverse
 from ninja import NinjaAPI, Swagger
 from ninja.openapi.docs import _csrf_needed
 
+from cadre.accounts.middleware import two_factor_exempt
 from cadre.api import funding, indicators, observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
 from cadre.api.errors import install_handlers
 
 
 def exempt_from_login_redirect(patterns):
-    """LoginRequiredMiddleware would send API callers to the login page; ninja's auth answers 401 instead."""
+    """LoginRequiredMiddleware would send API callers to the login page, and TwoFactorMiddleware to the code
+    page; ninja's auth answers 401 instead (see cadre.api.auth)."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             exempt_from_login_redirect(pattern.url_patterns)
         elif isinstance(pattern, URLPattern):
-            login_not_required(pattern.callback)
+            two_factor_exempt(login_not_required(pattern.callback))
     return patterns
 
 

@@ -3,6 +3,7 @@
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from cadre.accounts import two_factor
 from cadre.accounts.models import ApiToken
 
 
@@ -31,7 +32,10 @@ class BrowserSession(SessionAuth):
 
     def authenticate(self, request, key):
         user = super().authenticate(request, key)
-        return user if user is not None and user.is_active else None
+        # A session still owing its second factor is not signed in yet, here as on the pages.
+        if user is None or not user.is_active or two_factor.owes_second_factor(request):
+            return None
+        return user
 
 
 DEFAULT_AUTH = [BearerToken(), BrowserSession()]
