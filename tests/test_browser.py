@@ -12,6 +12,7 @@ from cadre.accounts.models import User
 from cadre.demo import cast
 from cadre.observatory.models import Questionnaire
 from cadre.structures.models import Structure
+from tests import otp
 from tests.conftest import load_reference_data
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -59,10 +60,16 @@ def page(browser):
 
 
 def log_in(page, site, email):
+    user = User.objects.get(email=email)
+    # Accounts that must use two-factor have an authenticator here, and give its code after the password.
+    device = otp.authenticator(user) if user.requires_two_factor else None
     page.goto(f"{site}/compte/connexion/")
     page.get_by_role("textbox", name="Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(cast.PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    if device is not None:
+        page.get_by_label("Code de vérification").fill(otp.unused_code(device))
+        page.get_by_role("button", name="Vérifier").click()
     page.wait_for_url(f"{site}/")
 
 

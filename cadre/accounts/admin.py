@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.html import format_html, format_html_join
 
 from . import two_factor
 from .models import AccountEvent, ApiToken, Membership, ProConnectIdentity, User
@@ -11,21 +12,6 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["partner", "structure"]
 
 
-class AccountEventInline(admin.TabularInline):
-    model = AccountEvent
-    fk_name = "user"
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ["at", "kind", "detail", "actor", "ip_address"]
-    readonly_fields = fields
-    ordering = ["-at"]
-    verbose_name_plural = "activité du compte (connexions, mot de passe, double authentification)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
-
-
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
@@ -35,12 +21,34 @@ class UserAdmin(BaseUserAdmin):
         (None, {"fields": ["email", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name"]}),
         ("Droits", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Sécurité", {"fields": ["two_factor_state", "recent_activity"]}),
     ]
+    readonly_fields = ["two_factor_state", "recent_activity"]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    inlines = [MembershipInline, AccountEventInline]
+    inlines = [MembershipInline]
     filter_horizontal = []
     list_filter = ["is_active", "is_superuser"]
     actions = ["reset_two_factor"]
+
+    @admin.display(description="double authentification")
+    def two_factor_state(self, user):
+        if user.pk is None:
+            return "—"
+        state = "activée" if two_factor.has_two_factor(user) else "non activée"
+        required = " (obligatoire pour ce compte)" if user.requires_two_factor else ""
+        return f"{state}{required} — action « Réinitialiser la double authentification » dans la liste des comptes"
+
+    @admin.display(description="activité récente")
+    def recent_activity(self, user):
+        if user.pk is None:
+            return "—"
+        events = user.account_events.select_related("actor")[:20]
+        rows = format_html_join(
+            "",
+            "<li>{} — {}{}</li>",
+            ((f"{e.at:%d/%m/%Y %H:%M}", e.get_kind_display(), f" ({e.detail})" if e.detail else "") for e in events),
+        )
+        return format_html("<ul>{}</ul>", rows) if events else "aucune"
 
     @admin.action(description="Réinitialiser la double authentification (appareil perdu)")
     def reset_two_factor(self, request, queryset):

@@ -28,6 +28,14 @@ class Command(BaseCommand):
         existing = set(demo_users.values_list("email", flat=True))
 
         self.stdout.write(f"Comptes de démonstration — mot de passe pour tous : {cast.PASSWORD}")
+        required = [
+            u.email for u in demo_users.filter(email__in=[cast.ADMIN, *cast.PARTNER_ACCOUNTS]) if u.requires_two_factor
+        ]
+        if required:
+            self.stdout.write(
+                f"  Double authentification demandée dès la première connexion à {len(required)} d'entre eux "
+                "(administration, contributeurs des partenaires) : une application d'authentification suffit."
+            )
         cast_emails = [cast.ADMIN, *cast.PARTNER_ACCOUNTS]
         width = max(len(email) for email in cast_emails) + 2
         for email in cast_emails:
