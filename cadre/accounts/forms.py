@@ -53,3 +53,4 @@ class OneTimeCodeForm(DsfrBaseForm):
             )
         else:
             self.fields["code"].widget.attrs.update(inputmode="numeric")
+        self._bound_fields_cache.clear()  # DsfrBaseForm read the fields already: bind them again, help text included

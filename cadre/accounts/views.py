@@ -179,6 +179,7 @@ def two_factor_verify(request):
         "form": form,
         "locked_until": locked,
         "next": request.POST.get("next") or request.GET.get("next", ""),
+        "first_factor": request.session.get(two_factor.METHOD_SESSION_KEY),
         "title": "Vérification en deux étapes",
     }
     return render(request, "accounts/two_factor_verify.html", context)
@@ -244,8 +245,9 @@ def two_factor_setup(request):
         "owing": two_factor.owes_second_factor(request),
         "next": request.POST.get("next") or request.GET.get("next", ""),
         "title": "Activer la double authentification",
-        "breadcrumb": [("Mon compte", reverse("accounts:profile")), ("Double authentification", None)],
     }
+    if not context["owing"]:  # « Mon compte » opens once the second factor is given
+        context["breadcrumb"] = [("Mon compte", reverse("accounts:profile")), ("Double authentification", None)]
     return render(request, "accounts/two_factor_setup.html", context)
 
 
