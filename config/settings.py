@@ -152,6 +152,15 @@ OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
 OTP_TOTP_ISSUER = os.environ.get("CADRE_TWO_FACTOR_ISSUER") or os.environ.get("CADRE_SERVICE_TITLE", "Cadre")
 
+# Personal data (see cadre/accounts/privacy.py and `manage.py expire_accounts`, run daily): the register of
+# processings shown on « Données personnelles », the months without sign-in after which an account is deactivated
+# (its owner is warned by e-mail a month before), and the days the sign-in journal is kept.
+CADRE_PROCESSINGS_FILE = os.environ.get("CADRE_PROCESSINGS_FILE", str(BASE_DIR / "config" / "processings.toml"))
+CADRE_INACTIVE_ACCOUNT_MONTHS = int(os.environ.get("CADRE_INACTIVE_ACCOUNT_MONTHS", "12"))
+CADRE_ACCOUNT_EVENTS_RETENTION_DAYS = int(os.environ.get("CADRE_ACCOUNT_EVENTS_RETENTION_DAYS", "365"))
+# The address of this instance, for the links of e-mails sent outside a request (daily commands).
+CADRE_SITE_URL = os.environ.get("CADRE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # ProConnect (OpenID Connect) sign-in for agents of public bodies, beside e-mail and password: on when the
 # issuer, client id and secret are set. Endpoints come from <issuer>/.well-known/openid-configuration.
 CADRE_PROCONNECT = {

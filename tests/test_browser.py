@@ -133,6 +133,7 @@ def test_main_pages_pass_axe(page, site):
     call_command("load_questionnaire")
     questionnaire = Questionnaire.objects.get(code="senacs")
     public_pages = ["/", "/compte/connexion/", "/annuaire/", f"/annuaire/{structure.uuid}/", "/accessibilite/"]
+    public_pages.append("/donnees-personnelles/")
     private_pages = [
         "/structures/?department=69",
         f"/structures/{structure.uuid}/",
@@ -145,6 +146,10 @@ def test_main_pages_pass_axe(page, site):
         if structure.federation
         else "/partenaires/",
         "/compte/",
+        "/compte/mes-donnees/",
+        "/compte/supprimer/",
+        "/donnees-personnelles/",
+        f"/structures/contacts/donnees-personnelles/?q={structure.name}",
         "/observatoire/questionnaires/",
         f"/observatoire/questionnaires/{questionnaire.uuid}/",
         *observatory_pages(),

@@ -54,3 +54,30 @@ class OneTimeCodeForm(DsfrBaseForm):
         else:
             self.fields["code"].widget.attrs.update(inputmode="numeric")
         self._bound_fields_cache.clear()  # DsfrBaseForm read the fields already: bind them again, help text included
+
+
+class ErasureForm(DsfrBaseForm):
+    """Confirms the erasure of one's own account: the password, or for an account without one (ProConnect only)
+    its e-mail address typed again."""
+
+    confirmation = forms.CharField(label="Mot de passe", widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            self.fields["confirmation"] = forms.CharField(
+                label="Votre adresse électronique",
+                help_text=f"Saisissez « {user.email} » pour confirmer.",
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+        self.fields["confirmation"].error_messages["required"] = "Confirmez la suppression pour continuer."
+
+    def clean_confirmation(self):
+        value = self.cleaned_data["confirmation"]
+        if self.user.has_usable_password():
+            if not self.user.check_password(value):
+                raise forms.ValidationError("Mot de passe incorrect : votre compte n’a pas été supprimé.")
+        elif value.strip().lower() != self.user.email.lower():
+            raise forms.ValidationError("Cette adresse n’est pas celle de votre compte : il n’a pas été supprimé.")
+        return value

@@ -37,6 +37,7 @@ class UserManager(BaseUserManager):
 
 
 SCOPE_CACHE_SECONDS = 600
+ERASED_ACCOUNT_NAME = "compte supprimé"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +88,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField("inscrit le", default=timezone.now)
     # Names the cached Scope; changed by `refresh_scopes` whenever what the user reaches changes.
     scope_key = models.UUIDField("clé de périmètre", default=uuid.uuid4, editable=False)
+    # Personal-data rights: an erased account keeps its row (the history still points at it) but nothing of
+    # the person; an unused account is warned once before it is deactivated.
+    erased_at = models.DateTimeField("supprimé le", null=True, blank=True, editable=False)
+    inactivity_warned_at = models.DateTimeField("prévenu de l’inactivité le", null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -103,6 +108,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self):
+        if self.erased_at:
+            return ERASED_ACCOUNT_NAME
         full = f"{self.first_name} {self.last_name}".strip()
         return full or self.email
 
@@ -297,6 +304,9 @@ class AccountEventKind(models.TextChoices):
     RECOVERY_CODES = "recovery_codes", "Nouveaux codes de secours"
     RECOVERY_CODE_USED = "recovery_used", "Code de secours utilisé"
     PROCONNECT_LINKED = "proconnect_linked", "Identité ProConnect associée"
+    INACTIVITY_WARNING = "inactivity_warning", "Avertissement avant désactivation pour inactivité"
+    DEACTIVATED = "deactivated", "Compte désactivé pour inactivité"
+    DATA_EXPORTED = "data_exported", "Données personnelles téléchargées"
 
 
 class AccountEventQuerySet(models.QuerySet):

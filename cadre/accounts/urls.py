@@ -19,6 +19,8 @@ urlpatterns = [
     path("mot-de-passe/reinitialise/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("mot-de-passe/changer/", views.PasswordChangeView.as_view(), name="password_change"),
     path("", views.profile, name="profile"),
+    path("mes-donnees/", views.my_data, name="my_data"),
+    path("supprimer/", views.erase, name="erase"),
     path("jetons/<uuid:uuid>/revoquer/", views.revoke_token, name="revoke_token"),
     # Two-factor authentication: the code and enrolment pages are what a session owing its code may open.
     path("double-authentification/", two_factor_exempt(views.two_factor_verify), name="two_factor_verify"),

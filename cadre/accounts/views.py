@@ -1,16 +1,18 @@
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from cadre.accounts import proconnect, two_factor
+from cadre.accounts import privacy, proconnect, two_factor
 from cadre.accounts.forms import (
     ApiTokenForm,
+    ErasureForm,
     LoginForm,
     OneTimeCodeForm,
     PasswordChangeForm,
@@ -20,6 +22,7 @@ from cadre.accounts.forms import (
 from cadre.accounts.models import AccountEvent, AccountEventKind, ApiToken
 
 RECENT_EVENTS = 20
+MY_DATA_ROWS = 50  # rows per list on the readable page; the JSON file has them all
 
 
 class LoginView(auth_views.LoginView):
@@ -118,6 +121,42 @@ def profile(request):
         "breadcrumb": [("Mon compte", None)],
     }
     return render(request, "accounts/profile.html", context)
+
+
+def my_data(request):
+    """Everything Cadre keeps about the signed-in person, readable; the same as a JSON file with ?format=json."""
+    data = privacy.personal_data(request.user)
+    if request.GET.get("format") == "json":
+        AccountEvent.record(request.user, AccountEventKind.DATA_EXPORTED, request=request, detail="JSON")
+        response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+        response["Content-Disposition"] = 'attachment; filename="mes-donnees-cadre.json"'
+        return response
+    context = {
+        "sections": privacy.readable_sections(data, limit=MY_DATA_ROWS),
+        "title": "Mes données personnelles",
+        "breadcrumb": [("Mon compte", reverse("accounts:profile")), ("Mes données personnelles", None)],
+    }
+    return render(request, "accounts/my_data.html", context)
+
+
+def erase(request):
+    """The person deletes their own account: anonymised at once, signed out."""
+    form = ErasureForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            privacy.erase_account(request.user)
+        except privacy.ErasureRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            logout(request)
+            messages.success(request, "Votre compte a été supprimé : plus rien ne vous identifie dans Cadre.")
+            return redirect("core:home")
+    context = {
+        "form": form,
+        "title": "Supprimer mon compte",
+        "breadcrumb": [("Mon compte", reverse("accounts:profile")), ("Supprimer mon compte", None)],
+    }
+    return render(request, "accounts/erase.html", context)
 
 
 @require_POST

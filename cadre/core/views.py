@@ -3,6 +3,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from cadre.core.history import history_entries
+from cadre.core.processings import processings
 
 HISTORY_PREVIEW = 30  # entries shown on a record's page
 HISTORY_FULL = 500  # entries on the history page itself
@@ -20,7 +21,7 @@ def accessibility(request):
 
 @login_not_required
 def personal_data(request):
-    return render(request, "core/personal_data.html")
+    return render(request, "core/personal_data.html", {"processings": processings()})
 
 
 @login_not_required

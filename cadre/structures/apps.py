@@ -5,3 +5,9 @@ class StructuresConfig(AppConfig):
     name = "cadre.structures"
     label = "structures"
     verbose_name = "Structures"
+
+    def ready(self):
+        from cadre.accounts.privacy import register_source
+        from cadre.structures.privacy import contacts_of_user
+
+        register_source("fiches de contact à votre adresse", contacts_of_user)

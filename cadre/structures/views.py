@@ -4,16 +4,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.exports import tabular_response
+from cadre.core.french import plural
 from cadre.core.pagination import paginate
 from cadre.core.views import history_page
-from cadre.structures import permissions
+from cadre.structures import permissions, privacy
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
@@ -270,3 +273,35 @@ def contact_delete(request, uuid, contact):
         raise PermissionDenied
     contact = get_object_or_404(structure.contacts, uuid=contact)
     return delete_contact(request, contact=contact, owner=structure, app="structures")
+
+
+def contact_requests(request):
+    """The data manager answers a person named as a contact: a copy of every record naming them, or erasure."""
+    if not privacy.can_handle_requests(request.user):
+        raise PermissionDenied
+    query = (request.POST.get("q") or request.GET.get("q") or "").strip()
+    contacts = privacy.matching_contacts(query)
+    if request.method == "POST":
+        if not contacts:
+            messages.error(request, f"Aucun contact ne correspond à « {query} » : rien n’a été effacé.")
+        elif request.POST.get("confirm") != "yes":
+            messages.error(request, "Cochez la case de confirmation pour effacer ces contacts : rien n’a été effacé.")
+        else:
+            erased = privacy.erase_contacts(contacts, actor=request.user)
+            messages.success(
+                request,
+                f"{plural(erased, 'contact effacé,contacts effacés')}, historique compris, pour « {query} ».",
+            )
+        return redirect(f"{reverse('structures:contact_requests')}?{urlencode({'q': query})}")
+    if request.GET.get("format") == "json":
+        records = [privacy.contact_record(c) for c in contacts]
+        response = JsonResponse({"demande": query, "contacts": records}, json_dumps_params={"ensure_ascii": False})
+        response["Content-Disposition"] = 'attachment; filename="contacts-donnees-personnelles.json"'
+        return response
+    context = {
+        "query": query,
+        "contacts": privacy.with_owner_and_history(contacts),
+        "title": "Demandes sur les données d’un contact",
+        "breadcrumb": [("Données personnelles", reverse("core:personal_data")), ("Demandes d’un contact", None)],
+    }
+    return render(request, "structures/contact_requests.html", context)
