@@ -158,6 +158,8 @@ OTP_TOTP_ISSUER = os.environ.get("CADRE_TWO_FACTOR_ISSUER") or os.environ.get("C
 CADRE_PROCESSINGS_FILE = os.environ.get("CADRE_PROCESSINGS_FILE", str(BASE_DIR / "config" / "processings.toml"))
 CADRE_INACTIVE_ACCOUNT_MONTHS = int(os.environ.get("CADRE_INACTIVE_ACCOUNT_MONTHS", "12"))
 CADRE_ACCOUNT_EVENTS_RETENTION_DAYS = int(os.environ.get("CADRE_ACCOUNT_EVENTS_RETENTION_DAYS", "365"))
+# Days an invitation link stays valid (resending gives it as many again).
+CADRE_INVITATION_DAYS = int(os.environ.get("CADRE_INVITATION_DAYS", "7"))
 # The address of this instance, for the links of e-mails sent outside a request (daily commands).
 CADRE_SITE_URL = os.environ.get("CADRE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 

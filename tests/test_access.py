@@ -440,3 +440,7 @@ def test_url_as_role(client, objects, name, role):
 from tests import access_privacy  # noqa: E402 — personal-data rights
 
 MATRIX.update(access_privacy.ROWS)
+
+from tests import access_invitations  # noqa: E402 — teams and invitations
+
+MATRIX.update(access_invitations.ROWS)

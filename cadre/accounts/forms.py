@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from dsfr.forms import DsfrBaseForm
 
+from cadre.accounts.models import Role
+
 
 class LoginForm(DsfrBaseForm, auth_forms.AuthenticationForm):
     error_messages = {
@@ -81,3 +83,51 @@ class ErasureForm(DsfrBaseForm):
         elif value.strip().lower() != self.user.email.lower():
             raise forms.ValidationError("Cette adresse n’est pas celle de votre compte : il n’a pas été supprimé.")
         return value
+
+
+class InvitationAcceptForm(DsfrBaseForm):
+    """A new account's names and password, chosen when the invitation is accepted."""
+
+    first_name = forms.CharField(label="Prénom", max_length=150)
+    last_name = forms.CharField(label="Nom", max_length=150)
+    password1 = forms.CharField(
+        label="Mot de passe",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+        help_text="8 caractères au moins ; ni seulement des chiffres, ni un mot de passe courant ou proche du nom.",
+    )
+    password2 = forms.CharField(
+        label="Confirmation du mot de passe",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        strip=False,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        from django.contrib.auth import password_validation
+
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "Les deux mots de passe ne sont pas identiques.")
+        elif first:
+            self.user.first_name = cleaned.get("first_name", "")
+            self.user.last_name = cleaned.get("last_name", "")
+            try:
+                password_validation.validate_password(first, self.user)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class InviteForm(DsfrBaseForm):
+    email = forms.EmailField(label="Adresse électronique", help_text="Format attendu : nom@domaine.fr")
+    role = forms.ChoiceField(label="Rôle")
+
+    def __init__(self, *args, roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role.value, role.label.capitalize()) for role in roles]
+        self.fields["role"].initial = Role.EDITOR if Role.EDITOR in roles else roles[0]

@@ -392,3 +392,77 @@ class ProConnectIdentity(models.Model):
 
     def __str__(self):
         return f"{self.email} ({self.subject[:12]}…)"
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self, now=None):
+        return self.filter(accepted_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class Invitation(models.Model):
+    """A one-time link inviting an e-mail address into a partner's or a structure's team with a role.
+
+    Only the SHA-256 digest of the link's secret is stored; resending makes a new secret and a new deadline."""
+
+    uuid = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField("adresse électronique")
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name="partenaire",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    structure = models.ForeignKey(
+        "structures.Structure",
+        verbose_name="structure",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    role = models.CharField("rôle", max_length=10, choices=Role.choices)
+    # The account it opens: an existing one, or one made inactive at invitation (ProConnect links to it by e-mail).
+    user = models.ForeignKey(
+        User, verbose_name="compte", on_delete=models.SET_NULL, null=True, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        User, verbose_name="invité par", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("envoyée le", default=timezone.now)
+    sent_at = models.DateTimeField("dernier envoi", default=timezone.now)
+    expires_at = models.DateTimeField("expire le")
+    accepted_at = models.DateTimeField("acceptée le", null=True, blank=True)
+    cancelled_at = models.DateTimeField("annulée le", null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "invitation"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(partner__isnull=False) & Q(structure__isnull=True))
+                | (Q(partner__isnull=True) & Q(structure__isnull=False)),
+                name="invitation_partner_xor_structure",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} — {self.get_role_display()} — {self.organisation}"
+
+    @property
+    def organisation(self):
+        return self.partner or self.structure
+
+    @property
+    def state(self):
+        if self.accepted_at:
+            return "acceptée"
+        if self.cancelled_at:
+            return "annulée"
+        if self.expires_at <= timezone.now():
+            return "expirée"
+        return "en attente"

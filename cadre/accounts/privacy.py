@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from cadre.accounts import invitations
 from cadre.accounts.models import AccountEvent, AccountEventKind, ApiToken, User, refresh_scopes
 
 HISTORY_TYPES = {"+": "création", "~": "modification", "-": "suppression"}
@@ -215,4 +216,5 @@ def expire_accounts(now=None):
         AccountEvent.record(user, AccountEventKind.INACTIVITY_WARNING, detail=f"désactivation le {deadline:%d/%m/%Y}")
     cutoff = now - datetime.timedelta(days=settings.CADRE_ACCOUNT_EVENTS_RETENTION_DAYS)
     deleted, _ = AccountEvent.objects.filter(at__lt=cutoff).delete()
+    invitations.delete_expired(now)
     return len(to_warn), len(to_deactivate), deleted

@@ -1,18 +1,20 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from cadre.accounts import privacy, proconnect, two_factor
+from cadre.accounts import invitations, privacy, proconnect, two_factor
 from cadre.accounts.forms import (
     ApiTokenForm,
     ErasureForm,
+    InvitationAcceptForm,
     LoginForm,
     OneTimeCodeForm,
     PasswordChangeForm,
@@ -330,3 +332,54 @@ def two_factor_disable(request):
         "breadcrumb": [("Mon compte", reverse("accounts:profile")), ("Désactiver la double authentification", None)],
     }
     return render(request, "accounts/two_factor_disable.html", context)
+
+
+# Invitations ----------------------------------------------------------------------------------------------------
+
+
+@login_not_required
+def invitation(request, secret):
+    """The link of an invitation e-mail: a new person chooses their names and password (or ProConnect); someone
+    with an account signs in, then accepts."""
+    found = invitations.find(secret)
+    problem = invitations.refusal(found, request.user)
+    context = {"invitation": found, "problem": problem, "title": "Invitation"}
+    if problem:
+        return render(request, "accounts/invitation.html", context, status=404 if found is None else 410)
+    invited = found.user
+    new_account = not invited.is_active and invited.last_login is None and not request.user.is_authenticated
+    form = InvitationAcceptForm(request.POST or None, user=invited) if new_account else None
+    if request.method == "POST" and (request.user.is_authenticated or form.is_valid()):
+        try:
+            if request.user.is_authenticated:
+                invitations.accept(found, user=request.user)
+            else:
+                invitations.accept(
+                    found,
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    password=form.cleaned_data["password1"],
+                )
+                login(request, invited, backend="django.contrib.auth.backends.ModelBackend")
+        except ValidationError as error:
+            context["problem"] = " ".join(error.messages)
+            return render(request, "accounts/invitation.html", context, status=410)
+        return redirect("accounts:welcome")
+    context.update(
+        form=form,
+        new_account=new_account,
+        proconnect_enabled=proconnect.enabled(),
+        login_url=f"{reverse('accounts:login')}?{urlencode({'next': request.path})}",
+        proconnect_url=f"{reverse('accounts:proconnect_login')}?{urlencode({'next': request.path})}",
+    )
+    return render(request, "accounts/invitation.html", context)
+
+
+def welcome(request):
+    """Where an accepted invitation lands: what the person may now reach."""
+    context = {
+        "memberships": request.user.active_memberships,
+        "title": "Bienvenue",
+        "breadcrumb": [("Bienvenue", None)],
+    }
+    return render(request, "accounts/welcome.html", context)

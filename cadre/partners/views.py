@@ -5,6 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cadre.accounts.invitations import can_view_members
+from cadre.accounts.members import members_page
 from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.pagination import paginate
 from cadre.core.views import history_page
@@ -42,6 +44,7 @@ def partner_detail(request, uuid):
         "member_count": partner.member_structures.count() if partner.is_federation else None,
         "history_url": reverse("partners:history", args=[partner.uuid]),
         "can_edit": permissions.can_edit_partner(request.user, partner),
+        "can_view_members": can_view_members(request.user, partner),
         "title": partner.name,
         "breadcrumb": [("Partenaires", reverse("partners:list")), (partner.name, None)],
     }
@@ -124,3 +127,9 @@ def contact_delete(request, uuid, contact):
         raise PermissionDenied
     contact = get_object_or_404(partner.contacts, uuid=contact)
     return delete_contact(request, contact=contact, owner=partner, app="partners")
+
+
+def partner_members(request, uuid):
+    partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
+    breadcrumb = [("Partenaires", reverse("partners:list")), (partner.name, reverse("partners:detail", args=[uuid]))]
+    return members_page(request, partner, breadcrumb=breadcrumb)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("<uuid:uuid>/contacts/nouveau/", views.contact_create, name="contact_create"),
     path("<uuid:uuid>/contacts/<uuid:contact>/modifier/", views.contact_edit, name="contact_edit"),
     path("<uuid:uuid>/contacts/<uuid:contact>/supprimer/", views.contact_delete, name="contact_delete"),
+    path("<uuid:uuid>/equipe/", views.structure_members, name="members"),
     path("contacts/donnees-personnelles/", views.contact_requests, name="contact_requests"),
 ]

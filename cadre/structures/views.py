@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from cadre.accounts.invitations import can_view_members
+from cadre.accounts.members import members_page
 from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.exports import tabular_response
 from cadre.core.french import plural
@@ -102,6 +104,7 @@ def structure_detail(request, uuid):
         "history_url": reverse("structures:history", args=[structure.uuid]),
         "can_edit": permissions.can_edit_structure(request.user, structure),
         "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
+        "can_view_members": can_view_members(request.user, structure),
         "today": timezone.localdate(),
         "title": structure.name,
         "breadcrumb": [("Structures", reverse("structures:list")), (structure.name, None)],
@@ -305,3 +308,12 @@ def contact_requests(request):
         "breadcrumb": [("Données personnelles", reverse("core:personal_data")), ("Demandes d’un contact", None)],
     }
     return render(request, "structures/contact_requests.html", context)
+
+
+def structure_members(request, uuid):
+    structure = _get_visible(request, uuid)
+    breadcrumb = [
+        ("Structures", reverse("structures:list")),
+        (structure.name, reverse("structures:detail", args=[uuid])),
+    ]
+    return members_page(request, structure, breadcrumb=breadcrumb)
