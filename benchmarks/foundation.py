@@ -342,6 +342,7 @@ def main():
         "socle 2 : page vide": ("/socle/page-vide/", "session"),
         "liste filtrée p. 2": (f"/structures/?department={DEPARTMENT}&kind=centre_social&page=2", "session"),
         "fiche structure": (f"/structures/{uuid}/", "session"),
+        "accueil (ce qui attend)": ("/", "session"),
         "API liste p. 2": (f"/api/v1/structures?department={DEPARTMENT}&page=2", "token"),
     }
     floors = ["socle 1 : vue vide", "socle 2 : page vide"]

@@ -5,3 +5,9 @@ class AgreementsConfig(AppConfig):
     name = "cadre.agreements"
     label = "agreements"
     verbose_name = "Conventions"
+
+    def ready(self):
+        from cadre.agreements.work import work
+        from cadre.core.work import register
+
+        register(work)

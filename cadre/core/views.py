@@ -1,9 +1,11 @@
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from cadre.core.history import history_entries
 from cadre.core.processings import processings
+from cadre.core.work import upcoming_for, work_for
 
 HISTORY_PREVIEW = 30  # entries shown on a record's page
 HISTORY_FULL = 500  # entries on the history page itself
@@ -11,7 +13,12 @@ HISTORY_FULL = 500  # entries on the history page itself
 
 @login_not_required
 def home(request):
-    return render(request, "core/home.html")
+    """For a signed-in user, what waits for them in their scope and their next dates (see cadre.core.work)."""
+    context = {}
+    if request.user.is_authenticated:
+        today = timezone.localdate()
+        context = {"work": work_for(request.user, today), "upcoming": upcoming_for(request.user, today)}
+    return render(request, "core/home.html", context)
 
 
 @login_not_required

@@ -5,3 +5,10 @@ class FundingConfig(AppConfig):
     name = "cadre.funding"
     label = "funding"
     verbose_name = "Financements"
+
+    def ready(self):
+        from cadre.core.work import register, register_upcoming
+        from cadre.funding.work import upcoming, work
+
+        register(work)
+        register_upcoming(upcoming)

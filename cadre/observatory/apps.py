@@ -5,3 +5,9 @@ class ObservatoryConfig(AppConfig):
     name = "cadre.observatory"
     label = "observatory"
     verbose_name = "Observatoire"
+
+    def ready(self):
+        from cadre.core.work import register
+        from cadre.observatory.work import work
+
+        register(work)
