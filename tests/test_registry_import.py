@@ -10,6 +10,7 @@ from django.urls import reverse
 from stdnum import luhn
 
 from cadre.accounts.models import Role
+from cadre.core.history import diff_records, m2m_rows
 from cadre.exchanges import registry
 from cadre.exchanges.actions import ImportRefused, apply_registry_import, record_registry_import
 from cadre.exchanges.models import ImportStatus, RegistryImport
@@ -110,8 +111,12 @@ class TestStructures:
         contact = buers.contacts.get()
         assert (contact.name, contact.position, contact.email) == ("Awa Diallo", "directrice", "direction@buers.fr")
         assert Structure.objects.get(siret=siret(2)).commune_id == "69259"
-        # Each record has its history entry, by the importer.
-        assert buers.history.get().history_user == caf69
+        # Each record has its history entry, by the importer, QPV included (the history diffs them).
+        record = buers.history.get()
+        assert record.history_user == caf69 and record.history_change_reason == "Import du répertoire"
+        assert {row.priorityarea_id for row in m2m_rows(record, Structure._meta.get_field("priority_areas"))} == {
+            "QN06921M"
+        }
         imported.refresh_from_db()
         assert imported.status == ImportStatus.APPLIED and imported.created_count == 2
 
@@ -180,7 +185,14 @@ class TestStructures:
         assert Structure.objects.count() == 0
 
     def test_an_update_reports_before_and_after_and_writes_only_changed_fields(self, admin):
-        structure = StructureFactory(siret=siret(1), name="Centre social Les Buers", phone="04 78 00 00 00")
+        structure = StructureFactory(
+            siret=siret(1),
+            name="Centre social Les Buers",
+            phone="04 78 00 00 00",
+            postal_code="69100",
+            priority_area_status="in_area",
+        )
+        structure.save_tracked(save_relations=lambda: structure.priority_areas.set(["QN06921M"]))
         approval = ApprovalFactory(
             structure=structure, starts=datetime.date(2024, 1, 1), ends=datetime.date(2026, 12, 31)
         )
@@ -210,11 +222,15 @@ class TestStructures:
         apply_registry_import(imported, actor=admin)
         structure.refresh_from_db()
         approval.refresh_from_db()
-        assert (structure.name, structure.phone, structure.version) == ("Centre social des Buers", "04 78 00 00 00", 2)
+        assert (structure.name, structure.phone, structure.version) == ("Centre social des Buers", "04 78 00 00 00", 3)
         assert approval.ends == datetime.date(2027, 12, 31) and approval.version == 2
         assert structure.contacts.get().position == "directrice générale"
         record = structure.history.latest("history_date")
         assert record.history_type == "~" and record.history_user == admin
+        # The history reads the same change (and no QPV change the import did not make).
+        assert [(c["label"], c["seen"], c["current"]) for c in diff_records(record.prev_record, record)] == [
+            ("nom", "Centre social Les Buers", "Centre social des Buers")
+        ]
 
     def test_an_unchanged_file_changes_nothing(self, admin):
         StructureFactory(siret=siret(1), name="Centre social Les Buers", postal_code="69100")

@@ -9,7 +9,7 @@ import hashlib
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # children: no relation sets
 
 from cadre.exchanges import registry, tasks
 from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport
@@ -439,8 +439,6 @@ def _apply_structures(pending, actor, report):
     if not report.ok:
         return
     now = timezone.now()
-    reason = "Import du répertoire"
-    # Structures first: the new ones get their ids, which their QPV, approvals and contacts need.
     new = [
         Structure(
             siret=entry["siret"],
@@ -449,11 +447,6 @@ def _apply_structures(pending, actor, report):
         )
         for entry in creates
     ]
-    new = bulk_create_with_history(new, Structure, batch_size=500, default_user=actor, default_change_reason=reason)
-    if any(s.pk is None for s in new):  # a database that does not return ids: read them back
-        by_siret = dict(Structure.objects.filter(siret__in=sirets).values_list("siret", "pk"))
-        for structure in new:
-            structure.pk = structure.id = by_siret[structure.siret]
     changed_fields, touched = set(), []
     for entry in updates:
         structure = structures[entry["pk"]]
@@ -463,29 +456,18 @@ def _apply_structures(pending, actor, report):
         structure.version += 1
         structure.updated_at = now
         touched.append(structure)
-    _check_scope(report, rights, touched + list(new))
+    # Someone else's import may have moved a structure meanwhile: the importer's reach, checked again.
+    _check_scope(report, rights, new, touched)
     if not report.ok:
-        transaction.set_rollback(True)
         return
-    if touched:
-        bulk_update_with_history(
-            touched,
-            Structure,
-            sorted(changed_fields | {"version", "updated_at"}),
-            batch_size=500,
-            default_user=actor,
-            default_change_reason=reason,
-        )
+    new = _bulk_create(Structure, new, actor)
+    _bulk_update(Structure, touched, changed_fields, actor)
+    created_areas = {structure.pk: entry["areas"] for entry, structure in zip(creates, new, strict=True)}
+    _replace_relation(Structure, "priority_areas", created_areas, created=True)
+    _replace_relation(Structure, "priority_areas", {e["pk"]: e["areas"] for e in updates if e["areas"] is not None})
+    _relation_history(Structure, ["priority_areas"], [*new, *touched])
     by_entry = [(entry, structure.pk) for entry, structure in zip(creates, new, strict=True)]
     by_entry += [(entry, entry["pk"]) for entry in updates]
-    through = Structure.priority_areas.through
-    replaced = [pk for entry, pk in by_entry if entry["areas"] is not None and "siret" not in entry]
-    for chunk in _chunks(replaced):
-        through.objects.filter(structure_id__in=chunk).delete()
-    through.objects.bulk_create(
-        [through(structure_id=pk, priorityarea_id=code) for entry, pk in by_entry for code in entry["areas"] or []],
-        batch_size=1000,
-    )
     new_approvals = [
         Approval(
             structure_id=pk,
@@ -496,25 +478,82 @@ def _apply_structures(pending, actor, report):
         for entry, pk in by_entry
         for a in entry["approvals"]
     ]
-    bulk_create_with_history(new_approvals, Approval, batch_size=500, default_user=actor, default_change_reason=reason)
+    bulk_create_with_history(
+        new_approvals, Approval, batch_size=BATCH, default_user=actor, default_change_reason=REASON
+    )
     _update_children(approvals, approval_entries, Approval, actor, now)
     new_contacts = [StructureContact(structure_id=pk, **c) for entry, pk in by_entry for c in entry["contacts"]]
     bulk_create_with_history(
-        new_contacts, StructureContact, batch_size=500, default_user=actor, default_change_reason=reason
+        new_contacts, StructureContact, batch_size=BATCH, default_user=actor, default_change_reason=REASON
     )
     _update_children(contacts, contact_entries, StructureContact, actor, now)
 
 
-def _check_scope(report, rights, structures):
-    """After the writes in memory: every structure still within the importer's reach (a commune may have
-    been changed by someone else's import)."""
+REASON = "Import du répertoire"
+BATCH = 500
+
+
+def _bulk_create(model, objects, actor):
+    """INSERT the new records by batches, with their history entries; returns them with their ids
+    (PostgreSQL and SQLite ≥ 3.35 return them from the INSERT)."""
+    objects = model.objects.bulk_create(objects, batch_size=BATCH)
+    model.history.bulk_history_create(objects, batch_size=BATCH, default_user=actor, default_change_reason=REASON)
+    return objects
+
+
+def _bulk_update(model, objects, fields, actor):
+    if objects:
+        model.objects.bulk_update(objects, sorted(set(fields) | {"version", "updated_at"}), batch_size=BATCH)
+        model.history.bulk_history_create(
+            objects, batch_size=BATCH, update=True, default_user=actor, default_change_reason=REASON
+        )
+
+
+def _replace_relation(model, name, sets, created=False):
+    """Set the relation `name` of each record (pk → target ids) to exactly the ids given."""
+    field = model._meta.get_field(name)
+    through = field.remote_field.through
+    source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+    if not created:
+        for chunk in _chunks(sets):
+            through.objects.filter(**{f"{source}__in": chunk}).delete()
+    through.objects.bulk_create(
+        [through(**{source: pk, target: code}) for pk, codes in sets.items() for code in codes], batch_size=1000
+    )
+
+
+def _relation_history(model, names, objects):
+    """Relation sets in the history entries just written, as they now stand: the history diffs them, as
+    after a form save (simple-history's bulk writes leave them out)."""
+    pks = [o.pk for o in objects]
+    records = {}
+    for chunk in _chunks(pks):
+        # The newest entry of each record: the one written by this import.
+        entries = model.history.filter(id__in=chunk).order_by("id", "history_date", "history_id")
+        records.update(dict(entries.values_list("id", "history_id")))
+    for name in names:
+        field = model._meta.get_field(name)
+        through, m2m_model = field.remote_field.through, model._history_recorder.m2m_models[field]
+        source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+        rows = []
+        for chunk in _chunks(pks):
+            for row_id, pk, code in through.objects.filter(**{f"{source}__in": chunk}).values_list(
+                "id", source, target
+            ):
+                rows.append(m2m_model(id=row_id, history_id=records[pk], **{source: pk, target: code}))
+        m2m_model.objects.bulk_create(rows, batch_size=1000)
+
+
+def _check_scope(report, rights, created, updated):
+    """Every structure the import writes within the importer's reach (a commune may have been changed
+    by someone else meanwhile)."""
     if rights.admin:
         return
     communes = {}
-    for chunk in _chunks({s.commune_id for s in structures}):
+    for chunk in _chunks({s.commune_id for s in [*created, *updated]}):
         communes.update({c.pk: c for c in Commune.objects.filter(pk__in=chunk)})
-    for structure in structures:
-        if not rights.may_edit(communes[structure.commune_id], structure if structure.version > 1 else None):
+    for structure, existing in [(s, None) for s in created] + [(s, s) for s in updated]:
+        if not rights.may_edit(communes[structure.commune_id], existing):
             report.add(f"la structure « {structure.name} » serait hors de votre périmètre.")
 
 
@@ -533,9 +572,9 @@ def _update_children(rows, entries, model, actor, now):
         [rows[entry["pk"]] for entry in entries],
         model,
         sorted(fields | {"version", "updated_at"}),
-        batch_size=500,
+        batch_size=BATCH,
         default_user=actor,
-        default_change_reason="Import du répertoire",
+        default_change_reason=REASON,
     )
 
 
@@ -554,9 +593,9 @@ def _apply_partners(pending, actor, report):
             )
     if not report.ok:
         return
-    now, reason = timezone.now(), "Import du répertoire"
+    now = timezone.now()
     new = [Partner(**entry["fields"]) for entry in creates]
-    new = bulk_create_with_history(new, Partner, batch_size=500, default_user=actor, default_change_reason=reason)
+    new = _bulk_create(Partner, new, actor)
     fields = set()
     for entry in updates:
         partner = partners[entry["pk"]]
@@ -565,23 +604,13 @@ def _apply_partners(pending, actor, report):
             fields.add(key)
         partner.version += 1
         partner.updated_at = now
-    if updates:
-        bulk_update_with_history(
-            [partners[entry["pk"]] for entry in updates],
-            Partner,
-            sorted(fields | {"version", "updated_at"}),
-            batch_size=500,
-            default_user=actor,
-            default_change_reason=reason,
-        )
+    _bulk_update(Partner, [partners[entry["pk"]] for entry in updates], fields, actor)
     pairs = [(entry, p.pk) for entry, p in zip(creates, new, strict=True)] + [(e, e["pk"]) for e in updates]
-    for relation, column in (("departments", "department_id"), ("communes", "commune_id")):
-        through = getattr(Partner, relation).through
-        replaced = [pk for entry, pk in pairs if entry[relation] is not None]
-        through.objects.filter(partner_id__in=replaced).delete()
-        through.objects.bulk_create(
-            [through(partner_id=pk, **{column: code}) for entry, pk in pairs for code in entry[relation] or []]
+    for relation in ("departments", "communes"):
+        _replace_relation(
+            Partner, relation, {pk: entry[relation] for entry, pk in pairs if entry[relation] is not None}
         )
+    _relation_history(Partner, ["departments", "communes"], [*new, *(partners[e["pk"]] for e in updates)])
 
 
 def apply_registry_import(registry_import, *, actor):
