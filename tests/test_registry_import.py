@@ -264,8 +264,45 @@ class TestStructures:
         marseille = line(siret=siret(2), commune="13203", postal_code="")
         imported = check(caf69, csv_file([line(), marseille]))
         assert errors_of(imported) == [
-            (3, "Commune", "cette commune est hors de votre périmètre : la structure en sortirait.")
+            (
+                3,
+                "Commune",
+                "cette structure serait hors de votre périmètre : choisissez une commune de votre territoire (ou "
+                "votre fédération d'adhésion).",
+            )
         ]
+
+    def test_a_federation_imports_its_member_structures(self):
+        federation = PartnerFactory(
+            name="Fédération des centres sociaux du Rhône", short_name="FCS 69", kind=PartnerKind.FEDERATION
+        )
+        editor = member(UserFactory(), federation, Role.EDITOR)
+        content = csv_file([line(federation="fcs 69"), line(siret=siret(2), name="Hors fédération")])
+        imported = check(editor, content)
+        assert [(row, header) for row, header, _ in errors_of(imported)] == [(3, "Commune")]
+        imported = check(editor, csv_file([line(federation="FCS 69")]))
+        apply_registry_import(imported, actor=editor)
+        assert Structure.objects.get().federation == federation
+
+    def test_an_unknown_federation(self, admin):
+        imported = check(admin, csv_file([line(federation="Fédération imaginaire")]))
+        assert errors_of(imported) == [
+            (
+                2,
+                "Fédération d'adhésion",
+                "aucune fédération partenaire ne s'appelle « Fédération imaginaire » (nom, sigle ou SIRET).",
+            )
+        ]
+
+    def test_codes_typed_as_numbers_keep_their_zeros_and_the_help_line_is_skipped(self, admin):
+        help_line = [registry._help_line(c) for c in registry.STRUCTURE_COLUMNS]
+        assert siret(1).startswith("0000000")
+        row = line(siret=int(siret(1)), commune=13203, postal_code=13003)
+        imported = check(admin, xlsx_file([help_line, row]), "registre.xlsx")
+        assert imported.is_ready, errors_of(imported)
+        assert imported.row_count == 1
+        apply_registry_import(imported, actor=admin)
+        assert Structure.objects.get().siret == siret(1)
 
     def test_only_the_caf_records_approvals(self):
         federation = PartnerFactory(kind=PartnerKind.FEDERATION, departments=["69"])
@@ -290,7 +327,7 @@ class TestStructures:
         assert "colonne inconnue « Couleur » : voir le modèle." in reasons
         assert "la colonne « Commune » manque (voir le modèle)." in reasons
 
-    def test_two_thousand_rows(self, admin):
+    def test_two_thousand_rows_one_bad_cell_then_corrected(self, admin):
         rows = [
             line(
                 siret=siret(n),
@@ -301,6 +338,11 @@ class TestStructures:
             )
             for n in range(1, 2001)
         ]
+        rows[1233][HEADERS.index("Commune")] = "Villeurbane"
+        imported = check(admin, xlsx_file(rows), "registre.xlsx")
+        assert [(row, header) for row, header, _ in errors_of(imported)] == [(1235, "Commune")]
+        assert imported.pending is None
+        rows[1233][HEADERS.index("Commune")] = "Villeurbanne"
         imported = check(admin, xlsx_file(rows), "registre.xlsx")
         assert imported.is_ready and imported.created_count == 2000
         apply_registry_import(imported, actor=admin)

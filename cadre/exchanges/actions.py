@@ -405,6 +405,11 @@ def _dates(fields):
 DATE_KEYS = {"first_approval_date", "starts", "ends", "board", "board_decision_date"}
 
 
+def _attname(key):
+    """A field of the import's writes as the model stores it: the related ones by id."""
+    return f"{key}_id" if key in registry.FOREIGN_KEYS else key
+
+
 def _serialise_registry():
     """One registry import applies at a time: two files creating the same SIRET cannot both pass."""
     if connection.vendor == "postgresql":
@@ -440,19 +445,15 @@ def _apply_structures(pending, actor, report):
         return
     now = timezone.now()
     new = [
-        Structure(
-            siret=entry["siret"],
-            **_dates({k: v for k, v in entry["fields"].items() if k != "commune"}),
-            commune_id=entry["fields"]["commune"],
-        )
+        Structure(siret=entry["siret"], **{_attname(k): v for k, v in _dates(entry["fields"]).items()})
         for entry in creates
     ]
     changed_fields, touched = set(), []
     for entry in updates:
         structure = structures[entry["pk"]]
         for key, value in _dates(entry["fields"]).items():
-            setattr(structure, "commune_id" if key == "commune" else key, value)
-            changed_fields.add("commune" if key == "commune" else key)
+            setattr(structure, _attname(key), value)
+            changed_fields.add(key)
         structure.version += 1
         structure.updated_at = now
         touched.append(structure)
@@ -552,8 +553,8 @@ def _check_scope(report, rights, created, updated):
     communes = {}
     for chunk in _chunks({s.commune_id for s in [*created, *updated]}):
         communes.update({c.pk: c for c in Commune.objects.filter(pk__in=chunk)})
-    for structure, existing in [(s, None) for s in created] + [(s, s) for s in updated]:
-        if not rights.may_edit(communes[structure.commune_id], existing):
+    for structure in [*created, *updated]:
+        if not rights.may_edit(communes[structure.commune_id], structure.federation_id, structure.pk):
             report.add(f"la structure « {structure.name} » serait hors de votre périmètre.")
 
 

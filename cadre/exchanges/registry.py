@@ -59,6 +59,7 @@ STRUCTURE_COLUMNS = [
     Column("management", "Mode de gestion", "voir la feuille « Valeurs autorisées »", True),
     Column("manager_name", "Gestionnaire", "association, collectivité ou organisme qui gère"),
     Column("rna", "Numéro RNA", "associations : W suivi de 9 chiffres"),
+    Column("federation", "Fédération d'adhésion", "nom, sigle ou SIRET d'une fédération partenaire"),
     Column("address", "Adresse", ""),
     Column("address_complement", "Complément d'adresse", ""),
     Column("postal_code", "Code postal", "5 chiffres ; départage les communes de même nom"),
@@ -102,6 +103,7 @@ STRUCTURE_FIELDS = [
     "management",
     "manager_name",
     "rna",
+    "federation",
     "address",
     "address_complement",
     "postal_code",
@@ -114,6 +116,7 @@ STRUCTURE_FIELDS = [
 ]
 PARTNER_FIELDS = ["name", "short_name", "kind", "siret", "address", "email", "phone", "website"]
 CONTACT_FIELDS = ["position", "email", "phone"]
+FOREIGN_KEYS = {"commune", "federation"}
 DATE_FIELDS = {
     "first_approval_date",
     "approval_starts",
@@ -129,6 +132,8 @@ CHOICES = {
     "priority_area_status": PriorityAreaStatus,
     "approval_kind": ApprovalKind,
 }
+# Codes a spreadsheet may have turned into numbers, with their width.
+CODE_WIDTHS = {"siret": 14, "postal_code": 5, "commune": 5, "departments": 2}
 LIST_SPLIT = re.compile(r"[\s,;]+")
 INSEE_CODE = re.compile(r"(?:\d{5}|2[AB]\d{3})", re.IGNORECASE)
 LABELLED_CODE = re.compile(r"\((\d{5}|2[AB]\d{3})\)\s*$", re.IGNORECASE)
@@ -159,16 +164,24 @@ def allowed_values(target):
     return ["Colonne", "Valeur (libellé)", "ou code"], rows
 
 
+def _help_line(column):
+    return f"{column.help}{' (obligatoire)' if column.required else ''}".strip()
+
+
 def template_xlsx(target):
     """An empty file to fill: the columns with a line saying what each holds, and the allowed values."""
     columns = COLUMNS[target]
     workbook = new_workbook()
-    example = [f"{c.help}{' (obligatoire)' if c.required else ''}".strip() for c in columns]
+    example = [_help_line(c) for c in columns]
     add_table_sheet(workbook, TEMPLATE_SHEET[target], [c.header for c in columns], [example], wrap=True)
     headers, rows = allowed_values(target)
     add_table_sheet(workbook, VALUES_SHEET, headers, rows)
     notes = [
-        ["Une ligne par " + ("structure" if target == STRUCTURES else "partenaire") + " ; effacez la ligne d'aide."],
+        [
+            "Une ligne par "
+            + ("structure" if target == STRUCTURES else "partenaire")
+            + " ; la ligne d'aide, si vous la gardez, est ignorée."
+        ],
         ["Une case vide laisse inchangée la valeur déjà enregistrée."],
         ["Les listes fermées acceptent le libellé ou le code de la feuille « Valeurs autorisées »."],
     ]
@@ -330,11 +343,26 @@ class Sheet:
             if column.required and column.key not in self.index:
                 report.add(f"la colonne « {column.header} » manque (voir le modèle).", number)
         self.headers = {c.key: c.header for c in columns}
-        self.rows = [(n, cells) for n, cells in table.rows if n > number and any(_text(c) for c in cells)]
+        self.help = {c.key: _plain(_help_line(c)) for c in columns}
+        self.rows = [
+            (n, cells)
+            for n, cells in table.rows
+            if n > number and any(_text(c) for c in cells) and not self._is_help(cells)
+        ]
+
+    def _is_help(self, cells):
+        """The template's line saying what each column holds, left in the file: not a row to import."""
+        filled = {key: _plain(_text(self.raw(cells, key))) for key in self.index}
+        filled = {key: text for key, text in filled.items() if text}
+        return bool(filled) and all(text == self.help[key] for key, text in filled.items())
 
     def raw(self, cells, key):
         position = self.index.get(key)
-        return cells[position] if position is not None and position < len(cells) else None
+        raw = cells[position] if position is not None and position < len(cells) else None
+        if key in CODE_WIDTHS and isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw == int(raw):
+            # A code typed in a spreadsheet cell becomes a number and loses its leading zeros (01053 → 1053).
+            return str(int(raw)).zfill(CODE_WIDTHS[key])
+        return raw
 
     def error(self, message, number, key, name=""):
         self.report.add(message, number, self.index.get(key), self.headers.get(key, ""), name)
@@ -415,6 +443,26 @@ class Communes:
         return candidates[0]
 
 
+class Federations:
+    """The federations a file may name, by SIRET, name or acronym (accents and case ignored)."""
+
+    def __init__(self):
+        self.by_key = {}
+        for federation in Partner.objects.federations():
+            for key in {federation.siret, _plain(federation.name), _plain(federation.short_name)} - {""}:
+                self.by_key.setdefault(key, []).append(federation)
+
+    def find(self, raw):
+        text = _text(raw)
+        digits = "".join(text.split())
+        found = self.by_key.get(digits if digits.isdigit() else _plain(text), [])
+        if not found:
+            raise CellError(f"aucune fédération partenaire ne s'appelle « {text[:40]} » (nom, sigle ou SIRET).")
+        if len(found) > 1:
+            raise CellError(f"plusieurs fédérations répondent à « {text[:40]} » : indiquez leur SIRET.")
+        return found[0]
+
+
 def _areas(codes):
     found = {}
     for chunk in _chunked(codes):
@@ -425,7 +473,7 @@ def _areas(codes):
 def _structures_by_siret(sirets):
     found = {}
     for chunk in _chunked(sirets):
-        for structure in Structure.objects.filter(siret__in=chunk).select_related("commune"):
+        for structure in Structure.objects.filter(siret__in=chunk).select_related("commune", "federation"):
             found.setdefault(structure.siret, structure)
     return found
 
@@ -470,12 +518,9 @@ class Rights:
     def _in(commune, departments, communes):
         return commune.department_id in departments or commune.code in communes or commune.parent_id in communes
 
-    def may_edit(self, commune, structure=None):
-        if self.admin:
-            return True
-        if structure is not None and (
-            structure.pk in self.structure_ids or structure.federation_id in self.federations
-        ):
+    def may_edit(self, commune, federation_id=None, structure_id=None):
+        """Whether a structure with this commune and federation (and id, when stored) is in reach."""
+        if self.admin or structure_id in self.structure_ids or federation_id in self.federations:
             return True
         return self._in(commune, self.departments, self.communes)
 
@@ -549,6 +594,7 @@ def check_structures(user, name, content, progress=None):
     for chunk in _chunked(rnas):
         rna_owners.update(dict(Structure.objects.filter(rna__in=chunk).values_list("rna", "siret")))
     rights = Rights(user)
+    federations = Federations()
     for position, row in enumerate(rows):
         if progress and position % 200 == 0:
             progress(int(90 * position / max(len(rows), 1)))
@@ -593,6 +639,7 @@ def check_structures(user, name, content, progress=None):
                 if not row.text(key):
                     row.fail(f"« {sheet.headers[key]} » est obligatoire pour une nouvelle structure.", key)
         values["commune"] = commune
+        values["federation"] = row.get("federation", federations.find)
         if siret is None:
             continue
         # The structure as it will be: the file's values over the stored ones.
@@ -628,14 +675,17 @@ def check_structures(user, name, content, progress=None):
             problem = probe.check_priority_areas([areas[c] for c in final_areas])
             if problem:
                 row.fail(problem, "priority_areas" if row.text("priority_areas") else "priority_area_status")
-        if final["commune"] is not None and not rights.may_edit(final["commune"], structure):
-            if structure is not None and not rights.may_edit(structure.commune, structure):
-                row.fail("cette structure n'est pas dans votre périmètre : vous ne pouvez pas la modifier.", "siret")
-            else:
-                row.fail(
-                    "cette commune est hors de votre périmètre : la structure en sortirait.",
-                    "commune",
-                )
+        # As the form: the importer must reach the structure as it is, and as it will be.
+        if structure is not None and not rights.may_edit(structure.commune, structure.federation_id, structure.pk):
+            row.fail("cette structure n'est pas dans votre périmètre : vous ne pouvez pas la modifier.", "siret")
+        elif final["commune"] is not None and not rights.may_edit(
+            final["commune"], final["federation"].pk if final["federation"] else None, structure and structure.pk
+        ):
+            row.fail(
+                "cette structure serait hors de votre périmètre : choisissez une commune de votre territoire (ou "
+                "votre fédération d'adhésion).",
+                "federation" if row.text("federation") else "commune",
+            )
         new_approvals, approval_updates = _check_approvals(row, values, final, structure, approvals, rights)
         contact = _check_contact(row, structure, contacts)
         if row.failed:
@@ -709,7 +759,7 @@ def _check_contact(row, structure, contacts):
 
 def _record_structure(report, row, siret, values, final, structure, chosen, current_areas):
     fields = {
-        k: _json(v.pk if k == "commune" else v) for k, v in values.items() if k in STRUCTURE_FIELDS and v is not None
+        k: _json(v.pk if k in FOREIGN_KEYS else v) for k, v in values.items() if k in STRUCTURE_FIELDS and v is not None
     }
     if structure is None:
         report.created += 1
@@ -731,10 +781,11 @@ def _record_structure(report, row, siret, values, final, structure, chosen, curr
         if key not in STRUCTURE_FIELDS or value is None:
             continue
         before = getattr(structure, key)
-        if key == "commune":
-            if value.pk != structure.commune_id:
+        if key in FOREIGN_KEYS:
+            if value.pk != getattr(structure, f"{key}_id"):
                 changed[key] = value.pk
-                report.change(row.number, structure.name, "commune", structure.commune.name, value.name)
+                label = str(_model_field(Structure, key).verbose_name)
+                report.change(row.number, structure.name, label, before.name if before else "", value.name)
         elif before != value:
             changed[key] = _json(value)
             report.change(
