@@ -250,6 +250,22 @@ class TestStructures:
         assert imported.status == ImportStatus.DRY_RUN_FAILED
         assert "a été modifiée depuis la vérification" in imported.report["errors"][0]["reason"]
 
+    def test_an_approval_changed_after_the_dry_run_refuses_the_import(self, admin):
+        structure = StructureFactory(siret=siret(1))
+        approval = ApprovalFactory(
+            structure=structure, starts=datetime.date(2024, 1, 1), ends=datetime.date(2026, 12, 31)
+        )
+        imported = check(admin, csv_file([line(approval_starts="01/01/2024", approval_ends="31/12/2027")]))
+        assert imported.is_ready
+        approval.notes = "Revu en commission"
+        approval.save_tracked(expected_version=1, user=admin)
+        with pytest.raises(ImportRefused):
+            apply_registry_import(imported, actor=admin)
+        approval.refresh_from_db()
+        assert approval.ends == datetime.date(2026, 12, 31)
+        imported.refresh_from_db()
+        assert imported.report["errors"][0]["reason"].startswith("un agrément a été modifié depuis la vérification")
+
     def test_two_imports_creating_the_same_siret_cannot_both_apply(self, admin):
         first = check(admin, csv_file([line(name="Premier")]))
         second = check(admin, csv_file([line(name="Second")]))
@@ -365,6 +381,25 @@ class TestStructures:
         assert imported.is_applied and Structure.objects.count() == 3
 
 
+def test_the_page_follows_the_worker(client, admin):
+    """While the worker checks a file, its page says so and htmx asks again for the state alone."""
+    imported = RegistryImport.objects.create(
+        target=registry.STRUCTURES,
+        file_name="grand.xlsx",
+        content=b"x",
+        sha256="0",
+        uploaded_by=admin,
+        status=ImportStatus.CHECKING,
+        progress=40,
+    )
+    client.force_login(admin)
+    url = reverse("exchanges:registry_import_detail", args=[imported.uuid])
+    page = client.get(url).content.decode()
+    assert "Vérification du fichier en cours" in page and 'value="40"' in page and f'hx-get="{url}"' in page
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<div id="import-state"') and "<html" not in fragment
+
+
 def _upload(name, content):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -465,6 +500,25 @@ class TestPartners:
         assert found["Type de partenaire"].startswith("valeur inconnue « Banque »")
         assert found["Départements couverts"] == "département inconnu : 99."
         assert found["Communes couvertes"] == "aucune commune n'a le code INSEE 00000."
+
+    def test_the_partners_template(self, admin):
+        workbook = openpyxl.load_workbook(io.BytesIO(registry.template_xlsx(registry.PARTNERS)))
+        assert [c.value for c in workbook["Partenaires"][1]] == PARTNER_HEADERS
+        values = {(r[0], r[1]) for r in workbook["Valeurs autorisées"].iter_rows(min_row=2, values_only=True)}
+        assert ("Type de partenaire", "Fédération des centres sociaux") in values
+
+    def test_a_partner_changed_after_the_dry_run_refuses_the_import(self, admin):
+        partner = PartnerFactory(name="Ville de Vénissieux", kind=PartnerKind.COMMUNE)
+        imported = check(
+            admin, csv_file([partner_line(phone="04 72 21 44 44")], PARTNER_HEADERS), target=registry.PARTNERS
+        )
+        assert imported.updated_count == 1
+        partner.phone = "04 00 00 00 00"
+        partner.save_tracked(expected_version=1, user=admin)
+        with pytest.raises(ImportRefused):
+            apply_registry_import(imported, actor=admin)
+        partner.refresh_from_db()
+        assert partner.phone == "04 00 00 00 00"
 
     def test_only_administrators_import_partners(self, client, caf69):
         client.force_login(caf69)
