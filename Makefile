@@ -13,7 +13,7 @@ TEST_SETTINGS := config.test_settings
 TEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages bench-scdl clean
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages bench-scdl bench-registry clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,9 @@ bench-pages: install-dev
 
 bench-scdl: install-dev
 	$(PY) benchmarks/scdl.py
+
+bench-registry: install-dev
+	$(PY) benchmarks/registry.py
 
 bench-indicators: install-dev
 	$(PY) benchmarks/indicators.py

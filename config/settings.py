@@ -233,6 +233,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 CADRE_DOCUMENT_MAX_BYTES = int(os.environ.get("CADRE_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024))
 CADRE_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_BYTES", 512 * 1024))
 CADRE_IMPORT_INLINE_MAX_WRITES = int(os.environ.get("CADRE_IMPORT_INLINE_MAX_WRITES", 20_000))
+# Registry imports (structures, partners): a file of more rows than this is applied by the worker.
+CADRE_REGISTRY_INLINE_MAX_ROWS = int(os.environ.get("CADRE_REGISTRY_INLINE_MAX_ROWS", 500))
 
 # Open data: no public value resting on fewer structures than this (statistical secrecy).
 CADRE_OPEN_DATA_MIN_STRUCTURES = int(os.environ.get("CADRE_OPEN_DATA_MIN_STRUCTURES", 5))

@@ -327,6 +327,10 @@ from tests import access_accounts  # noqa: E402 — two-factor authentication an
 
 MATRIX.update(access_accounts.ROWS)
 
+from tests import access_registry  # noqa: E402 — the registry import (structures, partners)
+
+MATRIX.update(access_registry.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

@@ -3,16 +3,23 @@
 Large files are checked and applied by the worker (`tasks.py`): their page follows the progress.
 """
 
+import datetime
 import hashlib
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # children: no relation sets
 
-from cadre.exchanges import tasks
-from cadre.exchanges.models import AnswerImport, ImportStatus
+from cadre.exchanges import registry, tasks
+from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport
 from cadre.exchanges.observatory import CHUNK, FileRefused, check_file, pending_writes, recheck
 from cadre.observatory.models import Answer, Submission, SubmissionEvent, SubmissionStatus
+from cadre.partners import permissions as partner_permissions
+from cadre.partners.models import Partner
+from cadre.structures import permissions as structure_permissions
+from cadre.structures.models import Approval, Structure, StructureContact
+from cadre.territories.models import Commune
 
 ANSWER_FIELDS = ["number", "text", "codes", "version", "updated_by", "updated_at"]
 
@@ -275,6 +282,414 @@ def apply_in_background(answer_import_pk, actor_pk):
         pass  # the import says why, on its page
     except Exception:
         AnswerImport.objects.filter(pk=answer_import_pk, status=ImportStatus.APPLYING).update(
+            status=ImportStatus.READY,
+            message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
+            "l'erreur se répète, prévenez l'administrateur.",
+        )
+        raise
+
+
+# -- the registry: structures and partners -------------------------------------------------------
+
+
+def _registry_checked(report):
+    return {
+        "status": ImportStatus.READY if report.ok else ImportStatus.DRY_RUN_FAILED,
+        "report": report.as_json(),
+        "pending": RegistryImport.pack(report.pending) if report.ok else None,
+        "checked_at": timezone.now(),
+        "progress": 100,
+        "message": "",
+        "row_count": report.rows,
+        "created_count": report.created,
+        "updated_count": report.updated,
+        "error_count": report.error_count,
+    }
+
+
+def _new_registry_import(target, user, name, content, **fields):
+    return RegistryImport(
+        target=target,
+        file_name=name[:255],
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=user,
+        **fields,
+    )
+
+
+def record_registry_import(target, user, name, content, report=None):
+    """Store an uploaded registry file with its dry-run report (checked here unless `report` is given).
+    FileRefused when the file cannot be read at all: nothing is stored then."""
+    if report is None:
+        report = registry.check_file(target, user, name, content)
+    registry_import = _new_registry_import(target, user, name, content, **_registry_checked(report))
+    registry_import.save()
+    return registry_import
+
+
+def upload_registry_import(target, user, name, content):
+    """Store a large file for the worker to check; its page follows the progress."""
+    registry_import = _new_registry_import(target, user, name, content, status=ImportStatus.CHECKING)
+    registry_import.save()
+    tasks.check_registry_import.enqueue(registry_import.pk)
+    return registry_import
+
+
+def check_registry_import(registry_import_pk):
+    """The dry run of a stored registry file, as the worker runs it."""
+    registry_import = RegistryImport.objects.select_related("uploaded_by").get(pk=registry_import_pk)
+    if registry_import.status != ImportStatus.CHECKING:
+        return
+
+    def progress(share):
+        RegistryImport.objects.filter(pk=registry_import.pk).update(progress=share)
+
+    try:
+        report = registry.check_file(
+            registry_import.target,
+            registry_import.uploaded_by,
+            registry_import.file_name,
+            bytes(registry_import.content),
+            progress=progress,
+        )
+    except FileRefused as refused:
+        fields = {"status": ImportStatus.DRY_RUN_FAILED, "message": str(refused), "checked_at": timezone.now()}
+    except Exception:
+        RegistryImport.objects.filter(pk=registry_import.pk).update(
+            status=ImportStatus.DRY_RUN_FAILED,
+            message="La vérification a échoué sur une erreur inattendue. Déposez le fichier à nouveau ; si l'erreur "
+            "se répète, prévenez l'administrateur.",
+        )
+        raise
+    else:
+        fields = _registry_checked(report)
+    RegistryImport.objects.filter(pk=registry_import.pk).update(**fields)
+
+
+def _locked(model, entries):
+    """The stored rows of `entries` (pk, version), locked until the end of the transaction."""
+    rows = {}
+    for chunk in _chunks([entry["pk"] for entry in entries]):
+        rows.update({row.pk: row for row in model.objects.select_for_update().filter(pk__in=chunk)})
+    return rows
+
+
+def _stale(report, entries, rows, noun):
+    """Errors for the records changed (or deleted) since the dry run read them."""
+    for entry in entries:
+        row = rows.get(entry["pk"])
+        if row is None:
+            report.add(
+                f"{noun} a été supprimé{'e' if noun.startswith('la') else ''} depuis la vérification.",
+                entry.get("row"),
+                name=entry.get("name", ""),
+            )
+        elif row.version != entry["version"]:
+            report.add(
+                f"{noun} a été modifié{'e' if noun.startswith('la') else ''} depuis la vérification du fichier "
+                f"(le {timezone.localtime(row.updated_at):%d/%m/%Y à %H:%M}) : déposez le fichier à nouveau pour "
+                "voir les changements.",
+                entry.get("row"),
+                name=entry.get("name", ""),
+            )
+
+
+def _dates(fields):
+    return {
+        key: datetime.date.fromisoformat(value) if key in DATE_KEYS and isinstance(value, str) else value
+        for key, value in fields.items()
+    }
+
+
+DATE_KEYS = {"first_approval_date", "starts", "ends", "board", "board_decision_date"}
+
+
+def _attname(key):
+    """A field of the import's writes as the model stores it: the related ones by id."""
+    return f"{key}_id" if key in registry.FOREIGN_KEYS else key
+
+
+def _serialise_registry():
+    """One registry import applies at a time: two files creating the same SIRET cannot both pass."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('cadre-registry-import'))")
+
+
+def _apply_structures(pending, actor, report):
+    creates, updates = pending["creates"], pending["updates"]
+    structures = _locked(Structure, updates)
+    _stale(report, updates, structures, "la structure")
+    sirets = [entry["siret"] for entry in creates]
+    taken = set()
+    for chunk in _chunks(sirets):
+        taken |= set(Structure.objects.filter(siret__in=chunk).values_list("siret", flat=True))
+    for entry in creates:
+        if entry["siret"] in taken:
+            report.add(
+                f"une structure de SIRET {entry['siret']} a été créée depuis la vérification : déposez le fichier à "
+                "nouveau (la ligne la mettra à jour).",
+                entry["row"],
+            )
+    approval_entries = [u for entry in updates for u in entry["approval_updates"]]
+    contact_entries = [u for entry in updates for u in entry["contact_updates"]]
+    approvals = _locked(Approval, approval_entries)
+    contacts = _locked(StructureContact, contact_entries)
+    _stale(report, approval_entries, approvals, "un agrément")
+    _stale(report, contact_entries, contacts, "un contact")
+    rights = registry.Rights(actor)
+    if not rights.admin and not structure_permissions.can_create_structure(actor):
+        report.add("vous n'avez plus le droit de modifier le répertoire.")
+    if not report.ok:
+        return
+    now = timezone.now()
+    new = [
+        Structure(siret=entry["siret"], **{_attname(k): v for k, v in _dates(entry["fields"]).items()})
+        for entry in creates
+    ]
+    changed_fields, touched = set(), []
+    for entry in updates:
+        structure = structures[entry["pk"]]
+        for key, value in _dates(entry["fields"]).items():
+            setattr(structure, _attname(key), value)
+            changed_fields.add(key)
+        structure.version += 1
+        structure.updated_at = now
+        touched.append(structure)
+    # Someone else's import may have moved a structure meanwhile: the importer's reach, checked again.
+    _check_scope(report, rights, new, touched)
+    if not report.ok:
+        return
+    new = _bulk_create(Structure, new, actor)
+    _bulk_update(Structure, touched, changed_fields, actor)
+    created_areas = {structure.pk: entry["areas"] for entry, structure in zip(creates, new, strict=True)}
+    _replace_relation(Structure, "priority_areas", created_areas, created=True)
+    _replace_relation(Structure, "priority_areas", {e["pk"]: e["areas"] for e in updates if e["areas"] is not None})
+    _relation_history(Structure, ["priority_areas"], [*new, *touched])
+    by_entry = [(entry, structure.pk) for entry, structure in zip(creates, new, strict=True)]
+    by_entry += [(entry, entry["pk"]) for entry in updates]
+    new_approvals = [
+        Approval(
+            structure_id=pk,
+            kind=a["kind"],
+            **_dates({"starts": a["starts"], "ends": a["ends"]}),
+            board_decision_date=_dates({"board": a["board"]})["board"],
+        )
+        for entry, pk in by_entry
+        for a in entry["approvals"]
+    ]
+    bulk_create_with_history(
+        new_approvals, Approval, batch_size=BATCH, default_user=actor, default_change_reason=REASON
+    )
+    _update_children(approvals, approval_entries, Approval, actor, now)
+    new_contacts = [StructureContact(structure_id=pk, **c) for entry, pk in by_entry for c in entry["contacts"]]
+    bulk_create_with_history(
+        new_contacts, StructureContact, batch_size=BATCH, default_user=actor, default_change_reason=REASON
+    )
+    _update_children(contacts, contact_entries, StructureContact, actor, now)
+
+
+REASON = "Import du répertoire"
+BATCH = 500
+
+
+def _bulk_create(model, objects, actor):
+    """INSERT the new records by batches, with their history entries; returns them with their ids
+    (PostgreSQL and SQLite ≥ 3.35 return them from the INSERT)."""
+    objects = model.objects.bulk_create(objects, batch_size=BATCH)
+    model.history.bulk_history_create(objects, batch_size=BATCH, default_user=actor, default_change_reason=REASON)
+    return objects
+
+
+def _bulk_update(model, objects, fields, actor):
+    if objects:
+        model.objects.bulk_update(objects, sorted(set(fields) | {"version", "updated_at"}), batch_size=BATCH)
+        model.history.bulk_history_create(
+            objects, batch_size=BATCH, update=True, default_user=actor, default_change_reason=REASON
+        )
+
+
+def _replace_relation(model, name, sets, created=False):
+    """Set the relation `name` of each record (pk → target ids) to exactly the ids given."""
+    field = model._meta.get_field(name)
+    through = field.remote_field.through
+    source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+    if not created:
+        for chunk in _chunks(sets):
+            through.objects.filter(**{f"{source}__in": chunk}).delete()
+    through.objects.bulk_create(
+        [through(**{source: pk, target: code}) for pk, codes in sets.items() for code in codes], batch_size=1000
+    )
+
+
+def _relation_history(model, names, objects):
+    """Relation sets in the history entries just written, as they now stand: the history diffs them, as
+    after a form save (simple-history's bulk writes leave them out)."""
+    pks = [o.pk for o in objects]
+    records = {}
+    for chunk in _chunks(pks):
+        # The newest entry of each record: the one written by this import.
+        entries = model.history.filter(id__in=chunk).order_by("id", "history_date", "history_id")
+        records.update(dict(entries.values_list("id", "history_id")))
+    for name in names:
+        field = model._meta.get_field(name)
+        through, m2m_model = field.remote_field.through, model._history_recorder.m2m_models[field]
+        source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+        rows = []
+        for chunk in _chunks(pks):
+            for row_id, pk, code in through.objects.filter(**{f"{source}__in": chunk}).values_list(
+                "id", source, target
+            ):
+                rows.append(m2m_model(id=row_id, history_id=records[pk], **{source: pk, target: code}))
+        m2m_model.objects.bulk_create(rows, batch_size=1000)
+
+
+def _check_scope(report, rights, created, updated):
+    """Every structure the import writes within the importer's reach (a commune may have been changed
+    by someone else meanwhile)."""
+    if rights.admin:
+        return
+    communes = {}
+    for chunk in _chunks({s.commune_id for s in [*created, *updated]}):
+        communes.update({c.pk: c for c in Commune.objects.filter(pk__in=chunk)})
+    for structure in [*created, *updated]:
+        if not rights.may_edit(communes[structure.commune_id], structure.federation_id, structure.pk):
+            report.add(f"la structure « {structure.name} » serait hors de votre périmètre.")
+
+
+def _update_children(rows, entries, model, actor, now):
+    if not entries:
+        return
+    fields = set()
+    for entry in entries:
+        row = rows[entry["pk"]]
+        for key, value in _dates(entry["fields"]).items():
+            setattr(row, key, value)
+            fields.add(key)
+        row.version += 1
+        row.updated_at = now
+    bulk_update_with_history(
+        [rows[entry["pk"]] for entry in entries],
+        model,
+        sorted(fields | {"version", "updated_at"}),
+        batch_size=BATCH,
+        default_user=actor,
+        default_change_reason=REASON,
+    )
+
+
+def _apply_partners(pending, actor, report):
+    creates, updates = pending["creates"], pending["updates"]
+    partners = _locked(Partner, updates)
+    _stale(report, updates, partners, "le partenaire")
+    if not partner_permissions.can_create_partner(actor):
+        report.add("vous n'avez plus le droit de modifier les partenaires.")
+    taken = set(Partner.objects.exclude(siret="").values_list("siret", flat=True))
+    for entry in creates:
+        if entry["fields"].get("siret") in taken:
+            report.add(
+                "un partenaire de ce SIRET a été créé depuis la vérification : déposez le fichier à nouveau.",
+                entry["row"],
+            )
+    if not report.ok:
+        return
+    now = timezone.now()
+    new = [Partner(**entry["fields"]) for entry in creates]
+    new = _bulk_create(Partner, new, actor)
+    fields = set()
+    for entry in updates:
+        partner = partners[entry["pk"]]
+        for key, value in entry["fields"].items():
+            setattr(partner, key, value)
+            fields.add(key)
+        partner.version += 1
+        partner.updated_at = now
+    _bulk_update(Partner, [partners[entry["pk"]] for entry in updates], fields, actor)
+    pairs = [(entry, p.pk) for entry, p in zip(creates, new, strict=True)] + [(e, e["pk"]) for e in updates]
+    for relation in ("departments", "communes"):
+        _replace_relation(
+            Partner, relation, {pk: entry[relation] for entry, pk in pairs if entry[relation] is not None}
+        )
+    _relation_history(Partner, ["departments", "communes"], [*new, *(partners[e["pk"]] for e in updates)])
+
+
+def apply_registry_import(registry_import, *, actor):
+    """Write a checked registry file, all or nothing. Under lock, the records the dry run read are
+    checked unchanged (versions), the SIRETs to create still free and the actor's rights still there;
+    the file is not read again. Returns the applied RegistryImport; ImportRefused (French) otherwise,
+    nothing written, the import keeping the new errors (« à corriger »)."""
+    report = registry.Report(target=registry_import.target)
+    try:
+        with transaction.atomic():
+            locked = RegistryImport.objects.select_for_update().defer("content").get(pk=registry_import.pk)
+            if locked.status == ImportStatus.APPLIED:
+                moment = timezone.localtime(locked.applied_at)
+                raise ImportRefused(f"Ce fichier a déjà été appliqué, le {moment:%d/%m/%Y à %H:%M}.")
+            if locked.status not in (ImportStatus.READY, ImportStatus.APPLYING):
+                raise ImportRefused("Ce fichier contient des erreurs : corrigez-les, puis déposez-le à nouveau.")
+            if locked.uploaded_by_id != actor.pk:
+                raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
+            pending = locked.unpacked_pending()
+            if pending is None:
+                raise ImportRefused("Ce fichier n'a pas été vérifié : déposez-le à nouveau.")
+            _serialise_registry()
+            with transaction.atomic():
+                if locked.target == registry.PARTNERS:
+                    _apply_partners(pending, actor, report)
+                else:
+                    _apply_structures(pending, actor, report)
+                if not report.ok:
+                    raise ImportRefused(
+                        "Rien n'a été importé : le répertoire a changé depuis la vérification du fichier (voir les "
+                        "erreurs ci-dessous).",
+                        report,
+                    )
+            locked.status, locked.applied_at = ImportStatus.APPLIED, timezone.now()
+            locked.pending, locked.progress, locked.message = None, 100, ""
+            locked.save(update_fields=["status", "applied_at", "pending", "progress", "message"])
+    except ImportRefused as refused:
+        if refused.report is not None:
+            refused.report.sort()
+            RegistryImport.objects.filter(pk=registry_import.pk).update(
+                status=ImportStatus.DRY_RUN_FAILED,
+                report={**registry_import.report, "errors": refused.report.errors},
+                pending=None,
+                message=str(refused),
+                error_count=refused.report.error_count,
+            )
+        else:
+            RegistryImport.objects.filter(pk=registry_import.pk, status=ImportStatus.APPLYING).update(
+                status=ImportStatus.READY, message=str(refused)
+            )
+        raise
+    return locked
+
+
+def start_registry_apply(registry_import, *, actor):
+    """Hand a checked registry import to the worker; exactly one application runs."""
+    if registry_import.uploaded_by_id != actor.pk:
+        raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
+    handed = RegistryImport.objects.filter(pk=registry_import.pk, status=ImportStatus.READY).update(
+        status=ImportStatus.APPLYING, progress=0, message=""
+    )
+    if not handed:
+        raise ImportRefused("Ce fichier n'est pas prêt à être appliqué : il est peut-être déjà appliqué, ou en cours.")
+    tasks.apply_registry_import.enqueue(registry_import.pk, actor.pk)
+
+
+def apply_registry_in_background(registry_import_pk, actor_pk):
+    from cadre.accounts.models import User
+
+    registry_import = RegistryImport.objects.defer("content").get(pk=registry_import_pk)
+    if registry_import.status != ImportStatus.APPLYING:
+        return
+    try:
+        apply_registry_import(registry_import, actor=User.objects.get(pk=actor_pk))
+    except ImportRefused:
+        pass  # the import says why, on its page
+    except Exception:
+        RegistryImport.objects.filter(pk=registry_import_pk, status=ImportStatus.APPLYING).update(
             status=ImportStatus.READY,
             message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
             "l'erreur se répète, prévenez l'administrateur.",

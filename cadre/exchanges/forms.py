@@ -3,7 +3,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from dsfr.forms import DsfrBaseForm
 
-from cadre.exchanges.actions import record_import, upload_import
+from cadre.exchanges import registry
+from cadre.exchanges.actions import record_import, record_registry_import, upload_import, upload_registry_import
 from cadre.exchanges.observatory import MAX_FILE_SIZE, FileRefused, check_file
 
 
@@ -54,3 +55,41 @@ class AnswerImportForm(DsfrBaseForm):
         if self.report is None:
             return upload_import(self.campaign, self.user, name, self.content)
         return record_import(self.campaign, self.user, name, self.content, self.report)
+
+
+class RegistryImportForm(DsfrBaseForm):
+    """Upload = dry run, as for answers: a small file is checked here, a larger one by the worker."""
+
+    file = forms.FileField(
+        label="Fichier à importer",
+        help_text=(
+            "Classeur Excel (.xlsx) ou fichier CSV (séparateur point-virgule, virgule ou tabulation, encodage UTF-8 "
+            f"ou Windows-1252), {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus."
+        ),
+        widget=UploadInput(),
+    )
+
+    def __init__(self, *args, target, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target, self.user = target, user
+        self.report = self.content = None
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_FILE_SIZE:
+            size = f"{upload.size / (1024 * 1024):.1f}".replace(".", ",")
+            raise ValidationError(f"Ce fichier pèse {size} Mo : {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus.")
+        content = upload.read()
+        if len(content) <= settings.CADRE_IMPORT_INLINE_MAX_BYTES:
+            try:
+                self.report = registry.check_file(self.target, self.user, upload.name, content)
+            except FileRefused as refused:
+                raise ValidationError(str(refused)) from None
+        self.content = content
+        return upload
+
+    def save(self):
+        name = self.cleaned_data["file"].name
+        if self.report is None:
+            return upload_registry_import(self.target, self.user, name, self.content)
+        return record_registry_import(self.target, self.user, name, self.content, self.report)

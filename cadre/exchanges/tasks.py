@@ -15,3 +15,17 @@ def apply_import(answer_import_pk, actor_pk):
     from cadre.exchanges.actions import apply_in_background
 
     apply_in_background(answer_import_pk, actor_pk)
+
+
+@task()
+def check_registry_import(registry_import_pk):
+    from cadre.exchanges.actions import check_registry_import as run
+
+    run(registry_import_pk)
+
+
+@task()
+def apply_registry_import(registry_import_pk, actor_pk):
+    from cadre.exchanges.actions import apply_registry_in_background
+
+    apply_registry_in_background(registry_import_pk, actor_pk)

@@ -23,4 +23,25 @@ urlpatterns = [
     path("campagnes/<uuid:uuid>/import/", views.campaign_import, name="campaign_import"),
     path("imports/<uuid:uuid>/", views.import_detail, name="import_detail"),
     path("imports/<uuid:uuid>/appliquer/", views.import_apply, name="import_apply"),
+    path(
+        "repertoire/structures/",
+        views.registry_import,
+        {"target": "structures"},
+        name="registry_structures",
+    ),
+    path(
+        "repertoire/structures/modele.xlsx",
+        views.registry_template,
+        {"target": "structures"},
+        name="registry_structures_template",
+    ),
+    path("repertoire/partenaires/", views.registry_import, {"target": "partners"}, name="registry_partners"),
+    path(
+        "repertoire/partenaires/modele.xlsx",
+        views.registry_template,
+        {"target": "partners"},
+        name="registry_partners_template",
+    ),
+    path("repertoire/imports/<uuid:uuid>/", views.registry_import_detail, name="registry_import_detail"),
+    path("repertoire/imports/<uuid:uuid>/appliquer/", views.registry_import_apply, name="registry_import_apply"),
 ]

@@ -8,10 +8,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cadre.core.exports import CSV_TYPE, XLSX_TYPE
-from cadre.exchanges import permissions
-from cadre.exchanges.actions import ImportRefused, apply_import, start_apply
-from cadre.exchanges.forms import AnswerImportForm
-from cadre.exchanges.models import AnswerImport
+from cadre.exchanges import permissions, registry
+from cadre.exchanges.actions import (
+    ImportRefused,
+    apply_import,
+    apply_registry_import,
+    start_apply,
+    start_registry_apply,
+)
+from cadre.exchanges.forms import AnswerImportForm, RegistryImportForm
+from cadre.exchanges.models import AnswerImport, RegistryImport
 from cadre.exchanges.observatory import export_codebook_csv, export_csv, export_xlsx
 from cadre.observatory.models import Campaign
 
@@ -132,3 +138,118 @@ def import_apply(request, uuid):
             f"modifiée{'s' if applied.changed_count > 1 else ''}.",
         )
     return redirect("exchanges:import_detail", uuid=answer_import.uuid)
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+REGISTRY_PAGES = {
+    registry.STRUCTURES: {
+        "title": "Importer des structures",
+        "list": ("Structures", "structures:list"),
+        "upload": "exchanges:registry_structures",
+        "template": "exchanges:registry_structures_template",
+        "file": "modele-import-structures.xlsx",
+    },
+    registry.PARTNERS: {
+        "title": "Importer des partenaires",
+        "list": ("Partenaires", "partners:list"),
+        "upload": "exchanges:registry_partners",
+        "template": "exchanges:registry_partners_template",
+        "file": "modele-import-partenaires.xlsx",
+    },
+}
+
+
+def _registry_breadcrumb(target, *items):
+    label, name = REGISTRY_PAGES[target]["list"]
+    return [(label, reverse(name)), *items]
+
+
+def _registry_allowed(request, target):
+    if not permissions.can_import_registry(request.user, target):
+        raise PermissionDenied
+
+
+def registry_template(request, target):
+    _registry_allowed(request, target)
+    return _download(registry.template_xlsx(target), XLSX_TYPE, REGISTRY_PAGES[target]["file"])
+
+
+def registry_import(request, target):
+    _registry_allowed(request, target)
+    form = RegistryImportForm(request.POST or None, request.FILES or None, target=target, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        registry_import = form.save()
+        return redirect("exchanges:registry_import_detail", uuid=registry_import.uuid)
+    imports = RegistryImport.objects.visible_to(request.user).filter(target=target).select_related("uploaded_by")
+    page = REGISTRY_PAGES[target]
+    return render(
+        request,
+        "exchanges/registry_import.html",
+        {
+            "target": target,
+            "page_info": page,
+            "columns": registry.COLUMNS[target],
+            "form": form,
+            "imports": imports.defer("content", "report", "pending")[:10],
+            "cancel_url": reverse(page["list"][1]),
+            "title": page["title"],
+            "breadcrumb": _registry_breadcrumb(target, (page["title"], None)),
+        },
+    )
+
+
+def _visible_registry_import(request, uuid):
+    imports = RegistryImport.objects.visible_to(request.user).select_related("uploaded_by")
+    return get_object_or_404(imports.defer("content", "pending"), uuid=uuid)
+
+
+def registry_import_detail(request, uuid):
+    """The import's state; while the worker works, htmx asks again for the state fragment (same URL)."""
+    registry_import = _visible_registry_import(request, uuid)
+    report = registry_import.report
+    errors = report.get("errors", [])
+    page = REGISTRY_PAGES[registry_import.target]
+    template = "exchanges/_registry_state.html" if request.htmx else "exchanges/registry_import_detail.html"
+    return render(
+        request,
+        template,
+        {
+            "registry_import": registry_import,
+            "report": report,
+            "page_info": page,
+            "errors": errors[:SHOWN_ERRORS],
+            "hidden_errors": registry_import.error_count - min(len(errors), SHOWN_ERRORS),
+            "page": Paginator(report.get("changes", []), CHANGES_PER_PAGE).get_page(request.GET.get("page")),
+            "unlisted_changes": max(report.get("change_count", 0) - len(report.get("changes", [])), 0),
+            "can_apply": permissions.can_apply_registry(request.user, registry_import),
+            "title": f"Import du fichier {registry_import.file_name}",
+            "breadcrumb": _registry_breadcrumb(
+                registry_import.target,
+                (page["title"], reverse(page["upload"])),
+                (registry_import.file_name, None),
+            ),
+        },
+    )
+
+
+@require_POST
+def registry_import_apply(request, uuid):
+    registry_import = _visible_registry_import(request, uuid)
+    if registry_import.uploaded_by_id != request.user.pk:
+        raise PermissionDenied
+    try:
+        if registry_import.row_count > settings.CADRE_REGISTRY_INLINE_MAX_ROWS:
+            start_registry_apply(registry_import, actor=request.user)
+            return redirect("exchanges:registry_import_detail", uuid=registry_import.uuid)
+        applied = apply_registry_import(registry_import, actor=request.user)
+    except ImportRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        created, updated = applied.created_count, applied.updated_count
+        messages.success(
+            request,
+            f"L'import est appliqué : {created} création{'s' if created > 1 else ''}, "
+            f"{updated} mise{'s' if updated > 1 else ''} à jour.",
+        )
+    return redirect("exchanges:registry_import_detail", uuid=registry_import.uuid)
