@@ -88,3 +88,17 @@ def test_the_number_of_queries_does_not_grow_with_the_scope(client, demo):
     _, _, one_structure = home(client, cast.STRUCTURE_A)
     assert max(in_a_department, everywhere, one_structure) <= 40
     assert abs(everywhere - in_a_department) <= 4
+
+
+def test_blocked_balances_are_the_lines_the_balance_check_refuses(demo):
+    """The query behind the home page's « soldes bloqués » agrees with the check that refuses a balance payment."""
+    from cadre.funding.models import FundingLine, missing_for_balance
+
+    lines = FundingLine.objects.filter(voted__isnull=False).exclude(payments__kind="balance").select_related("scheme")
+    expected = {line.pk for line in lines if missing_for_balance(line)}
+    assert expected, "the demo has lines whose balance waits for a document"
+    assert set(FundingLine.objects.balance_blocked().values_list("pk", flat=True)) == expected
+    advisor = User.objects.get(email=cast.CAF69)
+    item = next(i for i in work_for(advisor, timezone.localdate()) if "solde" in i.label)
+    followed = FundingLine.objects.followed_by(advisor).filter(year__gte=timezone.localdate().year - 1)
+    assert item.count == len(expected & set(followed.values_list("pk", flat=True)))

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 
 from cadre.agreements.models import Agreement
 from cadre.core.charts import format_number
@@ -229,6 +229,32 @@ class FundingLineQuerySet(models.QuerySet):
             return self
         return self.filter(
             Q(partner_id__in=sorted(user.partner_ids())) | Q(structure_id__in=sorted(user.structure_ids()))
+        )
+
+    def balance_blocked(self):
+        """Voted lines whose balance is not paid and waits for a blocking document not accepted yet — the
+        query form of `missing_for_balance` (a document of the same kind accepted for the year counts, and the
+        observatory questionnaire is met by the validated one)."""
+        from cadre.observatory.models import Submission, SubmissionStatus
+
+        accepted = Document.objects.filter(
+            structure=OuterRef(OuterRef("structure")), year=OuterRef(OuterRef("year")), status=DocumentStatus.ACCEPTED
+        )
+        same_kind = Q(required__kind=OuterRef("kind")) & ~Q(required__kind=DocumentKind.OTHER)
+        validated = Submission.objects.filter(
+            structure=OuterRef(OuterRef("structure")),
+            campaign__year=OuterRef(OuterRef("year")),
+            status=SubmissionStatus.VALIDATED,
+        )
+        missing = (
+            RequiredDocument.objects.filter(scheme=OuterRef("scheme"), blocks_balance=True)
+            .exclude(Q(kind=DocumentKind.OBSERVATORY) & Exists(validated))
+            .exclude(Exists(accepted.filter(same_kind | Q(required=OuterRef("pk")))))
+        )
+        return (
+            self.filter(voted__isnull=False, scheme__balance_requires_documents=True)
+            .exclude(payments__kind=PaymentKind.BALANCE)
+            .filter(Exists(missing))
         )
 
     def totals_visible_to(self, user):

@@ -36,6 +36,20 @@ def work(user, today):
                     detail=f"la plus ancienne : {oldest.structure.name}, déposée le {oldest.uploaded_at:%d/%m/%Y}",
                 )
             )
+    blocked = FundingLine.objects.followed_by(user).filter(year__gte=today.year - 1).balance_blocked()
+    first = blocked.select_related("structure", "scheme").order_by("year", "structure__name").first()
+    if first is not None:
+        count = blocked.count()
+        items.append(
+            WorkItem(
+                GROUP,
+                plural(count, "solde bloqué par une pièce manquante,soldes bloqués par une pièce manquante"),
+                count,
+                reverse("funding:documents", args=[first.structure.uuid]),
+                urgent=True,
+                detail=f"le premier : {first.structure.name}, {first.scheme.name} {first.year}",
+            )
+        )
     if own:
         newer = Document.objects.filter(
             structure=OuterRef("structure"),
