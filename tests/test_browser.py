@@ -293,6 +293,37 @@ def test_commune_field_suggests_communes_as_one_types(page, site):
         )
 
 
+def test_qpv_checkboxes_follow_the_commune_of_the_structure(page, site):
+    structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    assert structure.commune_id == "69266"  # Villeurbanne
+    log_in(page, site, cast.CAF69)
+    edit_url = f"{site}/structures/{structure.uuid}/modifier/"
+    page.goto(edit_url)
+    qpv = page.get_by_role("group", name=re.compile("QPV concernés"))
+    qpv.get_by_label("QN06921M – Les Buers", exact=True).wait_for()
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-edit-qpv.png", full_page=True)
+
+    page.get_by_role("textbox", name=re.compile("^Code postal")).fill("69200")
+    commune = page.get_by_role("combobox", name="Commune d'implantation")
+    commune.fill("Vénissieux (69259)")
+    with page.expect_response(re.compile(r"/structures/qpv-proposes/")):
+        commune.press("Tab")  # the change event redraws the QPV
+    qpv.get_by_label("QN06918M – Duclos - Barel", exact=True).wait_for()
+    assert qpv.get_by_label("QN06921M – Les Buers", exact=True).count() == 0
+    assert page.url == edit_url  # the fragment left the address alone
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-edit-qpv-venissieux.png", full_page=True)
+
+    for box in qpv.get_by_role("checkbox", checked=True).all():
+        box.uncheck(force=True)  # the QPV kept from Villeurbanne
+    qpv.get_by_label("QN06918M – Duclos - Barel", exact=True).check(force=True)
+    page.locator("#id_priority_area_status").select_option("in_area")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_text("Les modifications ont été enregistrées.").wait_for()
+    assert list(structure.priority_areas.values_list("code", flat=True)) == ["QN06918M"]
+
+
 def current_submission_of_a():
     from django.utils import timezone
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -183,6 +184,24 @@ def structure_edit(request, uuid):
             ],
         },
     )
+
+
+def priority_area_choices(request):
+    """The QPV checkboxes of the structure form, redrawn for the commune typed (an htmx fragment, GET).
+
+    `structure` (optional) keeps its linked QPV listed; the QPV ticked on the page stay ticked.
+    """
+    structure = None
+    if request.GET.get("structure"):
+        try:
+            structure = _get_visible(request, uuid.UUID(request.GET["structure"]))
+        except ValueError:
+            raise Http404 from None
+    initial = {"commune": request.GET.get("commune", ""), "priority_areas": request.GET.getlist("priority_areas")}
+    form = StructureForm(instance=structure, initial=initial)
+    response = HttpResponse(form["priority_areas"].as_field_group())
+    response["HX-Push-Url"] = "false"  # a fragment: the page address stays the form's
+    return response
 
 
 def _approval_page(request, structure, form, title):
