@@ -293,6 +293,29 @@ def test_commune_field_suggests_communes_as_one_types(page, site):
         )
 
 
+def test_the_structure_page_links_everything_about_it(page, site):
+    structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    log_in(page, site, cast.STRUCTURE_A)
+    page.goto(f"{site}/structures/{structure.uuid}/")
+    about = page.get_by_role("region", name="Sur cette structure")
+    assert about.get_by_role("link").all_inner_texts() == [
+        "Conventions",
+        "Financements",
+        "Pièces justificatives",
+        "Questionnaire de l’observatoire",
+        "Indicateurs",
+        "Calendrier des échéances",
+    ]
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-detail.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/cadre-structure-detail-phone.png", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    about.get_by_text("Conventions", exact=True).click()  # the whole tile is the link
+    page.get_by_text("Voir toutes les conventions").wait_for()
+    assert f"structure={structure.uuid}" in page.url
+
+
 def test_qpv_checkboxes_follow_the_commune_of_the_structure(page, site):
     structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
     assert structure.commune_id == "69266"  # Villeurbanne

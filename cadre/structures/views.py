@@ -18,6 +18,7 @@ from cadre.structures import permissions
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
+from cadre.structures.overview import structure_links
 from cadre.territories.reference import department_place, epci_name
 
 LIST_FIELDS = ["uuid", "name", "kind", "management", "priority_area_status", "commune__name", "commune__department_id"]
@@ -100,6 +101,7 @@ def structure_detail(request, uuid):
         "history_url": reverse("structures:history", args=[structure.uuid]),
         "can_edit": permissions.can_edit_structure(request.user, structure),
         "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
+        "links": structure_links(structure, request.user),
         "today": timezone.localdate(),
         "title": structure.name,
         "breadcrumb": [("Structures", reverse("structures:list")), (structure.name, None)],
