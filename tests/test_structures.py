@@ -144,6 +144,12 @@ class TestPriorityAreaChoices:
         )
         assert not structure.priority_areas.exists()
 
+    def test_an_unknown_commune_is_the_only_error_not_the_qpv_ticked_for_it(self):
+        form = StructureForm(structure_data(commune="Atlantide", priority_areas=["QN06916M"]))
+        assert not form.is_valid()
+        assert "Commune inconnue" in form.errors["commune"][0]
+        assert "priority_areas" not in form.errors
+
     def test_a_qpv_already_linked_stays_listed_and_ticked_even_when_far(self, client, caf69):
         structure = StructureFactory(priority_area_status=PriorityAreaStatus.SERVES_AREA)
         structure.priority_areas.set(["QN06902M"])  # Givors, linked before QPV were proposed

@@ -143,6 +143,9 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         status = cleaned.get("priority_area_status")
         areas = cleaned.get("priority_areas")
         commune = cleaned.get("commune")
+        if "commune" in self.errors:
+            # No commune, no QPV to offer: the commune's own message says what to fix first.
+            self.errors.pop("priority_areas", None)
         if status and areas is not None and commune is not None:
             probe = Structure(priority_area_status=status, commune=commune)
             error = probe.check_priority_areas(areas)
