@@ -329,10 +329,17 @@ def test_qpv_checkboxes_follow_the_commune_of_the_structure(page, site):
 
     page.get_by_role("textbox", name=re.compile("^Code postal")).fill("69200")
     commune = page.get_by_role("combobox", name="Commune d'implantation")
-    commune.fill("Vénissieux (69259)")
+    redrawn = []
+    page.on("request", lambda request: redrawn.append(request.url) if "qpv-proposes" in request.url else None)
+    commune.fill("Vénis")  # still typing: the list stays
+    page.wait_for_timeout(600)
+    assert redrawn == []
     with page.expect_response(re.compile(r"/structures/qpv-proposes/")):
-        commune.press("Tab")  # the change event redraws the QPV
+        commune.fill("Vénissieux (69259)")  # as a suggestion picked: redrawn at once
     qpv.get_by_label("QN06918M – Duclos - Barel", exact=True).wait_for()
+    commune.press("Tab")  # leaving the field for the list asks nothing more
+    page.wait_for_timeout(600)
+    assert len(redrawn) == 1
     assert qpv.get_by_label("QN06921M – Les Buers", exact=True).count() == 0
     assert page.url == edit_url  # the fragment left the address alone
     assert audit(page) == []
