@@ -222,6 +222,12 @@ MATRIX = {
     "structures:export": ("get", lambda o: reverse("structures:export", args=["xlsx"]), SIGNED_IN),
     "structures:create": ("get", lambda o: reverse("structures:create"), CREATE_STRUCTURE),
     "structures:detail": ("get", lambda o: reverse("structures:detail", args=[o["a"].uuid]), A_VISIBLE),
+    # The QPV checkboxes of the form, redrawn for a commune: structure A's linked QPV are read as A is.
+    "structures:priority_area_choices": (
+        "get",
+        lambda o: reverse("structures:priority_area_choices") + f"?structure={o['a'].uuid}&commune=69266",
+        A_VISIBLE,
+    ),
     "structures:history": ("get", lambda o: reverse("structures:history", args=[o["a"].uuid]), A_VISIBLE),
     "structures:edit": ("get", lambda o: reverse("structures:edit", args=[o["a"].uuid]), A_EDITABLE),
     "structures:approval_create": (

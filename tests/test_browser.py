@@ -298,6 +298,67 @@ def test_commune_field_suggests_communes_as_one_types(page, site):
         )
 
 
+def test_the_structure_page_links_everything_about_it(page, site):
+    structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    log_in(page, site, cast.STRUCTURE_A)
+    page.goto(f"{site}/structures/{structure.uuid}/")
+    about = page.get_by_role("region", name="Sur cette structure")
+    assert about.get_by_role("link").all_inner_texts() == [
+        "Conventions",
+        "Financements",
+        "Pièces justificatives",
+        "Questionnaire de l’observatoire",
+        "Indicateurs",
+        "Calendrier des échéances",
+    ]
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-detail.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/cadre-structure-detail-phone.png", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    about.get_by_text("Conventions", exact=True).click()  # the whole tile is the link
+    page.get_by_text("Voir toutes les conventions").wait_for()
+    assert f"structure={structure.uuid}" in page.url
+
+
+def test_qpv_checkboxes_follow_the_commune_of_the_structure(page, site):
+    structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    assert structure.commune_id == "69266"  # Villeurbanne
+    log_in(page, site, cast.CAF69)
+    edit_url = f"{site}/structures/{structure.uuid}/modifier/"
+    page.goto(edit_url)
+    qpv = page.get_by_role("group", name=re.compile("QPV concernés"))
+    qpv.get_by_label("QN06921M – Les Buers", exact=True).wait_for()
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-edit-qpv.png", full_page=True)
+
+    page.get_by_role("textbox", name=re.compile("^Code postal")).fill("69200")
+    commune = page.get_by_role("combobox", name="Commune d'implantation")
+    redrawn = []
+    page.on("request", lambda request: redrawn.append(request.url) if "qpv-proposes" in request.url else None)
+    commune.fill("Vénis")  # still typing: the list stays
+    page.wait_for_timeout(600)
+    assert redrawn == []
+    with page.expect_response(re.compile(r"/structures/qpv-proposes/")):
+        commune.fill("Vénissieux (69259)")  # as a suggestion picked: redrawn at once
+    qpv.get_by_label("QN06918M – Duclos - Barel", exact=True).wait_for()
+    commune.press("Tab")  # leaving the field for the list asks nothing more
+    page.wait_for_timeout(600)
+    assert len(redrawn) == 1
+    assert qpv.get_by_label("QN06921M – Les Buers", exact=True).count() == 0
+    assert page.url == edit_url  # the fragment left the address alone
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-edit-qpv-venissieux.png", full_page=True)
+
+    for box in qpv.get_by_role("checkbox", checked=True).all():
+        box.uncheck(force=True)  # the QPV kept from Villeurbanne
+    qpv.get_by_label("QN06918M – Duclos - Barel", exact=True).check(force=True)
+    page.locator("#id_priority_area_status").select_option("in_area")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_text("Les modifications ont été enregistrées.").wait_for()
+    assert list(structure.priority_areas.values_list("code", flat=True)) == ["QN06918M"]
+
+
 def current_submission_of_a():
     from django.utils import timezone
 

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import re
 
 import openpyxl
 import pytest
@@ -32,7 +33,7 @@ def structure_data(**overrides):
         "commune": "Villeurbanne (69266)",
         "postal_code": "69100",
         "priority_area_status": "in_area",
-        "priority_area_codes": "QN06921M",
+        "priority_areas": ["QN06921M"],
         "project_axes_text": "Parentalité\nJeunesse",
     }
     data.update(overrides)
@@ -62,9 +63,11 @@ class TestStructureForm:
             ("commune", "Atlantide", "Commune inconnue"),
             ("commune", "13001", "plusieurs communes"),
             ("postal_code", "69003", "n'appartient pas à Villeurbanne"),
-            ("priority_area_codes", "QN06999Z", "Code QPV inconnu"),
-            ("priority_area_codes", "pas-un-code", "Code QPV mal formé"),
-            ("priority_area_codes", "QN01303I", "n'est pas situé sur la commune"),
+            ("priority_areas", ["QN06999Z"], "n'est ni sur la commune choisie ni sur une commune voisine"),
+            # A Marseille QPV posted by hand: not among those offered for Villeurbanne.
+            ("priority_areas", ["QN01303I"], "n'est ni sur la commune choisie ni sur une commune voisine"),
+            # Offered (Vaulx-en-Velin is a neighbour) but not on Villeurbanne: the model's rule speaks.
+            ("priority_areas", ["QN06916M"], "n'est pas situé sur la commune"),
             ("project_axes_text", "a\nb\nc\nd\ne\nf", "Au plus 5 axes"),
         ],
     )
@@ -75,9 +78,9 @@ class TestStructureForm:
         assert not Structure.objects.exists()
 
     def test_qpv_required_when_status_says_so(self):
-        form = StructureForm(structure_data(priority_area_codes=""))
+        form = StructureForm(structure_data(priority_areas=[]))
         assert not form.is_valid()
-        assert "au moins un QPV" in form.errors["priority_area_codes"][0]
+        assert "au moins un QPV" in form.errors["priority_areas"][0]
 
     def test_commune_by_name_ignoring_case_and_accents(self):
         form = StructureForm(structure_data(commune="villeurbanne"))
@@ -90,6 +93,108 @@ class TestStructureForm:
         assert not form.is_valid()
         assert "Vaulx-en-Velin (69256)" in form.errors["commune"][0]
         assert "Longessaigne (69120)" in form.errors["commune"][0]
+
+
+def ticked(page):
+    return re.findall(r'<input type="checkbox" name="priority_areas" value="(\w+)"[^>]* checked>', page)
+
+
+class TestPriorityAreaChoices:
+    """QPV are ticked among those of the commune and its neighbours (real QPV 2024 of the Rhône)."""
+
+    def labels(self, form):
+        return [label for _, label in form.fields["priority_areas"].choices]
+
+    def test_the_commune_s_own_qpv_come_first_then_its_neighbours_named(self):
+        labels = self.labels(StructureForm(initial={"commune": "Villeurbanne (69266)"}))
+        own = ["QN06919M – Bel Air - Les Brosses", "QN06921M – Les Buers", "QN06901M – Monod - Baratin - Cacard"]
+        assert labels[:3] == own
+        assert "QN06920M – Saint-Jean" in labels[:5] and "QN06922M – Tonkin" in labels[:5]
+        neighbours = labels[5:]
+        assert "QN06916M – Grande Île (Vaulx-en-Velin)" in neighbours
+        assert all(label.endswith(")") for label in neighbours)
+        # Sorted by neighbour, short: no QPV of Givors (20 km away), none of the Bouches-du-Rhône.
+        places = [label.rsplit("(", 1)[1] for label in neighbours]
+        assert places == sorted(places)
+        assert not any("Givors" in label or "QN013" in label for label in labels)
+        assert len(labels) < 30
+
+    def test_an_arrondissement_is_offered_its_city_s_qpv(self):
+        labels = self.labels(StructureForm(initial={"commune": "69388"}))  # Lyon 8e
+        assert "QN06931M – Moulin A Vent" in labels and "QN06933I – Mermoz" in labels
+
+    def test_ticking_a_qpv_saves_it(self, client, caf69):
+        structure = StructureFactory(priority_area_status=PriorityAreaStatus.NONE)
+        client.force_login(caf69)
+        page = client.get(reverse("structures:edit", args=[structure.uuid])).content.decode()
+        assert 'type="checkbox" name="priority_areas" value="QN06921M"' in page
+        data = structure_data(priority_areas=["QN06921M", "QN06919M"], version=structure.version)
+        response = client.post(reverse("structures:edit", args=[structure.uuid]), data)
+        assert response.status_code == 302
+        assert sorted(structure.priority_areas.values_list("code", flat=True)) == ["QN06919M", "QN06921M"]
+
+    def test_a_qpv_not_offered_posted_by_hand_is_refused_in_french(self, client, caf69):
+        structure = StructureFactory(priority_area_status=PriorityAreaStatus.NONE)
+        client.force_login(caf69)
+        data = structure_data(priority_areas=["QN06902M"], version=structure.version)  # Givors
+        response = client.post(reverse("structures:edit", args=[structure.uuid]), data)
+        assert response.status_code == 200
+        assert "Le QPV QN06902M n&#x27;est ni sur la commune choisie ni sur une commune voisine" in (
+            response.content.decode()
+        )
+        assert not structure.priority_areas.exists()
+
+    def test_an_unknown_commune_is_the_only_error_not_the_qpv_ticked_for_it(self):
+        form = StructureForm(structure_data(commune="Atlantide", priority_areas=["QN06916M"]))
+        assert not form.is_valid()
+        assert "Commune inconnue" in form.errors["commune"][0]
+        assert "priority_areas" not in form.errors
+
+    def test_a_qpv_already_linked_stays_listed_and_ticked_even_when_far(self, client, caf69):
+        structure = StructureFactory(priority_area_status=PriorityAreaStatus.SERVES_AREA)
+        structure.priority_areas.set(["QN06902M"])  # Givors, linked before QPV were proposed
+        client.force_login(caf69)
+        page = client.get(reverse("structures:edit", args=[structure.uuid])).content.decode()
+        assert "QN06902M – Centre (Givors)" in page
+        assert ticked(page) == ["QN06902M"]
+        data = structure_data(
+            priority_area_status="serves_area", priority_areas=["QN06902M"], version=structure.version
+        )
+        assert client.post(reverse("structures:edit", args=[structure.uuid]), data).status_code == 302
+
+    def test_the_fragment_redraws_the_list_for_another_commune_without_touching_the_address(self, client, caf69):
+        structure = StructureFactory()
+        structure.priority_areas.set(["QN06921M"])
+        client.force_login(caf69)
+        url = reverse("structures:priority_area_choices")
+        response = client.get(
+            url, {"structure": structure.uuid, "commune": "Vénissieux (69259)", "priority_areas": ["QN06921M"]}
+        )
+        assert response.status_code == 200 and response["HX-Push-Url"] == "false"
+        fragment = response.content.decode()
+        assert fragment.lstrip().startswith('<div id="id_priority_areas-group"')
+        assert "QN06918M – Duclos - Barel" in fragment and "Tonkin" not in fragment
+        # The structure's own QPV stays, ticked, with its commune named.
+        assert "QN06921M – Les Buers (Villeurbanne)" in fragment
+        assert ticked(fragment) == ["QN06921M"]
+        # For a new structure, the list follows the commune typed.
+        fragment = client.get(url, {"commune": "Villeurbanne (69266)"}).content.decode()
+        assert "QN06921M – Les Buers<" in fragment and ticked(fragment) == []
+
+    def test_a_commune_without_qpv_nearby_says_so(self, client, caf69):
+        client.force_login(caf69)
+        url = reverse("structures:priority_area_choices")
+        fragment = client.get(url, {"commune": "Alix (69004)"}).content.decode()
+        assert "Aucun QPV dans cette commune ni dans les communes voisines." in fragment
+        assert 'type="checkbox"' not in fragment
+        fragment = client.get(url, {"commune": ""}).content.decode()
+        assert "Choisissez d’abord la commune" in fragment
+
+    def test_the_fragment_keeps_other_structures_to_themselves(self, client):
+        structure = StructureFactory()
+        client.force_login(UserFactory())
+        response = client.get(reverse("structures:priority_area_choices"), {"structure": structure.uuid})
+        assert response.status_code == 404
 
 
 class TestApprovalRules:
@@ -206,7 +311,7 @@ class TestHistoryAndConcurrency:
         structure = StructureFactory(name="Ancien nom")
         client.force_login(caf69)
         form = StructureForm(instance=structure)
-        data = {**structure_data(name="Nouveau nom", priority_area_status="none", priority_area_codes="")}
+        data = {**structure_data(name="Nouveau nom", priority_area_status="none", priority_areas=[])}
         data["version"] = form.initial["version"]
         response = client.post(reverse("structures:edit", args=[structure.uuid]), data)
         assert response.status_code == 302
@@ -224,7 +329,7 @@ class TestHistoryAndConcurrency:
         first, second = client, type(client)()
         second.force_login(other)
         first.force_login(caf69)
-        payload = structure_data(priority_area_status="none", priority_area_codes="", version=version_read)
+        payload = structure_data(priority_area_status="none", priority_areas=[], version=version_read)
         assert (
             second.post(
                 reverse("structures:edit", args=[structure.uuid]), {**payload, "name": "Nom d'Alex"}
@@ -307,7 +412,7 @@ class TestScope:
             commune="Marseille 3e Arrondissement (13203)",
             postal_code="13003",
             priority_area_status="none",
-            priority_area_codes="",
+            priority_areas=[],
         )
         response = client.post(reverse("structures:create"), data)
         assert response.status_code == 200
@@ -353,7 +458,7 @@ class TestPaginationAndScopeOnEdit:
             commune="Marseille 3e Arrondissement (13203)",
             postal_code="13003",
             priority_area_status="none",
-            priority_area_codes="",
+            priority_areas=[],
             version=structure.version,
         )
         response = client.post(reverse("structures:edit", args=[structure.uuid]), data)

@@ -1,9 +1,11 @@
 import datetime
+import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -54,16 +56,40 @@ def _crumbs(*items):
     return [(LIST[0], reverse(LIST[1])), *items]
 
 
+def _structure_filter(request):
+    """The structure of `?structure=<uuid>` (the structure page links its agreements so), or None."""
+    value = request.GET.get("structure")
+    if not value:
+        return None
+    try:
+        return get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid.UUID(value))
+    except ValueError:
+        raise Http404 from None
+
+
 def agreement_list(request):
     user = request.user
+    frameworks = FrameworkAgreement.objects.visible_to(user).select_related("department")
+    agreements = Agreement.objects.visible_to(user).select_related("commune", "framework")
+    structure = _structure_filter(request)
+    if structure is not None:
+        agreements = agreements.filter(parties__structure=structure).distinct()
+        frameworks = frameworks.filter(agreements__in=agreements).distinct()
     context = {
-        "frameworks": FrameworkAgreement.objects.visible_to(user).select_related("department"),
-        "agreements": Agreement.objects.visible_to(user).select_related("commune", "framework"),
+        "structure": structure,
+        "frameworks": frameworks,
+        "agreements": agreements,
         "late_count": RoadmapItem.objects.visible_to(user).late().count(),
         "can_create": permissions.can_create_framework(user),
         "can_create_agreement": permissions.can_create_agreement(user),
-        "title": "Conventions",
-        "breadcrumb": [("Conventions", None)],
+        "title": f"Conventions de {structure.name}" if structure else "Conventions",
+        "breadcrumb": [("Conventions", None)]
+        if structure is None
+        else [
+            ("Structures", reverse("structures:list")),
+            (structure.name, reverse("structures:detail", args=[structure.uuid])),
+            ("Conventions", None),
+        ],
     }
     return render(request, "agreements/list.html", context)
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import FastInput, FastSelect, FieldsetsMixin, VersionedModelForm
@@ -19,12 +20,19 @@ from cadre.structures.models import (
     normalise_rna,
     validate_rna,
 )
-from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaCodesField
+from cadre.territories.forms import AreaChoiceField, CommuneField, PriorityAreaChoiceField, resolve_commune
+from cadre.territories.models import NEIGHBOUR_RADIUS_KM, Commune
 
 
 class StructureForm(FieldsetsMixin, VersionedModelForm):
     commune = CommuneField(label="Commune d'implantation")
-    priority_area_codes = PriorityAreaCodesField(label="QPV concernés")
+    priority_areas = PriorityAreaChoiceField(
+        label="QPV concernés",
+        help_text=(
+            "Ceux de la commune, puis ceux des communes voisines du département (à moins de "
+            f"{NEIGHBOUR_RADIUS_KM} km), avec le nom de leur commune."
+        ),
+    )
     # Longer than the stored 10 characters: « w 691 012 345 » is accepted and stored « W691012345 ».
     rna = forms.CharField(
         label="Numéro RNA",
@@ -76,7 +84,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         ("Identité", ["name", "kind", "siret", "rna", "manager_name", "management", "federation", "closed_on"]),
         ("Adresse", ["address", "address_complement", "postal_code", "commune"]),
         ("Territoire d'intervention", ["served_population", "territory_type", "territory_size"]),
-        ("Politique de la ville", ["priority_area_status", "priority_area_codes"]),
+        ("Politique de la ville", ["priority_area_status", "priority_areas"]),
         (
             "Projet",
             ["first_approval_date", "project_axes_text", "serves_travellers", "multi_site", "itinerant"],
@@ -85,13 +93,33 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
     ]
 
     def __init__(self, *args, **kwargs):
+        given = kwargs.get("initial") or {}
         super().__init__(*args, **kwargs)
         self.fields["federation"].queryset = Partner.objects.federations()
         self.fields["siret"].widget.attrs.update(inputmode="numeric", maxlength="17")
+        linked = []
         if self.instance.pk:
-            self.initial["priority_area_codes"] = ", ".join(a.code for a in self.instance.priority_areas.all())
+            linked = list(self.instance.priority_areas.prefetch_related("communes"))
             self.initial["project_axes_text"] = "\n".join(self.instance.project_axes)
-            self.initial["commune"] = self.instance.commune
+            # The QPV fragment redraws the field for another commune and the QPV ticked on the page.
+            self.initial["priority_areas"] = given.get("priority_areas", [a.code for a in linked])
+            self.initial["commune"] = given.get("commune", self.instance.commune)
+        self.fields["priority_areas"].propose(self._chosen_commune(), kept=linked)
+        self.fields["priority_areas"].redraw_url = reverse("structures:priority_area_choices") + (
+            f"?structure={self.instance.uuid}" if self.instance.pk else ""
+        )
+
+    def _chosen_commune(self):
+        """The commune whose QPV to propose: the one typed (when it names one), else the initial one."""
+        commune = self.data.get(self.add_prefix("commune")) if self.is_bound else self.initial.get("commune")
+        if isinstance(commune, Commune):
+            return commune
+        if not str(commune or "").strip():
+            return None
+        try:
+            return resolve_commune(str(commune).strip())
+        except forms.ValidationError:
+            return None
 
     def clean_siret(self):
         return "".join(ch for ch in self.cleaned_data.get("siret", "") if not ch.isspace())
@@ -113,17 +141,20 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         cleaned = super().clean()
         self.instance.project_axes = cleaned.get("project_axes_text", [])
         status = cleaned.get("priority_area_status")
-        areas = cleaned.get("priority_area_codes")
+        areas = cleaned.get("priority_areas")
         commune = cleaned.get("commune")
+        if "commune" in self.errors:
+            # No commune, no QPV to offer: the commune's own message says what to fix first.
+            self.errors.pop("priority_areas", None)
         if status and areas is not None and commune is not None:
             probe = Structure(priority_area_status=status, commune=commune)
             error = probe.check_priority_areas(areas)
             if error:
-                self.add_error("priority_area_codes", error)
+                self.add_error("priority_areas", error)
         return cleaned
 
     def save_relations(self):
-        self.instance.priority_areas.set(self.cleaned_data["priority_area_codes"])
+        self.instance.priority_areas.set(self.cleaned_data["priority_areas"])
 
 
 class ApprovalForm(VersionedModelForm):

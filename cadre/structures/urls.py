@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.structure_list, name="list"),
     re_path(r"^export\.(?P<fmt>csv|xlsx)$", views.structure_export, name="export"),
     path("nouvelle/", views.structure_create, name="create"),
+    path("qpv-proposes/", views.priority_area_choices, name="priority_area_choices"),
     path("<uuid:uuid>/", views.structure_detail, name="detail"),
     path("<uuid:uuid>/modifier/", views.structure_edit, name="edit"),
     path("<uuid:uuid>/historique/", views.structure_history, name="history"),

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from cadre.structures import permissions, privacy
 from cadre.structures.exports import HEADERS, export_rows
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
+from cadre.structures.overview import structure_links
 from cadre.territories.reference import department_place, epci_name
 
 LIST_FIELDS = ["uuid", "name", "kind", "management", "priority_area_status", "commune__name", "commune__department_id"]
@@ -105,6 +106,7 @@ def structure_detail(request, uuid):
         "can_edit": permissions.can_edit_structure(request.user, structure),
         "can_manage_approvals": permissions.can_manage_approvals(request.user, structure),
         "can_view_members": can_view_members(request.user, structure),
+        "links": structure_links(structure, request.user),
         "today": timezone.localdate(),
         "title": structure.name,
         "breadcrumb": [("Structures", reverse("structures:list")), (structure.name, None)],
@@ -189,6 +191,24 @@ def structure_edit(request, uuid):
             ],
         },
     )
+
+
+def priority_area_choices(request):
+    """The QPV checkboxes of the structure form, redrawn for the commune typed (an htmx fragment, GET).
+
+    `structure` (optional) keeps its linked QPV listed; the QPV ticked on the page stay ticked.
+    """
+    structure = None
+    if request.GET.get("structure"):
+        try:
+            structure = _get_visible(request, uuid.UUID(request.GET["structure"]))
+        except ValueError:
+            raise Http404 from None
+    initial = {"commune": request.GET.get("commune", ""), "priority_areas": request.GET.getlist("priority_areas")}
+    form = StructureForm(instance=structure, initial=initial)
+    response = HttpResponse(form["priority_areas"].as_field_group())
+    response["HX-Push-Url"] = "false"  # a fragment: the page address stays the form's
+    return response
 
 
 def _approval_page(request, structure, form, title):

@@ -7,7 +7,7 @@ from django.urls import reverse_lazy
 from django.utils.html import format_html
 
 from cadre.core.forms import FastInput, FastSelect
-from cadre.territories.models import Commune, Department, PriorityArea, Region
+from cadre.territories.models import Commune, Department, PriorityArea, Region, priority_areas_around
 
 LABEL_CODE = re.compile(r"\(([0-9][0-9AB][0-9]{3})\)\s*$", re.IGNORECASE)
 PRIORITY_AREA_CODE = re.compile(r"QN[0-9A-Z]{3}[0-9]{2}[A-Z]", re.IGNORECASE)
@@ -128,6 +128,54 @@ class PriorityAreaCodesField(forms.CharField):
                 "Code QPV inconnu dans la liste officielle 2024 : %(codes)s.", params={"codes": ", ".join(unknown)}
             )
         return [found[c] for c in codes]
+
+
+class PriorityAreaCheckboxes(forms.CheckboxSelectMultiple):
+    """QPV as DSFR checkboxes (input, then its label)."""
+
+    option_template_name = "territories/_checkbox_option.html"
+
+
+class PriorityAreaChoiceField(forms.MultipleChoiceField):
+    """QPV ticked among those proposed for a commune (`propose`); cleans to PriorityArea objects."""
+
+    widget = PriorityAreaCheckboxes
+    template_name = "territories/_priority_areas_field.html"
+    default_error_messages = {
+        "invalid_choice": (
+            "Le QPV %(value)s n'est ni sur la commune choisie ni sur une commune voisine : "
+            "cochez un QPV de la liste, ou corrigez la commune."
+        ),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(choices=[], **kwargs)
+        self.commune = None
+        self.areas = {}
+
+    def propose(self, commune, kept=()):
+        """Offer the QPV around `commune` (None: not chosen yet), plus `kept` (those already linked)."""
+        self.commune = commune
+        proposed = priority_areas_around(commune) if commune is not None else []
+        self.areas = {area.code: area for area, _ in proposed}
+        choices = [
+            (area.code, f"{area.code} – {area.name}" + (f" ({place})" if place else "")) for area, place in proposed
+        ]
+        for area in kept:
+            if area.code not in self.areas:
+                self.areas[area.code] = area
+                places = ", ".join(sorted(c.name for c in area.communes.all()))
+                choices.append((area.code, f"{area.code} – {area.name} ({places})"))
+        self.choices = choices
+
+    def valid_value(self, value):
+        return value in self.areas
+
+    def clean(self, value):
+        codes = super().clean(value)
+        # Their communes are read by Structure.check_priority_areas.
+        return list(PriorityArea.objects.filter(code__in=codes).prefetch_related("communes")) if codes else []
 
 
 _choices_cache = {}

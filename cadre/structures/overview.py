@@ -1,0 +1,124 @@
+"""« Sur cette structure »: the structure page's links to its agreements, funding, documents owed,
+questionnaires, indicators and calendar, each with a count or a short status.
+
+Only pages the user can open are linked (each through the queryset its page uses), and the whole costs
+a fixed number of queries, however many agreements, lines, years or questionnaires the structure has.
+"""
+
+import dataclasses
+import datetime
+
+from django.db.models import Count, Max, Min, Q
+from django.urls import reverse
+
+from cadre.agreements.models import Agreement
+from cadre.core.french import plural
+from cadre.funding.models import FundingLine, documents_owed
+from cadre.observatory.models import Submission, SubmissionStatus
+
+
+@dataclasses.dataclass
+class Link:
+    title: str
+    url: str
+    detail: str
+    alert: bool = False  # the detail calls for action (documents late)
+
+
+def _agreements(structure, user, today):
+    counts = (
+        Agreement.objects.visible_to(user)
+        .filter(parties__structure=structure)
+        .aggregate(
+            total=Count("pk", distinct=True),
+            current=Count("pk", distinct=True, filter=Q(starts__lte=today, ends__gte=today)),
+            next_end=Min("ends", filter=Q(ends__gte=today)),
+        )
+    )
+    detail = plural(counts["total"], "convention") if counts["total"] else "Aucune convention"
+    if counts["current"]:
+        detail += f", dont {plural(counts['current'], 'en cours,en cours')}"
+    link = Link(
+        "Conventions",
+        reverse("agreements:list") + f"?structure={structure.uuid}",
+        detail,
+    )
+    return link, counts["next_end"]
+
+
+def _funding(structure, user):
+    counts = (
+        FundingLine.objects.totals_visible_to(user)
+        .filter(structure=structure)
+        .aggregate(first=Min("year"), last=Max("year"), funders=Count("partner", distinct=True))
+    )
+    if counts["first"] is None:
+        detail = "Aucun financement enregistré"
+    else:
+        years = str(counts["first"]) if counts["first"] == counts["last"] else f"{counts['first']} à {counts['last']}"
+        detail = f"{plural(counts['funders'], 'financeur')}, {years}"
+    return Link("Financements", reverse("funding:structure", args=[structure.uuid]), detail)
+
+
+def _documents(structure, today):
+    # The same documents as the page (funding:documents): those of every year funded, up to next year.
+    years = FundingLine.objects.filter(structure=structure, year__lte=today.year + 1).values_list("year", flat=True)
+    owed = documents_owed(structure, set(years), today)
+    late = sum(1 for item in owed if item.is_overdue)
+    to_deposit = sum(1 for item in owed if item.is_open and not item.is_overdue)
+    if late:
+        detail = plural(late, "pièce en retard,pièces en retard")
+    elif to_deposit:
+        detail = plural(to_deposit, "pièce à déposer,pièces à déposer")
+    else:
+        detail = "À jour" if owed else "Aucune pièce demandée"
+    if late and to_deposit:
+        detail += f", {plural(to_deposit, 'autre à déposer,autres à déposer')}"
+    link = Link(
+        "Pièces justificatives",
+        reverse("funding:documents", args=[structure.uuid]),
+        detail,
+        alert=bool(late),
+    )
+    next_due = min((item.due for item in owed if item.is_open and item.due >= today), default=None)
+    return link, next_due
+
+
+def _observatory(structure, user):
+    """The latest questionnaire the user can open, and the indicators page (which needs one)."""
+    submissions = Submission.objects.visible_to(user).filter(structure=structure)
+    latest = submissions.select_related("campaign").order_by("-campaign__year").first()
+    if latest is None:
+        return []
+    validated = submissions.filter(status=SubmissionStatus.VALIDATED).count()
+    return [
+        Link(
+            "Questionnaire de l’observatoire",
+            reverse("observatory:submission", args=[latest.uuid]),
+            f"{latest.campaign.year} : {latest.get_status_display()}",
+        ),
+        Link(
+            "Indicateurs",
+            reverse("indicators:structure", args=[structure.uuid]),
+            f"{plural(validated, 'année validée,années validées')}" if validated else "Aucune année validée",
+        ),
+    ]
+
+
+def _calendar(dates):
+    """The user's calendar of obligations, with this structure's next date."""
+    upcoming = sorted((day, label) for day, label in dates if day is not None)
+    detail = f"Prochaine : {upcoming[0][1]} le {upcoming[0][0]:%d/%m/%Y}" if upcoming else "Aucune échéance à venir"
+    return Link("Calendrier des échéances", reverse("funding:calendar"), detail)
+
+
+def structure_links(structure, user, today=None):
+    """[Link] of the structure page's « Sur cette structure », for `user` (who can see `structure`)."""
+    today = today or datetime.date.today()
+    agreements, agreement_end = _agreements(structure, user, today)
+    documents, document_due = _documents(structure, today)
+    approval_end = structure.approvals.filter(ends__gte=today).aggregate(next=Min("ends"))["next"]
+    calendar = _calendar(
+        [(approval_end, "fin d’agrément"), (agreement_end, "fin de convention"), (document_due, "pièce à déposer")],
+    )
+    return [agreements, _funding(structure, user), documents, *_observatory(structure, user), calendar]
