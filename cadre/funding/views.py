@@ -350,6 +350,9 @@ def structure_documents(request, uuid):
         and item.document.status == DocumentStatus.SUBMITTED
         and permissions.can_review(request.user, item.document)
     }
+    # Who sees the structure may not read its files (a federation): their names are then shown unlinked.
+    deposited = [item.document.pk for item in owed if item.document is not None]
+    readable = set(Document.objects.visible_to(request.user).filter(pk__in=deposited).values_list("pk", flat=True))
     own_questionnaires = dict(
         Submission.objects.visible_to(request.user).filter(structure=structure).values_list("campaign__year", "uuid")
     )
@@ -361,6 +364,7 @@ def structure_documents(request, uuid):
         "owed": owed,
         "form": form,
         "reviewable": reviewable,
+        "readable": readable,
         "review_form": ReviewForm(),
         "title": f"Pièces justificatives de {structure.name}",
         "breadcrumb": [
