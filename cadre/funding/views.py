@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.core.forms import add_model_errors
+from cadre.core.french import plural
 from cadre.core.pdf import pdf_response
 from cadre.core.uploads import stored_file_response
 from cadre.funding import actions, calendar, permissions, queries, scdl_export
@@ -486,7 +487,8 @@ def envelope_detail(request, uuid):
                     return redirect("funding:envelope", uuid=envelope.uuid)
             if action == "commit" and commit_form.is_valid():
                 lines = actions.commit_envelope(envelope, actor=request.user, **commit_form.cleaned_data)
-                messages.success(request, f"L'enveloppe est engagée : {len(lines)} lignes de financement créées.")
+                created = plural(len(lines), "ligne de financement créée,lignes de financement créées")
+                messages.success(request, f"L'enveloppe est engagée : {created}.")
                 return redirect("funding:envelope", uuid=envelope.uuid)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
@@ -496,8 +498,13 @@ def envelope_detail(request, uuid):
         share.error = errors.get(share.pk, "")
         share.typed = request.POST.get(f"part-{share.pk}", "") if errors else None
     total = sum((share.final for share in shares), ZERO)
+    lines = list(envelope.lines.select_related("structure__commune").order_by("structure__name"))
+    readable = set(FundingLine.objects.visible_to(request.user).filter(envelope=envelope).values_list("pk", flat=True))
+    for line in lines:
+        line.can_open = line.pk in readable
     context = {
         "envelope": envelope,
+        "lines": lines,
         "shares": shares,
         "errors": errors,
         "total": total,
