@@ -140,7 +140,8 @@ def test_a_partner_simulates_adjusts_and_commits_its_envelope(client):
     assert "AP-2026-42 du 02/03/2026" in page
     links = re.findall(r'href="(/financements/lignes/[^"]+)"', page)
     assert sorted(links) == sorted(reverse("funding:line", args=[line.uuid]) for line in lines)
-    assert all(client.get(link).status_code == 200 for link in links)
+    for link in links:  # and each line leads back to its envelope
+        assert f'href="{url}"' in client.get(link).content.decode()
     assert all(name in page for name in ["Centre 0", "Centre 1", "Centre 2", "EVS en QPV"])
     again = client.post(url, {"action": "commit", "decision_reference": "AP-2026-42", "decision_date": "2026-03-02"})
     assert again.status_code == 403  # committed: nothing more to do here

@@ -165,8 +165,18 @@ def line_detail(request, uuid):
     computed, reason = line.computed_amount()
     payments = list(line.payments.all())
     paid = sum((p.amount for p in payments), ZERO)
+    # The envelope that created the line, linked for those who see it (its partner's staff).
+    envelope = (
+        Envelope.objects.visible_to(request.user)
+        .select_related("scheme", "partner")
+        .filter(pk=line.envelope_id)
+        .first()
+        if line.envelope_id
+        else None
+    )
     context = {
         "line": line,
+        "envelope": envelope,
         "payments": payments,
         "expected": expected,
         "steps": line.scheme.payment_steps.all(),
