@@ -1,5 +1,6 @@
 """Allocating an envelope: the split (property-based), the simulation, adjustments, the commitment."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -132,6 +133,16 @@ def test_a_partner_simulates_adjusts_and_commits_its_envelope(client):
     assert lines.count() == 4
     assert sum(line.voted for line in lines) == D("60000.00")
     assert lines.get(structure__name="Centre 0").voted == D("13000.00")
+    # The committed envelope keeps its decision and leads to each line it created.
+    assert envelope.decision_reference == "AP-2026-42" and str(envelope.decision_date) == "2026-03-02"
+    assert set(envelope.lines.all()) == set(lines)
+    page = client.get(url).content.decode()
+    assert "AP-2026-42 du 02/03/2026" in page
+    links = re.findall(r'href="(/financements/lignes/[^"]+)"', page)
+    assert sorted(links) == sorted(reverse("funding:line", args=[line.uuid]) for line in lines)
+    for link in links:  # and each line leads back to its envelope
+        assert f'href="{url}"' in client.get(link).content.decode()
+    assert all(name in page for name in ["Centre 0", "Centre 1", "Centre 2", "EVS en QPV"])
     again = client.post(url, {"action": "commit", "decision_reference": "AP-2026-42", "decision_date": "2026-03-02"})
     assert again.status_code == 403  # committed: nothing more to do here
     assert lines.count() == 4

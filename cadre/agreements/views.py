@@ -48,6 +48,7 @@ from cadre.core.forms import add_model_errors
 from cadre.core.uploads import stored_file_response
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
+from cadre.structures.permissions import can_view_structure
 
 LIST = ("Conventions", "agreements:list")
 
@@ -177,6 +178,9 @@ def agreement_detail(request, uuid):
     )
     can_manage = permissions.can_manage_agreement(request.user, agreement)
     parties = list(agreement.parties.select_related("partner", "structure__commune"))
+    for party in parties:
+        # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
+        party.can_open = party.structure_id is None or can_view_structure(request.user, party.structure)
     roadmap = Roadmap.objects.filter(agreement=agreement).first()
     themes = []
     today = datetime.date.today()

@@ -204,6 +204,7 @@ def commit_envelope(envelope, *, actor, decision_reference="", decision_date=Non
                 voted=share.final if decision_reference else None,
                 decision_reference=decision_reference,
                 decision_date=decision_date if decision_reference else None,
+                envelope=envelope,
             )
             try:
                 line.full_clean()
@@ -213,6 +214,8 @@ def commit_envelope(envelope, *, actor, decision_reference="", decision_date=Non
             lines.append(line)
         envelope.status = EnvelopeStatus.COMMITTED
         envelope.committed_at = timezone.now()
+        envelope.decision_reference = decision_reference
+        envelope.decision_date = decision_date if decision_reference else None
         envelope.save_tracked(user=actor)
     return lines
 

@@ -290,6 +290,15 @@ class FundingLine(VersionedModel):
         related_name="funding_lines",
         help_text="l'engagement pluriannuel dont la ligne fait partie",
     )
+    envelope = models.ForeignKey(
+        "Envelope",
+        verbose_name="enveloppe",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="lines",
+        help_text="l'enveloppe dont l'engagement a créé la ligne",
+    )
     eligible_expenses = models.DecimalField(
         "dépenses retenues (€)",
         max_digits=12,
@@ -991,6 +1000,9 @@ class Envelope(VersionedModel):
     )
     status = models.CharField("état", max_length=12, choices=EnvelopeStatus.choices, default=EnvelopeStatus.DRAFT)
     committed_at = models.DateTimeField("engagée le", null=True, blank=True)
+    # The decision the envelope was committed under (also written on each line it created).
+    decision_reference = models.CharField("référence de la décision", max_length=100, blank=True)
+    decision_date = models.DateField("date de la décision", null=True, blank=True)
 
     objects = EnvelopeQuerySet.as_manager()
     history = TrackedHistory()

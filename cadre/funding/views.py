@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, xlsx_response
 from cadre.core.forms import add_model_errors
+from cadre.core.french import plural
 from cadre.core.pdf import pdf_response
 from cadre.core.uploads import stored_file_response
 from cadre.funding import actions, calendar, permissions, queries, scdl_export
@@ -164,8 +165,18 @@ def line_detail(request, uuid):
     computed, reason = line.computed_amount()
     payments = list(line.payments.all())
     paid = sum((p.amount for p in payments), ZERO)
+    # The envelope that created the line, linked for those who see it (its partner's staff).
+    envelope = (
+        Envelope.objects.visible_to(request.user)
+        .select_related("scheme", "partner")
+        .filter(pk=line.envelope_id)
+        .first()
+        if line.envelope_id
+        else None
+    )
     context = {
         "line": line,
+        "envelope": envelope,
         "payments": payments,
         "expected": expected,
         "steps": line.scheme.payment_steps.all(),
@@ -350,6 +361,9 @@ def structure_documents(request, uuid):
         and item.document.status == DocumentStatus.SUBMITTED
         and permissions.can_review(request.user, item.document)
     }
+    # Who sees the structure may not read its files (a federation): their names are then shown unlinked.
+    deposited = [item.document.pk for item in owed if item.document is not None]
+    readable = set(Document.objects.visible_to(request.user).filter(pk__in=deposited).values_list("pk", flat=True))
     own_questionnaires = dict(
         Submission.objects.visible_to(request.user).filter(structure=structure).values_list("campaign__year", "uuid")
     )
@@ -361,6 +375,7 @@ def structure_documents(request, uuid):
         "owed": owed,
         "form": form,
         "reviewable": reviewable,
+        "readable": readable,
         "review_form": ReviewForm(),
         "title": f"Pièces justificatives de {structure.name}",
         "breadcrumb": [
@@ -482,7 +497,8 @@ def envelope_detail(request, uuid):
                     return redirect("funding:envelope", uuid=envelope.uuid)
             if action == "commit" and commit_form.is_valid():
                 lines = actions.commit_envelope(envelope, actor=request.user, **commit_form.cleaned_data)
-                messages.success(request, f"L'enveloppe est engagée : {len(lines)} lignes de financement créées.")
+                created = plural(len(lines), "ligne de financement créée,lignes de financement créées")
+                messages.success(request, f"L'enveloppe est engagée : {created}.")
                 return redirect("funding:envelope", uuid=envelope.uuid)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
@@ -492,8 +508,13 @@ def envelope_detail(request, uuid):
         share.error = errors.get(share.pk, "")
         share.typed = request.POST.get(f"part-{share.pk}", "") if errors else None
     total = sum((share.final for share in shares), ZERO)
+    lines = list(envelope.lines.select_related("structure__commune").order_by("structure__name"))
+    readable = set(FundingLine.objects.visible_to(request.user).filter(envelope=envelope).values_list("pk", flat=True))
+    for line in lines:
+        line.can_open = line.pk in readable
     context = {
         "envelope": envelope,
+        "lines": lines,
         "shares": shares,
         "errors": errors,
         "total": total,

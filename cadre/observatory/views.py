@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cadre.exchanges import permissions as exchange_permissions
 from cadre.observatory import actions, permissions
 from cadre.observatory.forms import CampaignForm, CorrespondentForm
 from cadre.observatory.models import (
@@ -323,6 +324,7 @@ def campaign_detail(request, uuid):
             "reviewed": sorted(reviewed) if reviewed else [],
             "can_manage": permissions.can_manage_campaigns(request.user),
             "can_remind": permissions.can_remind(request.user, campaign) and campaign.opened_at is not None,
+            "can_import": exchange_permissions.can_import(request.user, campaign),
             "correspondent_count": campaign.correspondents.count(),
             "dashboard_rows": DASHBOARD_ROWS,
             "title": campaign.title,
