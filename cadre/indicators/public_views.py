@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.charts import NOT_COMPUTABLE, format_number, round_decimal
-from cadre.core.exports import csv_response
+from cadre.core.exports import cached_file, csv_bytes, file_response
 from cadre.indicators import queries
 from cadre.indicators.models import (
     LEVELS,
@@ -88,10 +88,12 @@ def published():
 
 def value_years(indicators):
     """The campaign years with values of `indicators`, the latest first."""
+    # Every year with values has its national ones (a refresh always writes them): read through their
+    # small partial index rather than every value of every territory.
     years = IndicatorValue.objects.filter(
-        indicator__in=indicators, year__in=Campaign.objects.values("year")
+        indicator__in=indicators, level=Level.NATIONAL, year__in=Campaign.objects.values("year")
     ).values_list("year", flat=True)
-    return sorted(set(years), reverse=True)
+    return sorted(set(years.distinct().order_by()), reverse=True)
 
 
 def secret_text(secrecy=queries.PRIMARY):
@@ -532,5 +534,7 @@ def values_csv(request):
         filename += f"-{FILE_LEVELS[levels[0]]}"
     if code:
         filename += f"-{code}"
-    rows = csv_rows(indicators, year, levels, code) if year else iter(())
-    return csv_response(filename, CSV_HEADERS, rows)
+    # Kept until the values or the definitions change (their stamp), or the secrecy threshold does.
+    key = ("open-data-csv", year, levels, code, queries.values_stamp([year]) if year else "", queries.min_structures())
+    content = cached_file(key, lambda: csv_bytes(CSV_HEADERS, csv_rows(indicators, year, levels, code) if year else []))
+    return file_response(content, filename, "csv")
