@@ -31,8 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "cadre.core",  # before django.forms and dsfr: overrides the select widget and one of dsfr's form snippets
     "django.forms",
-    "cadre.core",  # before dsfr: overrides one of its form snippets
     "dsfr",
     "widget_tweaks",
     "django_htmx",

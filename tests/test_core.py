@@ -160,3 +160,26 @@ def test_record_page_loads_its_history_lazily_and_the_fragment_is_capped(client)
     full = client.get(history_url).content.decode()
     # The page of its own has every change, back to the creation.
     assert "<html" in full and "→ <ins>Nom 0</ins>" in full and "Fiche créée" in full
+
+
+def test_selects_are_written_in_python_with_their_groups_choice_and_escaping():
+    from django import forms
+    from dsfr.forms import DsfrBaseForm
+
+    class Form(DsfrBaseForm):
+        place = forms.ChoiceField(
+            label="Lieu",
+            choices=[("", "Choisir"), ("Rhône", [("69", "Lyon & <environs>"), ("69123", "Lyon")]), ("13", "Marseille")],
+        )
+        many = forms.MultipleChoiceField(label="Plusieurs", choices=[("a", "A"), ("b", "B"), ("c", "C")])
+
+    html = str(Form(initial={"place": "69123", "many": ["a", "c"]}))
+    assert '<select name="place" class="fr-select" required id="id_place">' in html
+    assert '<option value="">Choisir</option>' in html
+    assert '<optgroup label="Rhône">\n<option value="69">Lyon &amp; &lt;environs&gt;</option>' in html
+    assert '<option value="69123" selected>Lyon</option>\n</optgroup>\n<option value="13">Marseille</option>' in html
+    assert '<select name="many" class="fr-select" required id="id_many" multiple>' in html
+    assert (
+        '<option value="a" selected>A</option>\n<option value="b">B</option>\n<option value="c" selected>C</option>'
+        in html
+    )
