@@ -277,6 +277,11 @@ def xlsx_response(filename, headers, rows, sheet_title="Données", formats=None)
     return response
 
 
+def table_bytes(fmt, headers, rows, sheet_title="Données"):
+    """The file of `tabular_response` as bytes, for `cached_file`."""
+    return xlsx_bytes(headers, rows, sheet_title) if fmt == "xlsx" else csv_bytes(headers, rows)
+
+
 def tabular_response(fmt, filename, headers, rows, sheet_title="Données"):
     if fmt == "xlsx":
         return xlsx_response(filename, headers, rows, sheet_title)
