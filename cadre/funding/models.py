@@ -822,15 +822,36 @@ def _shared(requireds, year):
     return list(groups.values())
 
 
+def required_by_year(structure, years):
+    """{year: [RequiredDocument]}: `required_for` of each of `years`, in three queries whatever their number."""
+    schemes = {}
+    for year, scheme_id in FundingLine.objects.filter(structure=structure, year__in=years).values_list(
+        "year", "scheme_id"
+    ):
+        schemes.setdefault(scheme_id, set()).add(year)
+    agreements = {
+        pk: {year for year in years if starts.year <= year <= ends.year}
+        for pk, starts, ends in Agreement.objects.filter(parties__structure=structure).values_list(
+            "pk", "starts", "ends"
+        )
+    }
+    found = {year: [] for year in years}
+    documents = RequiredDocument.objects.filter(Q(scheme_id__in=schemes) | Q(agreement_id__in=agreements))
+    for required in documents.select_related("scheme", "agreement"):
+        for year in schemes.get(required.scheme_id, set()) | agreements.get(required.agreement_id, set()):
+            found[year].append(required)
+    return found
+
+
 def documents_owed(structure, years, today=None):
     """[Owed] of `structure` for `years`, the latest year first, by due date."""
     today = today or datetime.date.today()
     latest = latest_documents([structure.pk], list(years))
     questionnaires = validated_questionnaires([structure.pk], list(years))
+    required = required_by_year(structure, list(years))
     owed = []
     for year in sorted(years, reverse=True):
-        requireds = required_for(structure, year).select_related("scheme", "agreement")
-        for group in _shared(requireds, year):
+        for group in _shared(required[year], year):
             document = latest.get((structure.pk, group[0].share_key, year))
             questionnaire = questionnaires.get((structure.pk, year))
             owed.append(Owed(group, year, group[0].due_on(year), document, today, questionnaire))
