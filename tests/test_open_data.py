@@ -621,3 +621,15 @@ def test_the_csv_is_made_once_until_the_values_change(client, campaign, data, dj
     observe_all(campaign, VILLEURBANNE, 1)
     rebuild()
     assert int(department_69()[9]) == int(before[9]) + 1
+
+
+def test_the_territories_offered_are_read_once_until_the_values_change(client, campaign, data):
+    def offered():
+        form = client.get(reverse("open_data:index")).context["form"]
+        return {key for group in form.fields["territory"].choices for key in _keys(group)}
+
+    assert f"commune:{MARSEILLE_3E}" not in offered()
+    observe_all(campaign, MARSEILLE_3E, 3)  # 5 validated structures: its figures can be shown
+    assert f"commune:{MARSEILLE_3E}" not in offered()  # not refreshed yet: the values are the same
+    rebuild()
+    assert f"commune:{MARSEILLE_3E}" in offered()

@@ -13,6 +13,7 @@ import unicodedata
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -77,6 +78,7 @@ CSV_HEADERS = [
     "statut",
 ]
 DEFAULT_MAP_INDICATOR = "structures_observees"
+PLACES_CACHE_SECONDS = 24 * 3600
 
 
 def published():
@@ -155,6 +157,17 @@ def place_choices(indicators, year, masked):
                 (group, [(place_key(level, code), label) for code, label in place_labels(level, found[level])])
             )
     return choices
+
+
+def cached_place_choices(indicators, year, masked):
+    """`place_choices`, the same for every visitor: kept until the values, the definitions or the
+    secrecy threshold change (a few thousand territories, read and named in six queries otherwise)."""
+    key = f"open-data-places:{year}:{queries.values_stamp([year])}:{queries.min_structures()}"
+    places = cache.get(key)
+    if places is None:
+        places = place_choices(indicators, year, masked)
+        cache.set(key, places, PLACES_CACHE_SECONDS)
+    return places
 
 
 def place_title(level, code):
@@ -318,7 +331,7 @@ def index(request):
     asked = request.GET.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
     masked = queries.masked_places(indicators, [year]) if year else {}
-    places = place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
+    places = cached_place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
     codes = [i.code for i in indicators]
     default_map = DEFAULT_MAP_INDICATOR if DEFAULT_MAP_INDICATOR in codes else (codes[0] if codes else "")
     # A link may give only some of the choices: the others take their defaults, without an error.
