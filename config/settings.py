@@ -31,8 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "cadre.core",  # before django.forms and dsfr: overrides the select widget and one of dsfr's form snippets
     "django.forms",
-    "cadre.core",  # before dsfr: overrides one of its form snippets
     "dsfr",
     "widget_tweaks",
     "django_htmx",
@@ -111,7 +111,15 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "OPTIONS": {"MAX_ENTRIES": 5000},
-    }
+    },
+    # Generated files (PDF copies, exports), keyed by what they are made of: few entries, as each weighs
+    # tens or hundreds of kilobytes.
+    "documents": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "documents",
+        "OPTIONS": {"MAX_ENTRIES": 200},
+        "TIMEOUT": 24 * 3600,
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -67,3 +67,21 @@ def test_reminders_go_15_and_3_days_before(demo):
     mail.outbox.clear()
     call_command("send_obligation_reminders", today=(tripartite.ends - datetime.timedelta(days=10)).isoformat())
     assert not any("Convention tripartite Ville de Villeurbanne" in m.body for m in mail.outbox)
+
+
+def test_the_page_reads_the_period_and_the_overdue_once_with_the_same_result(client, demo):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cadre.funding.calendar import calendar_and_overdue, overdue
+
+    advisor = User.objects.get(email=cast.CAF69)
+    today = datetime.date.today()
+    start, end = views._calendar_period(today)
+    with CaptureQueriesContext(connection) as apart:
+        expected = (obligations(advisor, start, end), overdue(advisor, today))
+    with CaptureQueriesContext(connection) as together:
+        assert calendar_and_overdue(advisor, today, start, end) == expected
+    assert expected[0] and len(together) <= len(apart) - 7  # documents owed, roadmap items, follow-ups
+    client.force_login(advisor)
+    assert client.get(reverse("funding:calendar")).context["months"]

@@ -160,3 +160,44 @@ def test_record_page_loads_its_history_lazily_and_the_fragment_is_capped(client)
     full = client.get(history_url).content.decode()
     # The page of its own has every change, back to the creation.
     assert "<html" in full and "→ <ins>Nom 0</ins>" in full and "Fiche créée" in full
+
+
+def test_selects_are_written_in_python_with_their_groups_choice_and_escaping():
+    from django import forms
+    from dsfr.forms import DsfrBaseForm
+
+    class Form(DsfrBaseForm):
+        place = forms.ChoiceField(
+            label="Lieu",
+            choices=[("", "Choisir"), ("Rhône", [("69", "Lyon & <environs>"), ("69123", "Lyon")]), ("13", "Marseille")],
+        )
+        many = forms.MultipleChoiceField(label="Plusieurs", choices=[("a", "A"), ("b", "B"), ("c", "C")])
+
+    html = str(Form(initial={"place": "69123", "many": ["a", "c"]}))
+    assert '<select name="place" class="fr-select" required id="id_place">' in html
+    assert '<option value="">Choisir</option>' in html
+    assert '<optgroup label="Rhône">\n<option value="69">Lyon &amp; &lt;environs&gt;</option>' in html
+    assert '<option value="69123" selected>Lyon</option>\n</optgroup>\n<option value="13">Marseille</option>' in html
+    assert '<select name="many" class="fr-select" required id="id_many" multiple>' in html
+    assert (
+        '<option value="a" selected>A</option>\n<option value="b">B</option>\n<option value="c" selected>C</option>'
+        in html
+    )
+
+
+def test_a_page_of_a_list_counts_its_total_only_when_the_page_does_not_tell_it(django_assert_num_queries):
+    from cadre.core.pagination import paginate
+    from cadre.structures.models import Structure
+    from tests.factories import StructureFactory
+
+    StructureFactory.create_batch(7)
+    structures = Structure.objects.order_by("pk")
+    with django_assert_num_queries(2):  # a full page: its rows, then the count
+        page = paginate(structures, 1, 3)
+    assert (len(page.object_list), page.paginator.count, page.paginator.num_pages) == (3, 7, 3)
+    with django_assert_num_queries(1):  # the last page says the total itself
+        page = paginate(structures, 3, 3)
+    assert [s.pk for s in page.object_list] == [structures.last().pk] and page.paginator.count == 7
+    with django_assert_num_queries(3):  # beyond the end: the count, then the last page
+        page = paginate(structures, 9, 3)
+    assert page.number == 3 and len(page.object_list) == 1

@@ -237,3 +237,20 @@ class TestWhatAWalkMet:
         # The annual accounts of 2025 were due by 30 June 2026, before the months the calendar lists.
         assert f"{structure.name} : Comptes annuels 2025" in late
         assert f"{structure.name} : Comptes annuels 2025" not in html.split("En retard")[0]
+
+
+def test_the_documents_owed_over_more_years_take_no_more_queries(world, django_assert_max_num_queries):
+    structure, city, scheme = world["structure"], world["city"], world["line"].scheme
+
+    def owed_kinds(years):
+        with django_assert_max_num_queries(5):  # deposits, questionnaires, lines, agreements, requirements
+            owed = documents_owed(structure, years)
+        return {(item.year, item.required.kind) for item in owed}
+
+    one_year = owed_kinds([2025])
+    assert (2025, DocumentKind.ANNUAL_ACCOUNTS) in one_year
+    for year in (2022, 2023, 2024):
+        FundingLine.objects.create(structure=structure, partner=city, scheme=scheme, year=year, voted=Decimal("1"))
+    four_years = owed_kinds([2022, 2023, 2024, 2025])
+    assert {kind for year, kind in four_years if year == 2022} == {kind for _, kind in one_year}
+    assert len(four_years) == 4 * len(one_year)

@@ -322,6 +322,25 @@ class TestExport:
             ident(world, "a")
         ]
 
+    def test_the_file_is_made_once_until_an_answer_or_a_structure_changes(self, world, client, monkeypatch):
+        from cadre.exchanges import observatory
+
+        made = []
+        monkeypatch.setattr(observatory, "export_csv", lambda *a: made.append(1) or export_csv(*a))
+        fill(world)
+
+        def row_a():
+            rows = csv_rows(export(client, world["admin"], world["campaign"], "csv"))
+            return dict(zip(rows[0], next(r for r in rows if r[0] == ident(world, "a")), strict=True))
+
+        assert row_a()["salaries_total"] == "12" and row_a()["salaries_total"] == "12" and len(made) == 1
+        answer(world, "a", "salaries_total", "13")
+        assert row_a()["salaries_total"] == "13" and len(made) == 2
+        structure = world["a"].structure
+        structure.name = "Centre social des Buers rénové"
+        structure.save()
+        assert row_a()["Structure"] == "Centre social des Buers rénové" and len(made) == 3
+
     def test_another_departments_correspondent_sees_only_its_own(self, world, client):
         fill(world)
         rows = xlsx_rows(export(client, world["corr13"], world["campaign"], "xlsx"))

@@ -282,3 +282,24 @@ def test_the_agreement_summary_pdf_adds_up_its_funding(client, demo):
     assert response.context["total"] == amount_total(lines)
     assert response.context["total_paid"] == Payment.objects.filter(line__in=lines).aggregate(t=Sum("amount"))["t"]
     assert [y for y, *_ in response.context["years"]] == [2024, 2025, 2026, 2027]
+
+
+def test_the_agreement_pdf_is_laid_out_once_until_what_it_shows_changes(client, demo, monkeypatch):
+    from django.core.cache import caches
+    from weasyprint import HTML
+
+    caches["documents"].clear()  # another test may have laid this PDF out already
+    layouts = []
+    write_pdf = HTML.write_pdf
+    monkeypatch.setattr(HTML, "write_pdf", lambda self, *a, **k: layouts.append(1) or write_pdf(self, *a, **k))
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    log_in(client, cast.ADMIN)
+    url = reverse("funding:agreement_pdf", args=[tripartite.uuid])
+    first = client.get(url).content
+    assert client.get(url).content == first and len(layouts) == 1
+    line = FundingLine.objects.filter(agreement=tripartite, voted__isnull=False).first()
+    line.voted += Decimal("1000")
+    line.save()
+    changed = client.get(url)
+    assert len(layouts) == 2 and changed.content != first
+    assert changed.context["total"] == amount_total(FundingLine.objects.filter(agreement=tripartite))

@@ -393,3 +393,22 @@ class TestAccess:
         for url in (reverse("indicator_definitions:list"), detail_url(first), create_url(), edit_url(first)):
             response = client.get(url)
             assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_sources_offered_follow_the_questionnaires_loaded(admin_client, tmp_path, django_assert_max_num_queries):
+    from cadre.observatory.actions import load_questionnaire
+
+    def offered():
+        form = admin_client.get(create_url()).context["form"]
+        return {value for _, options in form.fields["source"].choices[1:] for value, _ in options}
+
+    before = offered()
+    with django_assert_max_num_queries(3):  # session, user, the questionnaires' stamp: not their questions
+        admin_client.get(create_url())
+    path = tmp_path / "essai.toml"
+    text = """code = "essai_sources"\nversion = 1\ntitle = "Essai"\n\n[[sections]]\ncode = "s"\ntitle = "S"\n\n"""
+    path.write_text(
+        text + """[[sections.questions]]\ncode = "benevoles_essai"\nlabel = "Bénévoles"\ntype = "integer"\n"""
+    )
+    load_questionnaire(path)
+    assert offered() == before | {"question:benevoles_essai"}

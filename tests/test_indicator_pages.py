@@ -138,3 +138,25 @@ def test_the_kept_page_body_follows_a_validation(client, world, campaign):
     validate_submission(sent, actor=UserFactory(is_superuser=True))
     html = page(client, world["caf69"], territoire=f"commune:{VENISSIEUX}", annee="2025")
     assert "50,0\u00a0%" in html  # one « oui » of two: the page was not served from the old body
+
+
+def test_the_report_workbook_is_made_once_until_the_values_change(client, campaign, world, monkeypatch):
+    import io
+
+    from openpyxl import load_workbook
+
+    from cadre.indicators import views
+
+    made, make = [], views.report_xlsx_bytes
+    monkeypatch.setattr(views, "report_xlsx_bytes", lambda report: made.append(1) or make(report))
+
+    def rhone_permanences():
+        content = client.get(reverse("indicators:report_xlsx"), {"territoire": "department:69", "annee": "2025"})
+        rows = load_workbook(io.BytesIO(content.content))["Partenariats"].iter_rows(values_only=True)
+        return next(r for r in rows if r[1] == "permanences")[3]
+
+    client.force_login(world["caf69"])
+    assert round(rhone_permanences(), 2) == 66.67 and round(rhone_permanences(), 2) == 66.67 and len(made) == 1
+    observe(campaign, VENISSIEUX, {"permanences": True, "budget_total": D(1), "etp_total": D(1)})
+    rebuild()
+    assert rhone_permanences() == 75 and len(made) == 2  # 3 of 4: the workbook kept before is not served

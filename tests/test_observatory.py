@@ -338,3 +338,19 @@ class TestOpeningACampaign:
         with pytest.raises(CampaignAlreadyOpen):
             open_campaign(campaign, actor=admin)
         assert Submission.objects.count() == 1
+
+
+def test_the_campaign_list_counts_the_questionnaires_each_user_sees(client, campaign):
+    from django.urls import reverse
+
+    from cadre.partners.models import PartnerKind
+    from tests.factories import MARSEILLE_3E, PartnerFactory, StructureFactory
+
+    marseille = [StructureFactory(commune_id=MARSEILLE_3E) for _ in range(2)]
+    for structure, status in ((StructureFactory(), "draft"), (marseille[0], "validated"), (marseille[1], "submitted")):
+        Submission.objects.create(campaign=campaign, structure=structure, status=status)
+    caf13 = member(UserFactory(), PartnerFactory(kind=PartnerKind.CAF, departments=["13"]), Role.EDITOR)
+    for user, expected in ((UserFactory(is_superuser=True), (3, 1, 1)), (caf13, (2, 1, 1))):
+        client.force_login(user)
+        listed = client.get(reverse("observatory:campaigns")).context["campaigns"]
+        assert [(c.total, c.sent, c.validated) for c in listed if c.pk == campaign.pk] == [expected]

@@ -608,3 +608,28 @@ class TestSecondarySecrecy:
         public = public_csv(client, level="department")
         assert [is_secret(public[("observees", Level.DEPARTMENT, code)]) for code in DEPARTMENTS] == [False] * 3
         assert queries.withheld(data["observees"], 2025) == set()
+
+
+def test_the_csv_is_made_once_until_the_values_change(client, campaign, data, django_assert_max_num_queries):
+    def department_69():
+        _, rows = read_csv(client.get(reverse("open_data:values_csv"), {"year": 2025, "level": "department"}))
+        return next(row for row in rows if row[0] == "observees" and row[5] == "69")
+
+    before = department_69()
+    with django_assert_max_num_queries(5):  # the indicators, the years and the stamp: not the values
+        assert department_69() == before
+    observe_all(campaign, VILLEURBANNE, 1)
+    rebuild()
+    assert int(department_69()[9]) == int(before[9]) + 1
+
+
+def test_the_territories_offered_are_read_once_until_the_values_change(client, campaign, data):
+    def offered():
+        form = client.get(reverse("open_data:index")).context["form"]
+        return {key for group in form.fields["territory"].choices for key in _keys(group)}
+
+    assert f"commune:{MARSEILLE_3E}" not in offered()
+    observe_all(campaign, MARSEILLE_3E, 3)  # 5 validated structures: its figures can be shown
+    assert f"commune:{MARSEILLE_3E}" not in offered()  # not refreshed yet: the values are the same
+    rebuild()
+    assert f"commune:{MARSEILLE_3E}" in offered()

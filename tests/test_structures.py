@@ -292,6 +292,27 @@ class TestListFiltersAndExports:
         assert values[0][0] == "Nom"
         assert sorted(v[0] for v in values[1:]) == ["Alpha Villeurbanne", "Gamma EVS"]
 
+    def test_the_export_is_made_once_until_a_structure_or_its_approvals_change(self, client, registry, monkeypatch):
+        from cadre.structures import views
+
+        villeurbanne, marseille, _ = registry
+        made, make = [], views.table_bytes
+        monkeypatch.setattr(views, "table_bytes", lambda *args: made.append(1) or make(*args))
+        client.force_login(UserFactory(is_superuser=True))
+
+        def rows():
+            response = client.get(reverse("structures:export", args=["csv"]), {"department": "69"})
+            content = b"".join(response.streaming_content).decode("utf-8").lstrip("\ufeff")
+            return {r[0]: r for r in csv.reader(io.StringIO(content), delimiter=";")}
+
+        assert rows() == rows() and len(made) == 1
+        villeurbanne.name = "Alpha Villeurbanne Nord"
+        villeurbanne.save()
+        assert "Alpha Villeurbanne Nord" in rows() and len(made) == 2
+        ends = add_months(timezone.localdate(), 30)
+        ApprovalFactory(structure=marseille.__class__.objects.get(name="Gamma EVS"), ends=ends)
+        assert rows()["Gamma EVS"][-4] == ends.strftime("%d/%m/%Y") and len(made) == 3
+
     def test_list_queries_do_not_grow_with_page_size(self, client, settings):
         client.force_login(UserFactory(is_superuser=True))
         StructureFactory.create_batch(3)

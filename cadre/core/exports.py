@@ -3,8 +3,10 @@
 import csv
 import datetime
 import decimal
+import hashlib
 import io
 
+from django.core.cache import caches
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
@@ -20,6 +22,37 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class _Echo:
     def write(self, value):
         return value
+
+
+def cached_file(key_parts, build):
+    """The bytes `build()` makes, kept in the « documents » cache under `key_parts`, which must name
+    everything they are made of (a stamp of the data's last change, the choices asked for): a change to
+    any of them makes a new file, and an old one is never served."""
+    key = "file:" + hashlib.sha256(repr(tuple(key_parts)).encode()).hexdigest()
+    documents = caches["documents"]
+    content = documents.get(key)
+    if content is None:
+        content = build()
+        documents.set(key, content)
+    return content
+
+
+def csv_bytes(headers, rows):
+    """The whole CSV file of `csv_response`, for a file kept by `cached_file`."""
+    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
+    lines = ["\ufeff" + writer.writerow(headers)]
+    lines += (writer.writerow(["" if v is None else _csv_value(v) for v in row]) for row in rows)
+    return "".join(lines).encode()
+
+
+def file_response(content, filename, fmt):
+    """A download of bytes already made: `fmt` "csv" or "xlsx" (a CSV streams, as from `csv_response`)."""
+    if fmt == "xlsx":
+        response = HttpResponse(content, content_type=XLSX_TYPE)
+    else:
+        response = StreamingHttpResponse([content], content_type=CSV_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
 
 
 def csv_response(filename, headers, rows):
@@ -242,6 +275,11 @@ def xlsx_response(filename, headers, rows, sheet_title="Données", formats=None)
     response = HttpResponse(xlsx_bytes(headers, rows, sheet_title, formats), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
     return response
+
+
+def table_bytes(fmt, headers, rows, sheet_title="Données"):
+    """The file of `tabular_response` as bytes, for `cached_file`."""
+    return xlsx_bytes(headers, rows, sheet_title) if fmt == "xlsx" else csv_bytes(headers, rows)
 
 
 def tabular_response(fmt, filename, headers, rows, sheet_title="Données"):

@@ -1,8 +1,10 @@
 """PDF copies of pages, rendered by WeasyPrint with the State font shipped by django-dsfr."""
 
+import hashlib
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
+from django.core.cache import caches
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
@@ -24,7 +26,16 @@ def render_pdf(template, context, request=None):
     except OSError as error:
         raise PdfUnavailable(str(error)) from error
     html = render_to_string(template, {**context, "fonts_url": _fonts_url()}, request)
-    return HTML(string=html, base_url=request.build_absolute_uri("/") if request else None).write_pdf()
+    base_url = request.build_absolute_uri("/") if request else None
+    # Laying out the PDF costs a hundred times rendering its HTML: the PDF is kept under a digest of that
+    # HTML, so any change to what it shows (data, template, reader, date) makes a new one.
+    key = "pdf:" + hashlib.sha256(f"{base_url}\n{html}".encode()).hexdigest()
+    documents = caches["documents"]
+    content = documents.get(key)
+    if content is None:
+        content = HTML(string=html, base_url=base_url).write_pdf()
+        documents.set(key, content)
+    return content
 
 
 def pdf_response(filename, template, context, request):

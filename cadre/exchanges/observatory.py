@@ -28,7 +28,7 @@ from openpyxl.cell.read_only import ReadOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from cadre.core.exports import EUROS_FORMAT, add_table_sheet, new_workbook
+from cadre.core.exports import EUROS_FORMAT, add_table_sheet, cached_file, new_workbook
 from cadre.observatory import entry, expressions, permissions
 from cadre.observatory.models import (
     NUMERIC_KINDS,
@@ -255,6 +255,16 @@ def _csv_bytes(headers, rows):
 def export_csv(campaign, user):
     """The answers sheet as CSV bytes (semicolons, decimal comma, UTF-8 with a BOM); no codebook."""
     return _csv_bytes(*answer_table(campaign, user, "csv"))
+
+
+def cached_export(campaign, user, fmt):
+    """`export_xlsx` or `export_csv` bytes, made again only when one of their rows changed: the key names
+    each visible submission with its and its structure's last change (every answer written, by hand or
+    by an import, moves its submission's `updated_at`), so a change of scope or of data makes a new file."""
+    submissions = Submission.objects.visible_to(user).filter(campaign=campaign).order_by("pk")
+    stamp = tuple(submissions.values_list("pk", "updated_at", "structure__updated_at"))
+    make = export_xlsx if fmt == "xlsx" else export_csv
+    return cached_file(("answers-export", campaign.pk, fmt, stamp), lambda: make(campaign, user))
 
 
 def export_codebook_csv(campaign):

@@ -18,7 +18,7 @@ from cadre.exchanges.actions import (
 )
 from cadre.exchanges.forms import AnswerImportForm, RegistryImportForm
 from cadre.exchanges.models import AnswerImport, RegistryImport
-from cadre.exchanges.observatory import export_codebook_csv, export_csv, export_xlsx
+from cadre.exchanges.observatory import cached_export, export_codebook_csv
 from cadre.observatory.models import Campaign
 
 SHOWN_ERRORS = 200
@@ -47,9 +47,8 @@ def campaign_export(request, uuid, fmt):
     """The answers the user may see: rows are scoped by Submission.objects.visible_to."""
     campaign = _campaign(request, uuid)
     filename = f"observatoire-{campaign.year}-reponses.{fmt}"
-    if fmt == "xlsx":
-        return _download(export_xlsx(campaign, request.user), XLSX_TYPE, filename)
-    return _download(export_csv(campaign, request.user), CSV_TYPE, filename)
+    content_type = XLSX_TYPE if fmt == "xlsx" else CSV_TYPE
+    return _download(cached_export(campaign, request.user, fmt), content_type, filename)
 
 
 def campaign_codebook(request, uuid):

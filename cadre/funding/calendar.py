@@ -41,8 +41,50 @@ class Obligation:
         return self.day.replace(day=1)
 
 
-def obligations(user, start, end):
-    """[Obligation] of `user` from `start` to `end` (both included), by date."""
+@dataclasses.dataclass
+class Reads:
+    """What both the obligations of a period and the overdue ones are made of, read once for the calendar
+    page over both periods: documents owed, open roadmap items, follow-ups not done."""
+
+    owed: list  # [(structure, Owed)]
+    items: list  # [RoadmapItem]
+    follow_ups: list  # [FollowUp]
+
+
+def _reads(user, first_day, last_day, first_year, last_year, today=None):
+    lines = FundingLine.objects.followed_by(user).filter(year__range=(first_year, last_year))
+    items = RoadmapItem.objects.visible_to(user).filter(due__range=(first_day, last_day), status__in=OPEN_ITEM_STATUSES)
+    follow_ups = FollowUp.objects.filter(
+        decision__meeting__committee__in=Committee.objects.visible_to(user),
+        due__range=(first_day, last_day),
+        done_on__isnull=True,
+    )
+    return Reads(
+        owed_for_lines(lines, today),
+        list(items.select_related("theme__roadmap__agreement")),
+        list(follow_ups.select_related("decision__meeting")),
+    )
+
+
+def calendar_and_overdue(user, today, start, end):
+    """(`obligations` from `start` to `end`, `overdue` as of `today`), sharing their reads."""
+    since = _overdue_since(today)
+    yesterday = today - datetime.timedelta(days=1)
+    reads = _reads(
+        user,
+        min(start, since),
+        max(end, yesterday),
+        min(start.year - 1, today.year - OVERDUE_YEARS),
+        max(end.year, today.year),
+        today,
+    )
+    return obligations(user, start, end, reads), overdue(user, today, reads)
+
+
+def obligations(user, start, end, reads=None):
+    """[Obligation] of `user` from `start` to `end` (both included), by date. `reads`: from `_reads`, over
+    a period that covers this one."""
+    reads = reads or _reads(user, start, end, start.year - 1, end.year)
     found = []
     approvals = Approval.objects.visible_to(user).filter(ends__range=(start, end)).select_related("structure")
     for approval in approvals:
@@ -76,8 +118,7 @@ def obligations(user, start, end):
                     f"framework-{framework.uuid}",
                 )
             )
-    items = RoadmapItem.objects.visible_to(user).filter(due__range=(start, end), status__in=OPEN_ITEM_STATUSES)
-    for item in items.select_related("theme__roadmap__agreement"):
+    for item in (item for item in reads.items if start <= item.due <= end):
         found.append(
             Obligation(
                 item.due,
@@ -99,10 +140,7 @@ def obligations(user, start, end):
                 f"meeting-{meeting.uuid}",
             )
         )
-    follow_ups = FollowUp.objects.filter(
-        decision__meeting__committee__in=committees, due__range=(start, end), done_on__isnull=True
-    )
-    for follow_up in follow_ups.select_related("decision__meeting"):
+    for follow_up in (follow_up for follow_up in reads.follow_ups if start <= follow_up.due <= end):
         found.append(
             Obligation(
                 follow_up.due,
@@ -112,7 +150,7 @@ def obligations(user, start, end):
                 f"follow-up-{follow_up.uuid}",
             )
         )
-    found += _documents_due(user, start, end)
+    found += _documents_due(reads.owed, start, end)
     found += _payments_expected(user, start, end)
     found += _campaign_deadlines(user, start, end)
     found.sort(key=lambda o: (o.day, o.kind, o.title))
@@ -122,13 +160,19 @@ def obligations(user, start, end):
 OVERDUE_YEARS = 3  # how far back an unfulfilled obligation is still shown as overdue
 
 
-def overdue(user, today):
+def _overdue_since(today):
+    return today.replace(year=today.year - OVERDUE_YEARS, day=1)
+
+
+def overdue(user, today, reads=None):
     """[Obligation] past their date and still not met, however long ago (within OVERDUE_YEARS): documents
-    not deposited (or refused), roadmap items still open, decisions' follow-ups not done. Oldest first."""
+    not deposited (or refused), roadmap items still open, decisions' follow-ups not done. Oldest first.
+    `reads`: from `_reads`, over a period that covers this one."""
+    since, yesterday = _overdue_since(today), today - datetime.timedelta(days=1)
+    reads = reads or _reads(user, since, yesterday, today.year - OVERDUE_YEARS, today.year, today)
     found = []
-    lines = FundingLine.objects.followed_by(user).filter(year__range=(today.year - OVERDUE_YEARS, today.year))
-    for structure, owed in owed_for_lines(lines, today):
-        if owed.is_overdue:
+    for structure, owed in reads.owed:
+        if owed.is_overdue and today.year - OVERDUE_YEARS <= owed.year <= today.year:
             found.append(
                 Obligation(
                     owed.due,
@@ -138,9 +182,7 @@ def overdue(user, today):
                     f"document-{structure.uuid}-{owed.required.uuid}-{owed.year}",
                 )
             )
-    since = today.replace(year=today.year - OVERDUE_YEARS, day=1)
-    items = RoadmapItem.objects.visible_to(user).filter(due__range=(since, today - datetime.timedelta(days=1)))
-    for item in items.filter(status__in=OPEN_ITEM_STATUSES).select_related("theme__roadmap__agreement"):
+    for item in (item for item in reads.items if since <= item.due <= yesterday):
         found.append(
             Obligation(
                 item.due,
@@ -150,12 +192,7 @@ def overdue(user, today):
                 f"roadmap-item-{item.uuid}",
             )
         )
-    follow_ups = FollowUp.objects.filter(
-        decision__meeting__committee__in=Committee.objects.visible_to(user),
-        due__range=(since, today - datetime.timedelta(days=1)),
-        done_on__isnull=True,
-    )
-    for follow_up in follow_ups.select_related("decision__meeting"):
+    for follow_up in (follow_up for follow_up in reads.follow_ups if since <= follow_up.due <= yesterday):
         found.append(
             Obligation(
                 follow_up.due,
@@ -169,12 +206,12 @@ def overdue(user, today):
     return found
 
 
-def _documents_due(user, start, end):
-    """Documents due in the period and neither accepted nor waiting for review."""
-    lines = FundingLine.objects.followed_by(user).filter(year__in=range(start.year - 1, end.year + 1))
+def _documents_due(owed_list, start, end):
+    """Documents due in the period (of the lines of that year and the year before) and neither accepted
+    nor waiting for review."""
     found = []
-    for structure, owed in owed_for_lines(lines):
-        if not start <= owed.due <= end or not owed.is_open:
+    for structure, owed in owed_list:
+        if not start <= owed.due <= end or not owed.is_open or not start.year - 1 <= owed.year <= end.year:
             continue
         found.append(
             Obligation(

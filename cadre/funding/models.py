@@ -857,41 +857,35 @@ def _shared(requireds, year):
     return list(groups.values())
 
 
-def _required_by_year(structure, years):
-    """{year: [RequiredDocument]}: what `required_for` gives for each of `years`, in three queries."""
+def required_by_year(structure, years):
+    """{year: [RequiredDocument]}: `required_for` of each of `years`, in three queries whatever their number."""
     schemes = {}
     for year, scheme_id in FundingLine.objects.filter(structure=structure, year__in=years).values_list(
         "year", "scheme_id"
     ):
-        schemes.setdefault(year, set()).add(scheme_id)
-    agreements = list(
-        Agreement.objects.filter(
-            parties__structure=structure, starts__year__lte=max(years), ends__year__gte=min(years)
-        ).values_list("pk", "starts", "ends")
-    )
-    requireds = RequiredDocument.objects.filter(
-        Q(scheme_id__in={s for ids in schemes.values() for s in ids}) | Q(agreement_id__in=[a[0] for a in agreements])
-    ).select_related("scheme", "agreement")
+        schemes.setdefault(scheme_id, set()).add(year)
+    agreements = {
+        pk: {year for year in years if starts.year <= year <= ends.year}
+        for pk, starts, ends in Agreement.objects.filter(parties__structure=structure).values_list(
+            "pk", "starts", "ends"
+        )
+    }
     found = {year: [] for year in years}
-    for required in requireds:
-        for year in years:
-            covering = {pk for pk, starts, ends in agreements if starts.year <= year <= ends.year}
-            if required.scheme_id in schemes.get(year, ()) or required.agreement_id in covering:
-                found[year].append(required)
+    documents = RequiredDocument.objects.filter(Q(scheme_id__in=schemes) | Q(agreement_id__in=agreements))
+    for required in documents.select_related("scheme", "agreement"):
+        for year in schemes.get(required.scheme_id, set()) | agreements.get(required.agreement_id, set()):
+            found[year].append(required)
     return found
 
 
 def documents_owed(structure, years, today=None):
     """[Owed] of `structure` for `years`, the latest year first, by due date (a fixed number of queries)."""
     today = today or datetime.date.today()
-    years = sorted(set(years), reverse=True)
-    if not years:
-        return []
-    latest = latest_documents([structure.pk], years)
-    questionnaires = validated_questionnaires([structure.pk], years)
-    required = _required_by_year(structure, years)
+    latest = latest_documents([structure.pk], list(years))
+    questionnaires = validated_questionnaires([structure.pk], list(years))
+    required = required_by_year(structure, list(years))
     owed = []
-    for year in years:
+    for year in sorted(years, reverse=True):
         for group in _shared(required[year], year):
             document = latest.get((structure.pk, group[0].share_key, year))
             questionnaire = questionnaires.get((structure.pk, year))

@@ -607,13 +607,13 @@ def _calendar_period(today):
 def calendar_page(request):
     today = datetime.date.today()
     start, end = _calendar_period(today)
-    events = calendar.obligations(request.user, start, end)
+    events, overdue = calendar.calendar_and_overdue(request.user, today, start, end)
     feed = CalendarFeed.objects.filter(user=request.user).first()
     months = {}
     for event in events:
         months.setdefault(event.month, []).append(event)
     context = {
-        "overdue": calendar.overdue(request.user, today),
+        "overdue": overdue,
         "months": sorted(months.items()),
         "today": today,
         "start": start,

@@ -86,6 +86,18 @@ class Sources:
         if registry_numeric:
             self.numeric_groups.append(("Répertoire des structures", registry_numeric))
 
+    _current = (None, None)  # (stamp of the questionnaires, their Sources), per process
+
+    @classmethod
+    def current(cls):
+        """The Sources of the questionnaires loaded now, built once per state of them: a questionnaire's
+        questions change only with a new row (a new version, or a version replaced, before any campaign
+        used it, by a new one with its new digest)."""
+        stamp = tuple(Questionnaire.objects.order_by("pk").values_list("pk", "digest"))
+        if cls._current[0] != stamp:
+            cls._current = (stamp, cls())
+        return cls._current[1]
+
     def source_choices(self):
         return [("", "— choisir —"), *self.groups]
 
@@ -235,7 +247,7 @@ class IndicatorForm(FieldsetsMixin, DsfrBaseForm):
             initial["version"] = indicator.version
             kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
         super().__init__(data, **kwargs)
-        self.sources = sources or Sources()
+        self.sources = sources or Sources.current()
         if indicator is not None:
             del self.fields["code"]
         self.fields["source"].choices = self.sources.source_choices()

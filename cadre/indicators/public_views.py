@@ -13,6 +13,7 @@ import unicodedata
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from django.utils.http import urlencode
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.charts import NOT_COMPUTABLE, format_number, round_decimal
-from cadre.core.exports import csv_response
+from cadre.core.exports import cached_file, csv_bytes, file_response
 from cadre.indicators import queries
 from cadre.indicators.models import (
     LEVELS,
@@ -77,6 +78,7 @@ CSV_HEADERS = [
     "statut",
 ]
 DEFAULT_MAP_INDICATOR = "structures_observees"
+PLACES_CACHE_SECONDS = 24 * 3600
 
 
 def published():
@@ -88,10 +90,12 @@ def published():
 
 def value_years(indicators):
     """The campaign years with values of `indicators`, the latest first."""
+    # Every year with values has its national ones (a refresh always writes them): read through their
+    # small partial index rather than every value of every territory.
     years = IndicatorValue.objects.filter(
-        indicator__in=indicators, year__in=Campaign.objects.values("year")
+        indicator__in=indicators, level=Level.NATIONAL, year__in=Campaign.objects.values("year")
     ).values_list("year", flat=True)
-    return sorted(set(years), reverse=True)
+    return sorted(set(years.distinct().order_by()), reverse=True)
 
 
 def secret_text(secrecy=queries.PRIMARY):
@@ -153,6 +157,17 @@ def place_choices(indicators, year, masked):
                 (group, [(place_key(level, code), label) for code, label in place_labels(level, found[level])])
             )
     return choices
+
+
+def cached_place_choices(indicators, year, masked):
+    """`place_choices`, the same for every visitor: kept until the values, the definitions or the
+    secrecy threshold change (a few thousand territories, read and named in six queries otherwise)."""
+    key = f"open-data-places:{year}:{queries.values_stamp([year])}:{queries.min_structures()}"
+    places = cache.get(key)
+    if places is None:
+        places = place_choices(indicators, year, masked)
+        cache.set(key, places, PLACES_CACHE_SECONDS)
+    return places
 
 
 def place_title(level, code):
@@ -316,7 +331,7 @@ def index(request):
     asked = request.GET.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
     masked = queries.masked_places(indicators, [year]) if year else {}
-    places = place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
+    places = cached_place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
     codes = [i.code for i in indicators]
     default_map = DEFAULT_MAP_INDICATOR if DEFAULT_MAP_INDICATOR in codes else (codes[0] if codes else "")
     # A link may give only some of the choices: the others take their defaults, without an error.
@@ -532,5 +547,7 @@ def values_csv(request):
         filename += f"-{FILE_LEVELS[levels[0]]}"
     if code:
         filename += f"-{code}"
-    rows = csv_rows(indicators, year, levels, code) if year else iter(())
-    return csv_response(filename, CSV_HEADERS, rows)
+    # Kept until the values or the definitions change (their stamp), or the secrecy threshold does.
+    key = ("open-data-csv", year, levels, code, queries.values_stamp([year]) if year else "", queries.min_structures())
+    content = cached_file(key, lambda: csv_bytes(CSV_HEADERS, csv_rows(indicators, year, levels, code) if year else []))
+    return file_response(content, filename, "csv")

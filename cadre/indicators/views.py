@@ -10,7 +10,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from cadre.core.charts import format_number, line_chart
-from cadre.core.exports import XLSX_TYPE
+from cadre.core.exports import cached_file, file_response
 from cadre.indicators.compute import structure_profile
 from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
 from cadre.indicators.exports import start_report_pdf
@@ -376,10 +376,10 @@ def report(request):
 
 def report_xlsx(request):
     _, year, place = _report_params(request)
-    content = build_report(*place, year, request.user)
-    response = HttpResponse(report_xlsx_bytes(content), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{content.filename}.xlsx"'
-    return response
+    # Kept like the report page's body: until the values of the year or the year before, or a definition, change.
+    key = ("report-xlsx", year, *place, values_stamp([year, year - 1]))
+    content = cached_file(key, lambda: report_xlsx_bytes(build_report(*place, year, request.user)))
+    return file_response(content, f"observatoire-{year}-{place[0]}-{place[1] or 'france'}", "xlsx")
 
 
 @require_POST

@@ -1,5 +1,9 @@
 """Columns of the structure list export (CSV and XLSX)."""
 
+from django.db.models import Count, Max
+
+from cadre.structures.models import Approval, Structure
+
 COLUMNS = [
     ("Nom", lambda s: s.name),
     ("Type", lambda s: s.get_kind_display()),
@@ -39,3 +43,14 @@ def export_rows(queryset):
 
 
 HEADERS = [title for title, _ in COLUMNS]
+
+
+def export_stamp(queryset):
+    """What the export of `queryset` is made of, for `cached_file`: its structures in their order with
+    their and their federation's last change, and the number and last change of their approvals and
+    QPV links (a form saving a structure's QPV moves its `updated_at` too)."""
+    rows = tuple(queryset.values_list("pk", "updated_at", "federation__updated_at"))
+    chosen = queryset.order_by().values("pk")
+    approvals = Approval.objects.filter(structure__in=chosen).aggregate(n=Count("pk"), latest=Max("updated_at"))
+    areas = Structure.priority_areas.through.objects.filter(structure__in=chosen).count()
+    return rows, approvals["n"], approvals["latest"], areas

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from cadre.core.models import TrackedHistory, VersionedModel
@@ -269,7 +270,12 @@ class Structure(VersionedModel):
     class Meta:
         verbose_name = "structure"
         ordering = ["name"]
-        indexes = [models.Index(fields=["kind", "management"]), models.Index(fields=["name"])]
+        indexes = [
+            models.Index(fields=["kind", "management"]),
+            models.Index(fields=["name"]),
+            # Lists and the directory sort by name without case: their first page walks this index.
+            models.Index(Lower("name"), "id", name="structure_name_order"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["rna"],

@@ -14,12 +14,12 @@ from django.views.decorators.http import require_POST
 from cadre.accounts.invitations import can_view_members
 from cadre.accounts.members import members_page
 from cadre.core.contacts import contact_form_page, delete_contact
-from cadre.core.exports import tabular_response
+from cadre.core.exports import cached_file, file_response, table_bytes
 from cadre.core.french import plural
 from cadre.core.pagination import paginate
 from cadre.core.views import history_page
 from cadre.structures import permissions, privacy
-from cadre.structures.exports import HEADERS, export_rows
+from cadre.structures.exports import HEADERS, export_rows, export_stamp
 from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
 from cadre.structures.overview import structure_links
@@ -80,8 +80,10 @@ def structure_list(request):
 
 def structure_export(request, fmt):
     _, queryset = _filtered(request)
-    stamp = timezone.localdate().isoformat()
-    return tabular_response(fmt, f"structures-{stamp}", HEADERS, export_rows(queryset), "Structures")
+    today = timezone.localdate()  # the approval in force changes with the day
+    key = ("structures-export", fmt, today, export_stamp(queryset))
+    content = cached_file(key, lambda: table_bytes(fmt, HEADERS, export_rows(queryset), "Structures"))
+    return file_response(content, f"structures-{today.isoformat()}", fmt)
 
 
 def _get_visible(request, uuid, with_rights=False):

@@ -1,0 +1,26 @@
+"""{% load widgets %}: form widgets parts written in plain Python."""
+
+from django import template
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+
+from cadre.core.forms import html_attributes
+
+register = template.Library()
+
+
+@register.simple_tag
+def select_options(optgroups):
+    """The <option>s (and <optgroup>s) of a select widget's context, as Django's select_option.html writes
+    them: that template, included once per option, cost more than the rest of a form with a list of
+    structures, partners or communes."""
+    parts = []
+    for group_name, options, _ in optgroups:
+        if group_name:
+            parts.append(f'<optgroup label="{conditional_escape(group_name)}">')
+        for option in options:
+            value, label = conditional_escape(str(option["value"])), conditional_escape(option["label"])
+            parts.append(f'<option value="{value}"{html_attributes(option["attrs"])}>{label}</option>')
+        if group_name:
+            parts.append("</optgroup>")
+    return mark_safe("\n".join(parts))
