@@ -39,7 +39,7 @@ def test_a_new_caf_advisor_is_invited_accepts_enrols_and_lands_on_home(page, bro
     audited(newcomer, "invitation")
     newcomer.get_by_label("Prénom").fill("Inès")
     newcomer.get_by_label("Nom", exact=True).fill("Haddad")
-    newcomer.get_by_label("Mot de passe", exact=True).fill("Vie-sociale-2026!")
+    newcomer.get_by_role("textbox", name=re.compile(r"^Mot de passe")).fill("Vie-sociale-2026!")
     newcomer.get_by_label("Confirmation du mot de passe").fill("Vie-sociale-2026!")
     newcomer.get_by_role("button", name="Créer mon compte et accepter").click()
 
