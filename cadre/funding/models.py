@@ -825,8 +825,8 @@ def _shared(requireds, year):
 def _required_by_year(structure, years):
     """{year: [RequiredDocument]}: what `required_for` gives for each of `years`, in three queries."""
     schemes = {}
-    for year, scheme_id in FundingLine.objects.filter(structure=structure, year__in=years).values_list(
-        "year", "scheme_id"
+    for year, scheme_id in (
+        FundingLine.objects.filter(structure=structure, year__in=years).order_by().values_list("year", "scheme_id")
     ):
         schemes.setdefault(year, set()).add(scheme_id)
     agreements = list(
