@@ -319,6 +319,8 @@ def test_the_structure_page_links_everything_about_it(page, site):
     about.get_by_text("Conventions", exact=True).click()  # the whole tile is the link
     page.get_by_text("Voir toutes les conventions").wait_for()
     assert f"structure={structure.uuid}" in page.url
+    assert audit(page) == []
+    page.screenshot(path="/tmp/cadre-structure-agreements.png", full_page=True)
 
 
 def test_qpv_checkboxes_follow_the_commune_of_the_structure(page, site):

@@ -80,6 +80,10 @@ def test_the_filtered_agreement_list_shows_only_the_structure_s_agreements(clien
     assert all(agreement.title in page for agreement in own)
     assert not any(f">{agreement.title}<" in page for agreement in others)
     assert "Voir toutes les conventions" in page
+    frameworks = {agreement.framework.title for agreement in own if agreement.framework}
+    assert all(title in page for title in frameworks)
+    if not frameworks:
+        assert "Aucune convention cadre pour les conventions de cette structure." in page
     # Another's structure, or not one: nothing to list.
     client.force_login(User.objects.get(email=cast.STRUCTURE_B))
     assert client.get(reverse("agreements:list"), {"structure": a.uuid}).status_code == 404

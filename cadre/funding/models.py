@@ -860,8 +860,8 @@ def _shared(requireds, year):
 def required_by_year(structure, years):
     """{year: [RequiredDocument]}: `required_for` of each of `years`, in three queries whatever their number."""
     schemes = {}
-    for year, scheme_id in FundingLine.objects.filter(structure=structure, year__in=years).values_list(
-        "year", "scheme_id"
+    for year, scheme_id in (
+        FundingLine.objects.filter(structure=structure, year__in=years).order_by().values_list("year", "scheme_id")
     ):
         schemes.setdefault(scheme_id, set()).add(year)
     agreements = {

@@ -29,8 +29,8 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
     priority_areas = PriorityAreaChoiceField(
         label="QPV concernés",
         help_text=(
-            "Ceux de la commune, puis ceux des communes voisines du département (à moins de "
-            f"{NEIGHBOUR_RADIUS_KM} km), avec le nom de leur commune."
+            "Au moins un si la structure est en lien avec un QPV. Ceux de la commune d'abord, puis ceux des "
+            f"communes voisines du département (à moins de {NEIGHBOUR_RADIUS_KM} km), avec le nom de leur commune."
         ),
     )
     # Longer than the stored 10 characters: « w 691 012 345 » is accepted and stored « W691012345 ».

@@ -62,7 +62,12 @@ def _funding(structure, user):
 
 def _documents(structure, today):
     # The same documents as the page (funding:documents): those of every year funded, up to next year.
-    years = FundingLine.objects.filter(structure=structure, year__lte=today.year + 1).values_list("year", flat=True)
+    years = (
+        FundingLine.objects.filter(structure=structure, year__lte=today.year + 1)
+        .order_by()
+        .values_list("year", flat=True)
+        .distinct()
+    )
     owed = documents_owed(structure, set(years), today)
     late = sum(1 for item in owed if item.is_overdue)
     to_deposit = sum(1 for item in owed if item.is_open and not item.is_overdue)
