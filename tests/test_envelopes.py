@@ -1,5 +1,6 @@
 """Allocating an envelope: the split (property-based), the simulation, adjustments, the commitment."""
 
+import datetime
 import re
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cadre.accounts.models import Role
+from cadre.funding import actions
 from cadre.funding.models import (
     Envelope,
     EnvelopeKey,
@@ -146,3 +148,35 @@ def test_a_partner_simulates_adjusts_and_commits_its_envelope(client):
     again = client.post(url, {"action": "commit", "decision_reference": "AP-2026-42", "decision_date": "2026-03-02"})
     assert again.status_code == 403  # committed: nothing more to do here
     assert lines.count() == 4
+
+
+@pytest.mark.django_db
+def test_envelopes_committed_before_the_link_find_their_lines_again():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("cadre.funding.migrations.0008_link_committed_envelope_lines")
+    load_default_schemes()
+    state = PartnerFactory(name="Préfecture du Rhône", kind=PartnerKind.STATE, departments=["69"])
+    officer = member(UserFactory(), state, Role.EDITOR)
+    for i in range(3):
+        StructureFactory(name=f"Centre {i}", priority_area_status=PriorityAreaStatus.IN_AREA)
+    scheme = FundingScheme.objects.get(code="subvention-qpv")
+    envelope = Envelope.objects.create(partner=state, scheme=scheme, year=2026, amount=D("30000"))
+    actions.simulate_envelope(envelope, list(actions.eligible_structures(envelope)))
+    lines = actions.commit_envelope(
+        envelope, actor=officer, decision_reference="AP-2026-7", decision_date=datetime.date(2026, 2, 1)
+    )
+    other = FundingLine.objects.create(structure=lines[0].structure, partner=state, scheme=scheme, year=2025)
+    # As a database migrated from before: no link, no decision on the envelope.
+    FundingLine.objects.update(envelope=None)
+    Envelope.objects.update(decision_reference="", decision_date=None)
+
+    migration.link_lines(apps, None)
+
+    envelope.refresh_from_db()
+    assert set(envelope.lines.all()) == set(lines) and len(lines) == 3
+    assert envelope.decision_reference == "AP-2026-7" and envelope.decision_date == datetime.date(2026, 2, 1)
+    other.refresh_from_db()
+    assert other.envelope is None  # another year's line stays apart

@@ -9,11 +9,14 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 
 from cadre.accounts.models import User
+from cadre.agreements.models import Agreement, AgreementKind
+from cadre.demo import cast
 
 from tests.test_access import EMAILS, MATRIX, ROLES, build_objects  # isort: skip — loads the access_* rows
+from tests.access_agreements import a_document  # isort: skip
 from tests.access_indicators import with_values  # isort: skip
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +121,35 @@ def test_no_link_leads_to_a_refusal(client, objects, role):
                 downloads.add(name)
     assert found_on, "aucun lien suivi"
     assert not failures, f"{role} : " + "\n".join(failures)
+
+
+def test_the_city_viewer_is_offered_no_import_of_answers(client, objects):
+    url = reverse("observatory:campaign", args=[objects["campaign"].uuid])
+    client.force_login(User.objects.get(email=cast.CITY_VILLEURBANNE))
+    assert "Importer des réponses" not in client.get(url).content.decode()
+    client.force_login(User.objects.get(email=cast.CAF69))
+    assert "Importer des réponses" in client.get(url).content.decode()
+
+
+def test_a_tripartite_agreement_names_the_structures_a_party_cannot_open_without_linking_them(client, objects):
+    agreement = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    client.force_login(User.objects.get(email=cast.STRUCTURE_A))
+    html = client.get(reverse("agreements:detail", args=[agreement.uuid])).content.decode()
+    parties = [party.structure for party in agreement.parties.filter(structure__isnull=False)]
+    others = [s for s in parties if s != objects["a"]]
+    assert others and objects["a"] in parties
+    assert reverse("structures:detail", args=[objects["a"].uuid]) in html
+    for structure in others:
+        assert structure.name in html
+        assert reverse("structures:detail", args=[structure.uuid]) not in html
+
+
+def test_a_federation_sees_which_documents_a_member_deposited_without_a_link_it_could_not_open(client, objects):
+    document = a_document(objects)
+    url = reverse("funding:documents", args=[objects["a"].uuid])
+    client.force_login(User.objects.get(email=cast.FEDERATION69))
+    html = client.get(url).content.decode()
+    assert document.file_name in html
+    assert reverse("funding:document", args=[document.uuid]) not in html
+    client.force_login(User.objects.get(email=cast.CAF69))  # its funder reads it
+    assert reverse("funding:document", args=[document.uuid]) in client.get(url).content.decode()
