@@ -321,3 +321,31 @@ def test_logout_ends_the_proconnect_session_with_the_id_token_hint(client, op, a
     # A forged return says nothing.
     response = client.get(reverse("accounts:proconnect_logged_out") + "?state=faux", follow=True)
     assert "déconnecté de Cadre et de ProConnect" not in response.content.decode()
+
+
+def test_an_invitation_is_accepted_through_proconnect(client, op):
+    """The invited agent chooses ProConnect on the invitation page: ProConnect opens the account made for the
+    invitation (same e-mail), the person comes back to the invitation and accepts it."""
+    from django.core import mail
+
+    from cadre.accounts.models import Membership
+
+    admin = UserFactory(email="admin@exemple.fr", is_superuser=True)
+    prefecture = PartnerFactory(name="Préfecture du Rhône", kind=PartnerKind.STATE, departments=["69"])
+    client.force_login(admin)
+    client.post(
+        reverse("partners:members", args=[prefecture.uuid]),
+        {"action": "invite", "email": AGENT["email"], "role": "viewer"},
+    )
+    client.logout()
+    link = next(line for line in mail.outbox[-1].body.splitlines() if "/compte/invitation/" in line)
+    path = link.strip().replace("http://testserver", "")
+    assert "S’identifier avec" in client.get(path).content.decode()
+
+    response = sign_in(client, next_url=path)
+    assert response.status_code == 302 and response["Location"] == path
+    invited = User.objects.get(email__iexact=AGENT["email"])
+    assert invited.is_active and signed_in_user(client) == invited
+    assert client.post(path).status_code == 302
+    assert Membership.objects.get(user=invited).partner == prefecture
+    assert "Préfecture du Rhône" in client.get(reverse("accounts:welcome")).content.decode()
