@@ -91,37 +91,77 @@ def upload_import(campaign, user, name, content):
     return answer_import
 
 
-def check_import(answer_import_pk):
-    """The dry run of a stored file, as the worker runs it: the import's page follows `progress`."""
-    answer_import = AnswerImport.objects.select_related("campaign__questionnaire", "uploaded_by").get(
-        pk=answer_import_pk
-    )
-    if answer_import.status != ImportStatus.CHECKING:
+def _dry_run_in_worker(model, pk, check, checked, related=()):
+    """The dry run of a stored file, as the worker runs it: the import's page follows `progress`.
+    `check(the_import, progress)` gives the report, `checked(report)` the fields it sets."""
+    the_import = model.objects.select_related("uploaded_by", *related).get(pk=pk)
+    if the_import.status != ImportStatus.CHECKING:
         return
 
     def progress(share):
-        AnswerImport.objects.filter(pk=answer_import.pk).update(progress=share)
+        model.objects.filter(pk=pk).update(progress=share)
 
     try:
-        report = check_file(
-            answer_import.campaign,
-            answer_import.uploaded_by,
-            answer_import.file_name,
-            bytes(answer_import.content),
-            progress=progress,
-        )
+        report = check(the_import, progress)
     except FileRefused as refused:
         fields = {"status": ImportStatus.DRY_RUN_FAILED, "message": str(refused), "checked_at": timezone.now()}
     except Exception:
-        AnswerImport.objects.filter(pk=answer_import.pk).update(
+        model.objects.filter(pk=pk).update(
             status=ImportStatus.DRY_RUN_FAILED,
             message="La vérification a échoué sur une erreur inattendue. Déposez le fichier à nouveau ; si l'erreur "
             "se répète, prévenez l'administrateur.",
         )
         raise
     else:
-        fields = _checked(report)
-    AnswerImport.objects.filter(pk=answer_import.pk).update(**fields)
+        fields = checked(report)
+    model.objects.filter(pk=pk).update(**fields)
+
+
+def _hand_over(the_import, actor, task):
+    """Hand a checked import to the worker. ImportRefused when it is not ready or already handed
+    over (a second click): exactly one application runs."""
+    if the_import.uploaded_by_id != actor.pk:
+        raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
+    handed = (
+        type(the_import)
+        .objects.filter(pk=the_import.pk, status=ImportStatus.READY)
+        .update(status=ImportStatus.APPLYING, progress=0, message="")
+    )
+    if not handed:
+        raise ImportRefused("Ce fichier n'est pas prêt à être appliqué : il est peut-être déjà appliqué, ou en cours.")
+    task.enqueue(the_import.pk, actor.pk)
+
+
+def _apply_in_worker(model, pk, actor_pk, apply, defer):
+    """`apply(the_import, actor=…)` as the worker runs it; an unexpected failure leaves the import ready to retry."""
+    from cadre.accounts.models import User
+
+    the_import = model.objects.defer(*defer).get(pk=pk)
+    if the_import.status != ImportStatus.APPLYING:
+        return
+    try:
+        apply(the_import, actor=User.objects.get(pk=actor_pk))
+    except ImportRefused:
+        pass  # the import says why, on its page
+    except Exception:
+        model.objects.filter(pk=pk, status=ImportStatus.APPLYING).update(
+            status=ImportStatus.READY,
+            message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
+            "l'erreur se répète, prévenez l'administrateur.",
+        )
+        raise
+
+
+def check_import(answer_import_pk):
+    _dry_run_in_worker(
+        AnswerImport,
+        answer_import_pk,
+        lambda it, progress: check_file(
+            it.campaign, it.uploaded_by, it.file_name, bytes(it.content), progress=progress
+        ),
+        _checked,
+        related=["campaign__questionnaire"],
+    )
 
 
 def _upsert_answers(rows, actor, now):
@@ -257,36 +297,11 @@ def apply_import(answer_import, *, actor, today=None):
 
 
 def start_apply(answer_import, *, actor):
-    """Hand a checked import to the worker. ImportRefused when it is not ready or already handed
-    over (a second click): exactly one application runs."""
-    if answer_import.uploaded_by_id != actor.pk:
-        raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
-    handed = AnswerImport.objects.filter(pk=answer_import.pk, status=ImportStatus.READY).update(
-        status=ImportStatus.APPLYING, progress=0, message=""
-    )
-    if not handed:
-        raise ImportRefused("Ce fichier n'est pas prêt à être appliqué : il est peut-être déjà appliqué, ou en cours.")
-    tasks.apply_import.enqueue(answer_import.pk, actor.pk)
+    _hand_over(answer_import, actor, tasks.apply_import)
 
 
 def apply_in_background(answer_import_pk, actor_pk):
-    """`apply_import` as the worker runs it; an unexpected failure leaves the import ready to retry."""
-    from cadre.accounts.models import User
-
-    answer_import = AnswerImport.objects.defer("content", "pending").get(pk=answer_import_pk)
-    if answer_import.status != ImportStatus.APPLYING:
-        return
-    try:
-        apply_import(answer_import, actor=User.objects.get(pk=actor_pk))
-    except ImportRefused:
-        pass  # the import says why, on its page
-    except Exception:
-        AnswerImport.objects.filter(pk=answer_import_pk, status=ImportStatus.APPLYING).update(
-            status=ImportStatus.READY,
-            message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
-            "l'erreur se répète, prévenez l'administrateur.",
-        )
-        raise
+    _apply_in_worker(AnswerImport, answer_import_pk, actor_pk, apply_import, defer=["content", "pending"])
 
 
 # -- the registry: structures and partners -------------------------------------------------------
@@ -337,34 +352,14 @@ def upload_registry_import(target, user, name, content):
 
 
 def check_registry_import(registry_import_pk):
-    """The dry run of a stored registry file, as the worker runs it."""
-    registry_import = RegistryImport.objects.select_related("uploaded_by").get(pk=registry_import_pk)
-    if registry_import.status != ImportStatus.CHECKING:
-        return
-
-    def progress(share):
-        RegistryImport.objects.filter(pk=registry_import.pk).update(progress=share)
-
-    try:
-        report = registry.check_file(
-            registry_import.target,
-            registry_import.uploaded_by,
-            registry_import.file_name,
-            bytes(registry_import.content),
-            progress=progress,
-        )
-    except FileRefused as refused:
-        fields = {"status": ImportStatus.DRY_RUN_FAILED, "message": str(refused), "checked_at": timezone.now()}
-    except Exception:
-        RegistryImport.objects.filter(pk=registry_import.pk).update(
-            status=ImportStatus.DRY_RUN_FAILED,
-            message="La vérification a échoué sur une erreur inattendue. Déposez le fichier à nouveau ; si l'erreur "
-            "se répète, prévenez l'administrateur.",
-        )
-        raise
-    else:
-        fields = _registry_checked(report)
-    RegistryImport.objects.filter(pk=registry_import.pk).update(**fields)
+    _dry_run_in_worker(
+        RegistryImport,
+        registry_import_pk,
+        lambda it, progress: registry.check_file(
+            it.target, it.uploaded_by, it.file_name, bytes(it.content), progress=progress
+        ),
+        _registry_checked,
+    )
 
 
 def _locked(model, entries):
@@ -667,31 +662,8 @@ def apply_registry_import(registry_import, *, actor):
 
 
 def start_registry_apply(registry_import, *, actor):
-    """Hand a checked registry import to the worker; exactly one application runs."""
-    if registry_import.uploaded_by_id != actor.pk:
-        raise ImportRefused("Seule la personne qui a déposé ce fichier peut l'appliquer.")
-    handed = RegistryImport.objects.filter(pk=registry_import.pk, status=ImportStatus.READY).update(
-        status=ImportStatus.APPLYING, progress=0, message=""
-    )
-    if not handed:
-        raise ImportRefused("Ce fichier n'est pas prêt à être appliqué : il est peut-être déjà appliqué, ou en cours.")
-    tasks.apply_registry_import.enqueue(registry_import.pk, actor.pk)
+    _hand_over(registry_import, actor, tasks.apply_registry_import)
 
 
 def apply_registry_in_background(registry_import_pk, actor_pk):
-    from cadre.accounts.models import User
-
-    registry_import = RegistryImport.objects.defer("content").get(pk=registry_import_pk)
-    if registry_import.status != ImportStatus.APPLYING:
-        return
-    try:
-        apply_registry_import(registry_import, actor=User.objects.get(pk=actor_pk))
-    except ImportRefused:
-        pass  # the import says why, on its page
-    except Exception:
-        RegistryImport.objects.filter(pk=registry_import_pk, status=ImportStatus.APPLYING).update(
-            status=ImportStatus.READY,
-            message="L'application a échoué sur une erreur inattendue : rien n'a été écrit. Réessayez ; si "
-            "l'erreur se répète, prévenez l'administrateur.",
-        )
-        raise
+    _apply_in_worker(RegistryImport, registry_import_pk, actor_pk, apply_registry_import, defer=["content"])
