@@ -635,9 +635,9 @@ def calendar_feed(request, token):
         raise Http404
     today = datetime.date.today()
     start, end = _calendar_period(today)
-    body = calendar.ical(
-        calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/"), timezone.now()
-    )
+    events, base_url = calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/")
+    # Written again only when an event changes: calendar clients ask often, and writing costs more than reading.
+    body = cached_file(("ical", base_url, events), lambda: calendar.ical(events, base_url, timezone.now()))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadre-echeances.ics"'
     return response
