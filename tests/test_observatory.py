@@ -354,3 +354,23 @@ def test_the_campaign_list_counts_the_questionnaires_each_user_sees(client, camp
         client.force_login(user)
         listed = client.get(reverse("observatory:campaigns")).context["campaigns"]
         assert [(c.total, c.sent, c.validated) for c in listed if c.pk == campaign.pk] == [expected]
+
+
+def test_an_administrator_adds_a_correspondent_chosen_by_name(client, campaign):
+    from django.urls import reverse
+
+    from cadre.partners.models import PartnerKind
+    from tests.factories import PartnerFactory
+
+    advisor = member(
+        UserFactory(first_name="Inès", last_name="Caf", email="ines@caf13.fr"),
+        PartnerFactory(kind=PartnerKind.CAF, departments=["13"]),
+        Role.EDITOR,
+    )
+    client.force_login(UserFactory(is_superuser=True))
+    url = reverse("observatory:campaign_correspondents", args=[campaign.uuid])
+    page = client.get(url).content.decode()
+    assert f'<option value="{advisor.pk}">Inès Caf (ines@caf13.fr)</option>' in page
+    assert client.post(url, {"user": advisor.pk, "department": "13"}).status_code == 302
+    assert campaign.correspondents.get().user == advisor
+    assert "Inès Caf" in client.get(url).content.decode()
