@@ -374,3 +374,22 @@ def test_an_administrator_adds_a_correspondent_chosen_by_name(client, campaign):
     assert client.post(url, {"user": advisor.pk, "department": "13"}).status_code == 302
     assert campaign.correspondents.get().user == advisor
     assert "Inès Caf" in client.get(url).content.decode()
+
+
+def test_the_campaign_dashboard_counts_the_points_still_to_check(client, campaign):
+    from django.urls import reverse
+
+    from cadre.observatory.models import Anomaly, AnomalyKind, AnomalyStatus
+    from tests.factories import StructureFactory
+
+    submission = Submission.objects.create(campaign=campaign, structure=StructureFactory(), status="submitted")
+    questions = Question.objects.filter(section__questionnaire=campaign.questionnaire)
+    statuses = (AnomalyStatus.OPEN, AnomalyStatus.QUERIED, AnomalyStatus.CORRECTED, AnomalyStatus.JUSTIFIED)
+    for question, status in zip(questions, statuses, strict=False):
+        Anomaly.objects.create(
+            submission=submission, question=question, kind=AnomalyKind.YEARLY_CHANGE, status=status, detail="Écart"
+        )
+    assert Anomaly.objects.count() == 4
+    client.force_login(UserFactory(is_superuser=True))
+    context = client.get(reverse("observatory:campaign", args=[campaign.uuid])).context
+    assert context["unresolved_count"] == 2 and len(context["unresolved"]) == 2
