@@ -112,11 +112,12 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "OPTIONS": {"MAX_ENTRIES": 5000},
     },
-    # Generated files (PDF copies, exports), keyed by what they are made of: few entries, as each weighs
-    # tens or hundreds of kilobytes.
+    # Generated files (PDF copies, exports), keyed by what they are made of: on disk, shared by the
+    # workers (each would otherwise make its own copy), few entries as each weighs up to a few megabytes.
     "documents": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "documents",
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        # Inside the project, not the shared temporary folder: these files hold what only some users may read.
+        "LOCATION": os.environ.get("CADRE_DOCUMENTS_CACHE_DIR") or str(BASE_DIR / "var" / "documents"),
         "OPTIONS": {"MAX_ENTRIES": 200},
         "TIMEOUT": 24 * 3600,
     },

@@ -10,3 +10,5 @@ WHITENOISE_AUTOREFRESH = True
 # Tasks run where they are enqueued, so a test sees their effect at once; tests/test_tasks.py runs
 # the real database queue and its worker.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Each test process keeps its own generated files: tests count how often one is made.
+CACHES = {**CACHES, "documents": {**CACHES["documents"], "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}  # noqa: F405

@@ -85,3 +85,23 @@ def test_the_page_reads_the_period_and_the_overdue_once_with_the_same_result(cli
     assert expected[0] and len(together) <= len(apart) - 7  # documents owed, roadmap items, follow-ups
     client.force_login(advisor)
     assert client.get(reverse("funding:calendar")).context["months"]
+
+
+def test_the_feed_is_written_again_when_an_event_changes(client, demo):
+    advisor = User.objects.get(email=cast.CAF69)
+    feed = CalendarFeed.objects.create(user=advisor)
+    url = reverse("funding:calendar_feed", args=[feed.token])
+
+    def summaries():
+        return {str(e["summary"]) for e in Calendar.from_ical(client.get(url).content).walk("VEVENT")}
+
+    before = summaries()
+    tripartite = Agreement.objects.get(kind=AgreementKind.TRIPARTITE)
+    old_title = tripartite.title
+    naming = {s for s in before if old_title in s}  # its roadmap items say which agreement they serve
+    assert naming
+    tripartite.title = "Convention tripartite renouvelée"
+    tripartite.save()
+    after = summaries()
+    assert {s.replace("Convention tripartite renouvelée", old_title) for s in after} == before
+    assert not {s for s in after if old_title in s}

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from cadre.accounts.models import User
 from cadre.agreements.models import Agreement, AgreementKind, FrameworkAgreement, ProgressNote, RoadmapItem
@@ -303,3 +304,26 @@ def test_the_agreement_pdf_is_laid_out_once_until_what_it_shows_changes(client, 
     changed = client.get(url)
     assert len(layouts) == 2 and changed.content != first
     assert changed.context["total"] == amount_total(FundingLine.objects.filter(agreement=tripartite))
+
+
+def test_the_partner_workbook_follows_its_lines_and_payments(client, caf69):
+    import io
+
+    from openpyxl import load_workbook
+
+    from cadre.funding import actions
+    from cadre.funding.models import PaymentKind
+
+    log_in(client, cast.CAF69)
+    url = reverse("funding:partner_export", args=[caf69.uuid]) + "?annee=2025"
+
+    def paid_and_voted():
+        rows = list(load_workbook(io.BytesIO(client.get(url).content)).active.iter_rows(min_row=2, values_only=True))
+        return sum(Decimal(str(r[10])) for r in rows), sum(Decimal(str(r[7] or 0)) for r in rows)
+
+    paid, voted = paid_and_voted()
+    line = FundingLine.objects.filter(partner=caf69, year=2025, voted__gt=100, payments__isnull=True).first()
+    actions.record_payment(line, actor=None, kind=PaymentKind.ADVANCE, amount=Decimal("10"), paid_on=line.decision_date)
+    assert paid_and_voted() == (paid + 10, voted)
+    FundingLine.objects.filter(pk=line.pk).update(voted=line.voted + 5, updated_at=timezone.now())
+    assert paid_and_voted() == (paid + 10, voted + 5)

@@ -354,3 +354,42 @@ def test_the_campaign_list_counts_the_questionnaires_each_user_sees(client, camp
         client.force_login(user)
         listed = client.get(reverse("observatory:campaigns")).context["campaigns"]
         assert [(c.total, c.sent, c.validated) for c in listed if c.pk == campaign.pk] == [expected]
+
+
+def test_an_administrator_adds_a_correspondent_chosen_by_name(client, campaign):
+    from django.urls import reverse
+
+    from cadre.partners.models import PartnerKind
+    from tests.factories import PartnerFactory
+
+    advisor = member(
+        UserFactory(first_name="Inès", last_name="Caf", email="ines@caf13.fr"),
+        PartnerFactory(kind=PartnerKind.CAF, departments=["13"]),
+        Role.EDITOR,
+    )
+    client.force_login(UserFactory(is_superuser=True))
+    url = reverse("observatory:campaign_correspondents", args=[campaign.uuid])
+    page = client.get(url).content.decode()
+    assert f'<option value="{advisor.pk}">Inès Caf (ines@caf13.fr)</option>' in page
+    assert client.post(url, {"user": advisor.pk, "department": "13"}).status_code == 302
+    assert campaign.correspondents.get().user == advisor
+    assert "Inès Caf" in client.get(url).content.decode()
+
+
+def test_the_campaign_dashboard_counts_the_points_still_to_check(client, campaign):
+    from django.urls import reverse
+
+    from cadre.observatory.models import Anomaly, AnomalyKind, AnomalyStatus
+    from tests.factories import StructureFactory
+
+    submission = Submission.objects.create(campaign=campaign, structure=StructureFactory(), status="submitted")
+    questions = Question.objects.filter(section__questionnaire=campaign.questionnaire)
+    statuses = (AnomalyStatus.OPEN, AnomalyStatus.QUERIED, AnomalyStatus.CORRECTED, AnomalyStatus.JUSTIFIED)
+    for question, status in zip(questions, statuses, strict=False):
+        Anomaly.objects.create(
+            submission=submission, question=question, kind=AnomalyKind.YEARLY_CHANGE, status=status, detail="Écart"
+        )
+    assert Anomaly.objects.count() == 4
+    client.force_login(UserFactory(is_superuser=True))
+    context = client.get(reverse("observatory:campaign", args=[campaign.uuid])).context
+    assert context["unresolved_count"] == 2 and len(context["unresolved"]) == 2

@@ -131,7 +131,8 @@ class SignatoryForm(DsfrBaseForm, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.framework = framework
         self.fields["partner"].required = True
-        self.fields["partner"].queryset = Partner.objects.exclude(signatures__framework=framework).order_by("name")
+        partners = Partner.objects.exclude(signatures__framework=framework)
+        self.fields["partner"].queryset = partners.order_by("name").only("pk", "name")
 
 
 class AgreementForm(VersionedModelForm):
@@ -156,10 +157,11 @@ class PartyForm(DsfrBaseForm):
 
     def __init__(self, *args, agreement, structures, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = Partner.objects.exclude(signatures__agreement=agreement).order_by("name")
-        self.fields["structure"].queryset = structures.exclude(agreement_signatures__agreement=agreement).order_by(
-            "name"
-        )
+        # Only what a choice shows (its name): hundreds of partners and structures.
+        partners = Partner.objects.exclude(signatures__agreement=agreement)
+        self.fields["partner"].queryset = partners.order_by("name").only("pk", "name")
+        structures = structures.exclude(agreement_signatures__agreement=agreement)
+        self.fields["structure"].queryset = structures.order_by("name").only("pk", "name")
 
     def clean(self):
         cleaned = super().clean()
@@ -177,8 +179,8 @@ class NewItemForm(VersionedModelForm):
     def __init__(self, *args, roadmap, partners, structures, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["theme"].queryset = roadmap.themes.all()
-        self.fields["owner_partner"].queryset = partners
-        self.fields["owner_structure"].queryset = structures
+        self.fields["owner_partner"].queryset = partners.only("pk", "name")  # what a choice shows
+        self.fields["owner_structure"].queryset = structures.only("pk", "name")
         self.fields["status"].choices = ItemStatus.choices
 
 
@@ -242,9 +244,8 @@ class MemberForm(DsfrBaseForm, forms.ModelForm):
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.committee = committee
-        self.fields["partner"].queryset = Partner.objects.exclude(pk__in=committee.members.values("partner")).order_by(
-            "name"
-        )
+        members = committee.members.values("partner")
+        self.fields["partner"].queryset = Partner.objects.exclude(pk__in=members).order_by("name").only("pk", "name")
 
 
 class EventForm(VersionedModelForm):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Max, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
-from cadre.core.exports import EUROS_FORMAT, xlsx_response
+from cadre.core.exports import EUROS_FORMAT, cached_file, file_response, xlsx_bytes
 from cadre.core.forms import add_model_errors
 from cadre.core.french import plural
 from cadre.core.pdf import pdf_response
@@ -39,6 +40,7 @@ from cadre.funding.models import (
     Envelope,
     FundingLine,
     FundingScheme,
+    Payment,
     PaymentStep,
     RequiredDocument,
     SchemeYear,
@@ -590,7 +592,20 @@ def partner_export(request, uuid):
     )
     money = dict.fromkeys([6, 7, 10, 11], EUROS_FORMAT)
     name = f"financements-{slugify(partner.short_name or partner.name)}" + (f"-{year}" if year.isdigit() else "")
-    return xlsx_response(name, headers, rows, sheet_title="Financements", formats=money)
+    # Kept until a line, its structure, scheme or agreement, or a payment of these lines changes.
+    stamp = tuple(
+        lines.order_by("pk").values_list(
+            "pk", "updated_at", "structure__updated_at", "scheme__updated_at", "agreement__updated_at"
+        )
+    )
+    payments = Payment.objects.filter(line__in=lines.values("pk")).aggregate(
+        n=Count("pk"), latest=Max("updated_at"), total=Sum("amount")
+    )
+    content = cached_file(
+        ("partner-funding", partner.pk, year, stamp, tuple(payments.values())),
+        lambda: xlsx_bytes(headers, rows, "Financements", money),
+    )
+    return file_response(content, name, "xlsx")
 
 
 # -- Obligations calendar -------------------------------------------------------------------------
@@ -641,9 +656,9 @@ def calendar_feed(request, token):
         raise Http404
     today = datetime.date.today()
     start, end = _calendar_period(today)
-    body = calendar.ical(
-        calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/"), timezone.now()
-    )
+    events, base_url = calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/")
+    # Written again only when an event changes: calendar clients ask often, and writing costs more than reading.
+    body = cached_file(("ical", base_url, events), lambda: calendar.ical(events, base_url, timezone.now()))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="cadre-echeances.ics"'
     return response

@@ -284,7 +284,7 @@ def campaign_detail(request, uuid):
         .order_by("submitted_at")[:DASHBOARD_ROWS]
     )
     anomalies = Anomaly.objects.filter(submission__in=submissions)
-    anomaly_counts = (
+    anomaly_counts = list(
         anomalies.values("submission__structure__commune__department_id")
         .annotate(
             open=Count("pk", filter=Q(status=AnomalyStatus.OPEN)),
@@ -314,9 +314,10 @@ def campaign_detail(request, uuid):
             "late_count": sum(counts.get(s, 0) for s in NOT_SENT_STATUSES),
             "to_review": to_review,
             "to_review_count": sum(counts.get(s, 0) for s in TO_REVIEW_STATUSES),
-            "anomaly_counts": list(anomaly_counts),
+            "anomaly_counts": anomaly_counts,
             "unresolved": unresolved,
-            "unresolved_count": anomalies.unresolved().count(),
+            # Unresolved: open or queried (OPEN_ANOMALY_STATUSES), already counted by département.
+            "unresolved_count": sum(row["open"] + row["queried"] for row in anomaly_counts),
             "departments": [(code, department_place(code)[0]) for code in codes],
             "chosen": chosen,
             "reviewed": sorted(reviewed) if reviewed else [],
