@@ -376,6 +376,28 @@ def test_an_administrator_adds_a_correspondent_chosen_by_name(client, campaign):
     assert "Inès Caf" in client.get(url).content.decode()
 
 
+def test_the_accounts_offered_as_correspondents_cost_no_query_each(client, campaign):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from cadre.partners.models import PartnerKind
+    from tests.factories import PartnerFactory
+
+    caf = PartnerFactory(kind=PartnerKind.CAF, departments=["13"])
+    client.force_login(UserFactory(is_superuser=True))
+    url = reverse("observatory:campaign_correspondents", args=[campaign.uuid])
+    member(UserFactory(), caf, Role.EDITOR)
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(5):
+        member(UserFactory(), caf, Role.EDITOR)
+    with CaptureQueriesContext(connection) as more:
+        client.get(url)
+    assert len(more) == len(few)
+
+
 def test_the_campaign_dashboard_counts_the_points_still_to_check(client, campaign):
     from django.urls import reverse
 

@@ -74,7 +74,7 @@ class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
             User.objects.filter(is_active=True, memberships__partner__isnull=False, memberships__role__in=WRITE_ROLES)
             .distinct()
             .order_by("last_name", "first_name", "email")
-            .only("pk", "first_name", "last_name", "email")  # what the choices show: hundreds of accounts
+            .only("pk", "first_name", "last_name", "email", "erased_at")  # what the choices show: hundreds of accounts
         )
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"
         self.fields["department"].queryset = Department.objects.order_by("code")
