@@ -189,7 +189,29 @@ class Role(models.TextChoices):
 WRITE_ROLES = {Role.MANAGER, Role.EDITOR}
 
 
-class Membership(models.Model):
+class OfOrganisation(models.Model):
+    """Something that names one team, a partner's or a structure's, by its `partner` or `structure` field
+    (memberships, invitations)."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def organisation(self):
+        return self.partner or self.structure
+
+    @staticmethod
+    def one_organisation(name, message=None):
+        """The constraint that exactly one of partner and structure is set."""
+        return models.CheckConstraint(
+            condition=(Q(partner__isnull=False) & Q(structure__isnull=True))
+            | (Q(partner__isnull=True) & Q(structure__isnull=False)),
+            name=name,
+            violation_error_message=message,
+        )
+
+
+class Membership(OfOrganisation):
     """A user's place in a partner's or a structure's team, with a role."""
 
     user = models.ForeignKey(User, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="memberships")
@@ -217,11 +239,8 @@ class Membership(models.Model):
     class Meta:
         verbose_name = "rattachement"
         constraints = [
-            models.CheckConstraint(
-                condition=(Q(partner__isnull=False) & Q(structure__isnull=True))
-                | (Q(partner__isnull=True) & Q(structure__isnull=False)),
-                name="membership_partner_xor_structure",
-                violation_error_message="Un rattachement concerne soit un partenaire, soit une structure.",
+            OfOrganisation.one_organisation(
+                "membership_partner_xor_structure", "Un rattachement concerne soit un partenaire, soit une structure."
             ),
             models.UniqueConstraint(fields=["user", "partner"], name="membership_unique_partner"),
             models.UniqueConstraint(fields=["user", "structure"], name="membership_unique_structure"),
@@ -229,10 +248,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()} — {self.organisation}"
-
-    @property
-    def organisation(self):
-        return self.partner or self.structure
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -399,7 +414,7 @@ class InvitationQuerySet(models.QuerySet):
         return self.filter(accepted_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
-class Invitation(models.Model):
+class Invitation(OfOrganisation):
     """A one-time link inviting an e-mail address into a partner's or a structure's team with a role.
 
     Only the SHA-256 digest of the link's secret is stored; resending makes a new secret and a new deadline."""
@@ -443,19 +458,11 @@ class Invitation(models.Model):
         verbose_name = "invitation"
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=(Q(partner__isnull=False) & Q(structure__isnull=True))
-                | (Q(partner__isnull=True) & Q(structure__isnull=False)),
-                name="invitation_partner_xor_structure",
-            ),
+            OfOrganisation.one_organisation("invitation_partner_xor_structure"),
         ]
 
     def __str__(self):
         return f"{self.email} — {self.get_role_display()} — {self.organisation}"
-
-    @property
-    def organisation(self):
-        return self.partner or self.structure
 
     @property
     def state(self):

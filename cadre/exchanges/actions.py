@@ -4,7 +4,6 @@ Large files are checked and applied by the worker (`tasks.py`): their page follo
 """
 
 import datetime
-import hashlib
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -60,17 +59,6 @@ def _chunks(ids):
         yield ids[start : start + CHUNK]
 
 
-def _new_import(campaign, user, name, content, **fields):
-    return AnswerImport(
-        campaign=campaign,
-        file_name=name[:255],
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by=user,
-        **fields,
-    )
-
-
 def record_import(campaign, user, name, content, report=None):
     """Store an uploaded file with its dry-run report (checked here unless `report` is given).
 
@@ -78,14 +66,14 @@ def record_import(campaign, user, name, content, report=None):
     """
     if report is None:
         report = check_file(campaign, user, name, content)
-    answer_import = _new_import(campaign, user, name, content, **_checked(report))
+    answer_import = AnswerImport.of_file(user, name, content, campaign=campaign, **_checked(report))
     answer_import.save()
     return answer_import
 
 
 def upload_import(campaign, user, name, content):
     """Store a file for the worker to check (a large file takes longer than a request may)."""
-    answer_import = _new_import(campaign, user, name, content, status=ImportStatus.CHECKING)
+    answer_import = AnswerImport.of_file(user, name, content, campaign=campaign, status=ImportStatus.CHECKING)
     answer_import.save()
     tasks.check_import.enqueue(answer_import.pk)
     return answer_import
@@ -322,30 +310,19 @@ def _registry_checked(report):
     }
 
 
-def _new_registry_import(target, user, name, content, **fields):
-    return RegistryImport(
-        target=target,
-        file_name=name[:255],
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by=user,
-        **fields,
-    )
-
-
 def record_registry_import(target, user, name, content, report=None):
     """Store an uploaded registry file with its dry-run report (checked here unless `report` is given).
     FileRefused when the file cannot be read at all: nothing is stored then."""
     if report is None:
         report = registry.check_file(target, user, name, content)
-    registry_import = _new_registry_import(target, user, name, content, **_registry_checked(report))
+    registry_import = RegistryImport.of_file(user, name, content, target=target, **_registry_checked(report))
     registry_import.save()
     return registry_import
 
 
 def upload_registry_import(target, user, name, content):
     """Store a large file for the worker to check; its page follows the progress."""
-    registry_import = _new_registry_import(target, user, name, content, status=ImportStatus.CHECKING)
+    registry_import = RegistryImport.of_file(user, name, content, target=target, status=ImportStatus.CHECKING)
     registry_import.save()
     tasks.check_registry_import.enqueue(registry_import.pk)
     return registry_import

@@ -1,5 +1,6 @@
 """Spreadsheet imports, kept with their file: what was checked is exactly what is applied."""
 
+import hashlib
 import json
 import uuid
 import zlib
@@ -57,6 +58,17 @@ class ImportFile(models.Model):
 
     def __str__(self):
         return f"{self.file_name} ({self.get_status_display()})"
+
+    @classmethod
+    def of_file(cls, user, name, content, **fields):
+        """A new (unsaved) import of the uploaded file `content` named `name`."""
+        return cls(
+            file_name=name[:255],
+            content=content,
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_by=user,
+            **fields,
+        )
 
     @property
     def is_ready(self):
