@@ -229,3 +229,12 @@ def indicators(campaign):
     from cadre.indicators.actions import define_indicator
 
     return {code: define_indicator(code, fields)[1] for code, fields in INDICATOR_DEFINITIONS.items()}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: an earlier test's rolled-back data may have left the same table
+    stamps (cadre.core.stamps) and the same primary keys behind."""
+    from django.core.cache import cache
+
+    cache.clear()

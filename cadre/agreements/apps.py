@@ -7,7 +7,7 @@ class AgreementsConfig(AppConfig):
     verbose_name = "Conventions"
 
     def ready(self):
-        from cadre.agreements.work import work
+        from cadre.agreements.work import READS, work
         from cadre.core.work import register
 
-        register(work)
+        register(work, READS)

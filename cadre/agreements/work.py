@@ -8,6 +8,7 @@ from cadre.core.work import WorkItem
 from cadre.structures.models import add_months
 
 MONTHS = 6
+READS = [Agreement, Committee, FollowUp, RoadmapItem]
 
 
 def work(user, today):

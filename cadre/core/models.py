@@ -87,3 +87,15 @@ class VersionedModel(models.Model):
             change["by"] = latest.history_user
             change["at"] = latest.history_date
         return changes
+
+
+class TableStamp(models.Model):
+    """A value that changes whenever a row of `name` is written (see cadre.core.stamps): database triggers
+    write it, in the writing transaction, so that a cached result keyed by it is never older than its data."""
+
+    name = models.CharField("table", max_length=63, primary_key=True)
+    version = models.BigIntegerField("version")
+
+    class Meta:
+        verbose_name = "état d'une table"
+        verbose_name_plural = "états des tables"

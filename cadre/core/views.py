@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from cadre.core.history import history_entries
 from cadre.core.processings import processings
-from cadre.core.work import upcoming_for, work_for
+from cadre.core.work import home_for
 
 HISTORY_PREVIEW = 30  # entries shown on a record's page
 HISTORY_FULL = 500  # entries on the history page itself
@@ -17,7 +17,8 @@ def home(request):
     context = {}
     if request.user.is_authenticated:
         today = timezone.localdate()
-        context = {"work": work_for(request.user, today), "upcoming": upcoming_for(request.user, today)}
+        work, upcoming = home_for(request.user, today)
+        context = {"work": work, "upcoming": upcoming}
     return render(request, "core/home.html", context)
 
 

@@ -8,7 +8,7 @@ class FundingConfig(AppConfig):
 
     def ready(self):
         from cadre.core.work import register, register_upcoming
-        from cadre.funding.work import upcoming, work
+        from cadre.funding.work import READS, UPCOMING_READS, upcoming, work
 
-        register(work)
-        register_upcoming(upcoming)
+        register(work, READS)
+        register_upcoming(upcoming, UPCOMING_READS)

@@ -18,14 +18,63 @@ from cadre.agreements.models import (
     OPEN_ITEM_STATUSES,
     Agreement,
     Committee,
+    CommitteeMember,
+    Decision,
     FollowUp,
     FrameworkAgreement,
     Meeting,
+    Roadmap,
     RoadmapItem,
+    RoadmapTheme,
+    Signatory,
 )
-from cadre.funding.models import FundingLine, expected_payments, format_euros, owed_for_lines
-from cadre.observatory.models import Campaign, Submission, SubmissionStatus
-from cadre.structures.models import Approval
+from cadre.core.stamps import Stamped, user_key
+from cadre.funding.models import (
+    Document,
+    FundingLine,
+    FundingScheme,
+    Payment,
+    PaymentStep,
+    RequiredDocument,
+    expected_payments,
+    format_euros,
+    owed_for_lines,
+)
+from cadre.observatory.models import Campaign, Correspondent, Submission, SubmissionStatus
+from cadre.partners.models import Partner
+from cadre.structures.models import Approval, Structure
+from cadre.territories.models import Commune, Department
+
+# What the calendar is read from (tests/test_stamps.py checks it against the queries it makes): the page and
+# the feed are cached until one of these tables changes.
+READS = [
+    Agreement,
+    Approval,
+    Campaign,
+    Commune,
+    Committee,
+    CommitteeMember,
+    Correspondent,
+    Decision,
+    Department,
+    Document,
+    FollowUp,
+    FrameworkAgreement,
+    FundingLine,
+    FundingScheme,
+    Meeting,
+    Partner,
+    Payment,
+    PaymentStep,
+    RequiredDocument,
+    Roadmap,
+    RoadmapItem,
+    RoadmapTheme,
+    Signatory,
+    Structure,
+    Submission,
+]
+_CACHE = Stamped("calendar", READS)
 
 
 @dataclasses.dataclass
@@ -67,7 +116,12 @@ def _reads(user, first_day, last_day, first_year, last_year, today=None):
 
 
 def calendar_and_overdue(user, today, start, end):
-    """(`obligations` from `start` to `end`, `overdue` as of `today`), sharing their reads."""
+    """(`obligations` from `start` to `end`, `overdue` as of `today`), sharing their reads; kept in the cache
+    until a table they read changes."""
+    return _CACHE.get((user_key(user), today, start, end), lambda: _calendar_and_overdue(user, today, start, end))
+
+
+def _calendar_and_overdue(user, today, start, end):
     since = _overdue_since(today)
     yesterday = today - datetime.timedelta(days=1)
     reads = _reads(

@@ -656,7 +656,9 @@ def calendar_feed(request, token):
         raise Http404
     today = datetime.date.today()
     start, end = _calendar_period(today)
-    events, base_url = calendar.obligations(feed.user, start, end), request.build_absolute_uri("/").rstrip("/")
+    # The page's own result: the same cache entry serves the user's page and their calendar client.
+    events, _ = calendar.calendar_and_overdue(feed.user, today, start, end)
+    base_url = request.build_absolute_uri("/").rstrip("/")
     # Written again only when an event changes: calendar clients ask often, and writing costs more than reading.
     body = cached_file(("ical", base_url, events), lambda: calendar.ical(events, base_url, timezone.now()))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

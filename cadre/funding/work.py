@@ -13,6 +13,8 @@ from cadre.funding.models import Document, DocumentStatus, FundingLine, expected
 
 GROUP = "Financements"
 UPCOMING_DAYS = 45
+READS = [Document, FundingLine]
+UPCOMING_READS = calendar.READS
 
 
 def work(user, today):

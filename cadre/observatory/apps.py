@@ -8,6 +8,6 @@ class ObservatoryConfig(AppConfig):
 
     def ready(self):
         from cadre.core.work import register
-        from cadre.observatory.work import work
+        from cadre.observatory.work import READS, work
 
-        register(work)
+        register(work, READS)

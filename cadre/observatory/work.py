@@ -16,6 +16,7 @@ from cadre.observatory.models import (
 )
 
 GROUP = "Observatoire"
+READS = [Anomaly, Campaign, Submission]
 
 
 def work(user, today):

@@ -10,7 +10,7 @@ class StructuresConfig(AppConfig):
         from cadre.accounts.privacy import register_source
         from cadre.core.work import register
         from cadre.structures.privacy import contacts_of_user
-        from cadre.structures.work import work
+        from cadre.structures.work import READS, work
 
         register_source("fiches de contact à votre adresse", contacts_of_user)
-        register(work)
+        register(work, READS)

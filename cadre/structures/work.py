@@ -4,9 +4,10 @@ from django.urls import reverse
 
 from cadre.core.french import plural
 from cadre.core.work import WorkItem
-from cadre.structures.models import Structure
+from cadre.structures.models import Approval, Structure
 
 MONTHS = 6
+READS = [Structure, Approval]
 
 
 def work(user, today):
