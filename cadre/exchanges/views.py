@@ -84,30 +84,49 @@ def _visible_import(request, uuid):
     return get_object_or_404(imports.defer("content", "pending"), uuid=uuid)
 
 
+def _state_context(request, job, detail_url, apply_url, upload_url, *, changed, can_apply):
+    """What the state of an import shows (exchanges/_state_base.html), answers or registry alike: its report,
+    its first errors, a page of the changes it lists out of the `changed` it makes."""
+    report = job.report
+    errors, changes = report.get("errors", []), report.get("changes", [])
+    return {
+        "job": job,
+        "report": report,
+        "detail_url": detail_url,
+        "apply_url": apply_url,
+        "upload_url": upload_url,
+        "errors": errors[:SHOWN_ERRORS],
+        "hidden_errors": job.error_count - min(len(errors), SHOWN_ERRORS),
+        "page": Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("page")),
+        "unlisted_changes": max(changed - len(changes), 0),
+        "can_apply": can_apply,
+    }
+
+
 def import_detail(request, uuid):
     """The import's state; while the worker checks or applies it, htmx asks again for the state
     fragment (same URL) until the work ends."""
     answer_import = _visible_import(request, uuid)
     campaign = answer_import.campaign
     report = answer_import.report
-    errors = report.get("errors", [])
     template = "exchanges/_import_state.html" if request.htmx else "exchanges/import_detail.html"
-    changes = report.get("changes", [])
-    changes_page = Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         template,
         {
+            **_state_context(
+                request,
+                answer_import,
+                reverse("exchanges:import_detail", args=[answer_import.uuid]),
+                reverse("exchanges:import_apply", args=[answer_import.uuid]),
+                reverse("exchanges:campaign_import", args=[campaign.uuid]),
+                changed=report.get("changed", 0),
+                can_apply=permissions.can_apply(request.user, answer_import),
+            ),
             "answer_import": answer_import,
             "campaign": campaign,
-            "report": report,
-            "errors": errors[:SHOWN_ERRORS],
-            "hidden_errors": answer_import.error_count - min(len(errors), SHOWN_ERRORS),
             "warnings": report.get("warnings", [])[:SHOWN_ERRORS],
             "notes": report.get("notes", [])[:SHOWN_ERRORS],
-            "page": changes_page,
-            "unlisted_changes": max(report.get("changed", 0) - len(changes), 0),
-            "can_apply": permissions.can_apply(request.user, answer_import),
             "title": f"Import du fichier {answer_import.file_name}",
             "breadcrumb": _breadcrumb(
                 campaign,
@@ -206,22 +225,23 @@ def _visible_registry_import(request, uuid):
 def registry_import_detail(request, uuid):
     """The import's state; while the worker works, htmx asks again for the state fragment (same URL)."""
     registry_import = _visible_registry_import(request, uuid)
-    report = registry_import.report
-    errors = report.get("errors", [])
     page = REGISTRY_PAGES[registry_import.target]
     template = "exchanges/_registry_state.html" if request.htmx else "exchanges/registry_import_detail.html"
     return render(
         request,
         template,
         {
+            **_state_context(
+                request,
+                registry_import,
+                reverse("exchanges:registry_import_detail", args=[registry_import.uuid]),
+                reverse("exchanges:registry_import_apply", args=[registry_import.uuid]),
+                reverse(page["upload"]),
+                changed=registry_import.report.get("change_count", 0),
+                can_apply=permissions.can_apply_registry(request.user, registry_import),
+            ),
             "registry_import": registry_import,
-            "report": report,
             "page_info": page,
-            "errors": errors[:SHOWN_ERRORS],
-            "hidden_errors": registry_import.error_count - min(len(errors), SHOWN_ERRORS),
-            "page": Paginator(report.get("changes", []), CHANGES_PER_PAGE).get_page(request.GET.get("page")),
-            "unlisted_changes": max(report.get("change_count", 0) - len(report.get("changes", [])), 0),
-            "can_apply": permissions.can_apply_registry(request.user, registry_import),
             "title": f"Import du fichier {registry_import.file_name}",
             "breadcrumb": _registry_breadcrumb(
                 registry_import.target,
