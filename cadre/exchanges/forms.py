@@ -15,22 +15,16 @@ class UploadInput(forms.FileInput):
         super().__init__(attrs={"class": "fr-upload", "accept": ".xlsx,.csv,.txt"})
 
 
-class AnswerImportForm(DsfrBaseForm):
-    """Upload = dry run: a small file is read and checked here, then stored with its report; a
-    larger one is stored and checked by the worker (its page shows the progress)."""
+class ImportUploadForm(DsfrBaseForm):
+    """Upload = dry run: a small file is read and checked here, then stored with its report; a larger one is
+    stored and checked by the worker (its page shows the progress). Subclasses say how their file is checked
+    (`check`), stored for the worker (`upload`) or stored with its report (`record`)."""
 
-    file = forms.FileField(
-        label="Fichier des réponses",
-        help_text=(
-            "Classeur Excel (.xlsx) ou fichier CSV (séparateur point-virgule ou virgule, encodage UTF-8 ou "
-            f"Windows-1252), {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus."
-        ),
-        widget=UploadInput(),
-    )
+    too_big_advice = ""
 
-    def __init__(self, *args, campaign, user, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.campaign, self.user = campaign, user
+        self.user = user
         self.report = self.content = None
 
     def clean_file(self):
@@ -38,13 +32,12 @@ class AnswerImportForm(DsfrBaseForm):
         if upload.size > MAX_FILE_SIZE:
             size = f"{upload.size / (1024 * 1024):.1f}".replace(".", ",")
             raise ValidationError(
-                f"Ce fichier pèse {size} Mo : {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus. Découpez-le (par "
-                "département, par exemple)."
+                f"Ce fichier pèse {size} Mo : {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus.{self.too_big_advice}"
             )
         content = upload.read()
         if len(content) <= settings.CADRE_IMPORT_INLINE_MAX_BYTES:
             try:
-                self.report = check_file(self.campaign, self.user, upload.name, content)
+                self.report = self.check(upload.name, content)
             except FileRefused as refused:
                 raise ValidationError(str(refused)) from None
         self.content = content
@@ -53,13 +46,36 @@ class AnswerImportForm(DsfrBaseForm):
     def save(self):
         name = self.cleaned_data["file"].name
         if self.report is None:
-            return upload_import(self.campaign, self.user, name, self.content)
-        return record_import(self.campaign, self.user, name, self.content, self.report)
+            return self.upload(name, self.content)
+        return self.record(name, self.content, self.report)
 
 
-class RegistryImportForm(DsfrBaseForm):
-    """Upload = dry run, as for answers: a small file is checked here, a larger one by the worker."""
+class AnswerImportForm(ImportUploadForm):
+    file = forms.FileField(
+        label="Fichier des réponses",
+        help_text=(
+            "Classeur Excel (.xlsx) ou fichier CSV (séparateur point-virgule ou virgule, encodage UTF-8 ou "
+            f"Windows-1252), {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus."
+        ),
+        widget=UploadInput(),
+    )
+    too_big_advice = " Découpez-le (par département, par exemple)."
 
+    def __init__(self, *args, campaign, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+
+    def check(self, name, content):
+        return check_file(self.campaign, self.user, name, content)
+
+    def upload(self, name, content):
+        return upload_import(self.campaign, self.user, name, content)
+
+    def record(self, name, content, report):
+        return record_import(self.campaign, self.user, name, content, report)
+
+
+class RegistryImportForm(ImportUploadForm):
     file = forms.FileField(
         label="Fichier à importer",
         help_text=(
@@ -69,27 +85,15 @@ class RegistryImportForm(DsfrBaseForm):
         widget=UploadInput(),
     )
 
-    def __init__(self, *args, target, user, **kwargs):
+    def __init__(self, *args, target, **kwargs):
         super().__init__(*args, **kwargs)
-        self.target, self.user = target, user
-        self.report = self.content = None
+        self.target = target
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_FILE_SIZE:
-            size = f"{upload.size / (1024 * 1024):.1f}".replace(".", ",")
-            raise ValidationError(f"Ce fichier pèse {size} Mo : {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus.")
-        content = upload.read()
-        if len(content) <= settings.CADRE_IMPORT_INLINE_MAX_BYTES:
-            try:
-                self.report = registry.check_file(self.target, self.user, upload.name, content)
-            except FileRefused as refused:
-                raise ValidationError(str(refused)) from None
-        self.content = content
-        return upload
+    def check(self, name, content):
+        return registry.check_file(self.target, self.user, name, content)
 
-    def save(self):
-        name = self.cleaned_data["file"].name
-        if self.report is None:
-            return upload_registry_import(self.target, self.user, name, self.content)
-        return record_registry_import(self.target, self.user, name, self.content, self.report)
+    def upload(self, name, content):
+        return upload_registry_import(self.target, self.user, name, content)
+
+    def record(self, name, content, report):
+        return record_registry_import(self.target, self.user, name, content, report)
