@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "cadre.observatory",
     "cadre.exchanges",
     "cadre.indicators",
+    "cadre.monitoring",
     "cadre.api",
     "cadre.demo",
 ]
