@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from cadre.core.models import TrackedHistory, VersionedModel
-from cadre.funding.models import format_euros
+from cadre.funding.models import Document, format_euros
 from cadre.monitoring.enums import StatementStatus
 from cadre.structures.models import Structure, add_months
 
@@ -109,6 +109,24 @@ class FinancialStatement(VersionedModel):
     deferred_income = amount("produits constatés d'avance")
 
     comment = models.TextField("commentaire", blank=True)
+    # The annual accounts deposited as a document owed, when the structure has deposited them.
+    accounts_document = models.ForeignKey(
+        Document,
+        verbose_name="comptes annuels déposés",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    submitted_at = models.DateTimeField("envoyés le", null=True, blank=True, editable=False)
+    submitted_by = models.ForeignKey(
+        "accounts.User", verbose_name="envoyés par", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField("examinés le", null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        "accounts.User", verbose_name="examinés par", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_comment = models.TextField("motif du renvoi", blank=True)
 
     objects = FinancialStatementQuerySet.as_manager()
     history = TrackedHistory()
