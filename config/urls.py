@@ -17,6 +17,7 @@ urlpatterns = [
     path("indicateurs/", include("cadre.indicators.urls")),
     path("donnees-ouvertes/", include("cadre.indicators.public_urls")),
     path("annuaire/", include("cadre.structures.directory_urls")),
+    path("prevention/", include("cadre.monitoring.urls")),
     path("api/v1/", api.urls),
     path("admin-technique/", admin.site.urls),
 ]

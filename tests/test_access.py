@@ -337,6 +337,19 @@ from tests import access_registry  # noqa: E402 — the registry import (structu
 
 MATRIX.update(access_registry.ROWS)
 
+# Rows must all be in MATRIX before test_url_as_role below is parametrised from it.
+from tests import access_privacy  # noqa: E402 — personal-data rights
+
+MATRIX.update(access_privacy.ROWS)
+
+from tests import access_invitations  # noqa: E402 — teams and invitations
+
+MATRIX.update(access_invitations.ROWS)
+
+from tests import access_monitoring  # noqa: E402 — financial statements
+
+MATRIX.update(access_monitoring.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""
@@ -446,11 +459,3 @@ def test_url_as_role(client, objects, name, role):
     if expected[role] == LOGIN and role == "anonymous" and name not in {"accounts:logout", "admin:index"}:
         assert response["Location"].startswith(reverse("accounts:login"))
 
-
-from tests import access_privacy  # noqa: E402 — personal-data rights
-
-MATRIX.update(access_privacy.ROWS)
-
-from tests import access_invitations  # noqa: E402 — teams and invitations
-
-MATRIX.update(access_invitations.ROWS)

@@ -5,3 +5,9 @@ class MonitoringConfig(AppConfig):
     name = "cadre.monitoring"
     label = "monitoring"
     verbose_name = "Prévention"
+
+    def ready(self):
+        from cadre.monitoring.overview import links
+        from cadre.structures.overview import register
+
+        register(links)

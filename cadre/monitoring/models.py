@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from cadre.core.models import TrackedHistory, VersionedModel
 from cadre.funding.models import Document, format_euros
-from cadre.monitoring.enums import StatementStatus
+from cadre.monitoring.enums import STATUS_BADGES, StatementStatus
 from cadre.structures.models import Structure, add_months
 
 ZERO = Decimal("0.00")
@@ -55,7 +55,15 @@ LIABILITY_FIELDS = [
 SIGNED_FIELDS = {"retained_earnings", "balance_result", "operating_result", "net_result"}
 
 
+EDITABLE_STATUSES = {StatementStatus.DRAFT, StatementStatus.RETURNED}
+
+
 class FinancialStatementQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The accounts of the structures a user sees: a structure's own people, the partners of its territory
+        (who fund it or may), the administrators. Nobody else."""
+        return self.filter(structure__in=Structure.objects.visible_to(user))
+
     def accepted(self):
         return self.filter(status=StatementStatus.ACCEPTED)
 
@@ -150,6 +158,10 @@ class FinancialStatement(VersionedModel):
 
     def __str__(self):
         return f"Comptes {self.year} de {self.structure}"
+
+    @property
+    def status_badge(self):
+        return STATUS_BADGES[self.status]
 
     def save(self, *args, **kwargs):
         self.year = self.ends_on.year

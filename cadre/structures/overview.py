@@ -117,6 +117,15 @@ def _calendar(dates):
     return Link("Calendrier des échéances", reverse("funding:calendar"), detail)
 
 
+_MORE = []
+
+
+def register(provider):
+    """An app built on the registry adds its tiles: `provider(structure, user, today)` gives [Link], each read
+    in one query at most."""
+    _MORE.append(provider)
+
+
 def structure_links(structure, user, today=None):
     """[Link] of the structure page's « Sur cette structure », for `user` (who can see `structure`)."""
     today = today or datetime.date.today()
@@ -126,4 +135,5 @@ def structure_links(structure, user, today=None):
     calendar = _calendar(
         [(approval_end, "fin d’agrément"), (agreement_end, "fin de convention"), (document_due, "pièce à déposer")],
     )
-    return [agreements, _funding(structure, user), documents, *_observatory(structure, user), calendar]
+    more = [link for provider in _MORE for link in provider(structure, user, today)]
+    return [agreements, _funding(structure, user), documents, *_observatory(structure, user), *more, calendar]

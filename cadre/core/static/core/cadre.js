@@ -59,3 +59,31 @@ window.addEventListener("pagehide", cadreFlushAnswers);
 document.addEventListener("visibilitychange", function () {
   if (document.visibilityState === "hidden") { cadreFlushAnswers(); }
 });
+
+// Live totals of a form of amounts: an <output data-sum="a" data-minus="b"> shows the sum of the inputs whose
+// data-sums names "a", less those naming "b", as they are typed (French writing: spaces, decimal comma).
+function cadreAmount(text) {
+  var value = parseFloat(String(text).replace(/[\s\u00a0\u202f]/g, "").replace(",", "."));
+  return isNaN(value) ? 0 : value;
+}
+function cadreTotals() {
+  var outputs = document.querySelectorAll("output[data-sum]");
+  if (!outputs.length) { return; }
+  var sums = {};
+  document.querySelectorAll("input[data-sums]").forEach(function (input) {
+    input.getAttribute("data-sums").split(" ").forEach(function (name) {
+      sums[name] = (sums[name] || 0) + cadreAmount(input.value);
+    });
+  });
+  var euros = new Intl.NumberFormat("fr-FR", { style: "currency", currency: "EUR" });
+  outputs.forEach(function (output) {
+    var total = sums[output.getAttribute("data-sum")] || 0;
+    var minus = output.getAttribute("data-minus");
+    if (minus) { total -= sums[minus] || 0; }
+    output.textContent = euros.format(Math.round(total * 100) / 100);
+  });
+}
+document.addEventListener("input", function (event) {
+  if (event.target.matches && event.target.matches("input[data-sums]")) { cadreTotals(); }
+});
+document.addEventListener("DOMContentLoaded", cadreTotals);
