@@ -458,4 +458,3 @@ def test_url_as_role(client, objects, name, role):
     assert response.status_code == expected[role], f"{name} en tant que {role}"
     if expected[role] == LOGIN and role == "anonymous" and name not in {"accounts:logout", "admin:index"}:
         assert response["Location"].startswith(reverse("accounts:login"))
-

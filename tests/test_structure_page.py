@@ -23,6 +23,7 @@ TITLES = [
     "Pièces justificatives",
     "Questionnaire de l’observatoire",
     "Indicateurs",
+    "Comptes annuels",
     "Calendrier des échéances",
 ]
 TILE = re.compile(
@@ -100,6 +101,7 @@ def test_a_structure_without_questionnaire_links_neither_it_nor_its_indicators(c
         "Conventions",
         "Financements",
         "Pièces justificatives",
+        "Comptes annuels",
         "Calendrier des échéances",
     ]
     assert [detail for _, _, detail in found][:3] == [
