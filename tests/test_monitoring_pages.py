@@ -1,6 +1,7 @@
 """A structure enters its annual accounts in French writing, sends them, and a partner that funds it accepts or
 returns them; what does not add up is told at its field and nothing is saved."""
 
+import datetime
 import re
 
 import pytest
@@ -10,6 +11,8 @@ from cadre.accounts.models import User
 from cadre.demo import cast
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
+from cadre.monitoring.prefill import from_observatory
+from cadre.observatory.models import Answer, Submission, SubmissionStatus
 from cadre.structures.models import Structure
 from tests.test_monitoring_statements import ACCOUNTS_2025
 
@@ -133,3 +136,31 @@ def test_a_partner_outside_the_territory_cannot_read_them(client, a):
     statement = FinancialStatement.objects.get(structure=a)
     signed_in(client, cast.CAF13)
     assert client.get(reverse("monitoring:statement", args=[statement.uuid])).status_code == 404
+
+
+def test_the_accounts_start_from_the_questionnaire_of_the_same_year(client, a):
+    submission = Submission.objects.filter(structure=a).select_related("campaign").order_by("-campaign__year").first()
+    Submission.objects.filter(pk=submission.pk).update(status=SubmissionStatus.DRAFT)
+    questions = {q.code: q for q in submission.campaign.questionnaire.questions.all()}
+    for code, number in {
+        "budget_total": 580000,
+        "charges_personnel": 400000,
+        "commune_intercommunalite": 190000,
+        "resultat_exercice": -3500,
+    }.items():
+        Answer.objects.update_or_create(submission=submission, question=questions[code], defaults={"number": number})
+    initial, campaign = from_observatory(a, submission.campaign.year)
+    assert campaign == submission.campaign.title
+    assert initial["subsidy_municipal"] == 190000 and initial["staff_costs"] == 400000
+    assert initial["external_charges"] == 180000  # the rest of the total expenses, to be split by the structure
+    assert initial["net_result"] == initial["balance_result"] == -3500
+    assert from_observatory(a, submission.campaign.year + 5) == ({}, None)
+
+    # The form proposes them when the next fiscal year to enter is that one.
+    year = submission.campaign.year
+    FinancialStatement.objects.create(
+        structure=a, starts_on=datetime.date(year - 1, 1, 1), ends_on=datetime.date(year - 1, 12, 31)
+    )
+    signed_in(client, cast.STRUCTURE_A)
+    page = client.get(reverse("monitoring:statement_create", args=[a.uuid])).content.decode()
+    assert "reprennent vos" in page and 'value="190000,00"' in page.replace("\u202f", "").replace(" ", "")

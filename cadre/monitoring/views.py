@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from cadre.monitoring import actions, permissions
 from cadre.monitoring.forms import FIELDSETS, FinancialStatementForm, ReviewForm
 from cadre.monitoring.models import FinancialStatement
+from cadre.monitoring.prefill import from_observatory
 from cadre.monitoring.ratios import RATIOS, ratios_of
 from cadre.structures.models import Structure
 
@@ -69,14 +70,17 @@ def statement_create(request, uuid):
     if not permissions.can_enter(request.user, structure):
         raise PermissionDenied
     starts_on, ends_on = _next_fiscal_year(structure)
+    prefilled, campaign = from_observatory(structure, ends_on.year)
     form = FinancialStatementForm(
-        request.POST or None, structure=structure, initial={"starts_on": starts_on, "ends_on": ends_on}
+        request.POST or None,
+        structure=structure,
+        initial={"starts_on": starts_on, "ends_on": ends_on, **prefilled},
     )
     if request.method == "POST" and form.is_valid():
         statement = form.save_tracked(request.user)
         messages.success(request, f"Les comptes {statement.year} sont enregistrés : envoyez-les quand ils sont prêts.")
         return redirect("monitoring:statement", uuid=statement.uuid)
-    return _form_page(request, form, structure, "Saisir des comptes annuels")
+    return _form_page(request, form, structure, "Saisir des comptes annuels", prefilled_from=campaign)
 
 
 def statement_edit(request, uuid):
@@ -90,7 +94,7 @@ def statement_edit(request, uuid):
     return _form_page(request, form, statement.structure, f"Modifier les comptes {statement.year}", statement)
 
 
-def _form_page(request, form, structure, title, statement=None):
+def _form_page(request, form, structure, title, statement=None, prefilled_from=None):
     cancel = (
         reverse("monitoring:statement", args=[statement.uuid])
         if statement
@@ -101,6 +105,7 @@ def _form_page(request, form, structure, title, statement=None):
         "structure": structure,
         "title": title,
         "cancel_url": cancel,
+        "prefilled_from": prefilled_from,
         "breadcrumb": _crumbs(structure, (title, None)),
     }
     return render(request, "monitoring/statement_form.html", context)
