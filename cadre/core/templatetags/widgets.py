@@ -24,3 +24,22 @@ def select_options(optgroups):
         if group_name:
             parts.append("</optgroup>")
     return mark_safe("\n".join(parts))
+
+
+@register.simple_tag
+def widget_attrs(attrs):
+    """A widget's attributes, as Django's attrs.html writes them (with one loop of template tags per attribute)."""
+    return mark_safe(html_attributes(attrs))
+
+
+@register.simple_tag
+def input_element(widget):
+    """The <input> of a widget's context, as Django's input.html writes it: every text, number, date, e-mail
+    and checkbox field of a form goes through it (its template stays on one line: checkboxes include it inside
+    their <label>, where a line break would show as a space)."""
+    attrs = {"type": widget["type"], "name": widget["name"]}
+    if widget["value"] is not None:
+        attrs["value"] = widget["value"]
+    for name, value in widget["attrs"].items():
+        attrs.setdefault(name, value)  # as in the browser, which keeps the first of two « type »
+    return mark_safe(f"<input{html_attributes(attrs)}>")
