@@ -51,8 +51,10 @@ class AmendmentForm(DsfrBaseForm):
 
     def __init__(self, *args, signing, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["left"].queryset = signing
-        self.fields["joined"].queryset = Partner.objects.exclude(pk__in=signing.values("pk")).order_by("name")
+        # Only what a choice shows (its name): the partners of the whole country.
+        self.fields["left"].queryset = signing.only("pk", "name")
+        joining = Partner.objects.exclude(pk__in=signing.values("pk"))
+        self.fields["joined"].queryset = joining.order_by("name").only("pk", "name")
 
 
 class StatusForm(DsfrBaseForm):
@@ -214,9 +216,8 @@ class DecisionForm(DsfrBaseForm):
 
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = Partner.objects.filter(pk__in=committee.members.values("partner")).order_by(
-            "name"
-        )
+        members = Partner.objects.filter(pk__in=committee.members.values("partner"))
+        self.fields["owner"].queryset = members.order_by("name").only("pk", "name")
 
     def clean(self):
         cleaned = super().clean()

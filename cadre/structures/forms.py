@@ -95,7 +95,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
     def __init__(self, *args, **kwargs):
         given = kwargs.get("initial") or {}
         super().__init__(*args, **kwargs)
-        self.fields["federation"].queryset = Partner.objects.federations()
+        self.fields["federation"].queryset = Partner.objects.federations().only("pk", "name")  # what a choice shows
         self.fields["siret"].widget.attrs.update(inputmode="numeric", maxlength="17")
         linked = []
         if self.instance.pk:
