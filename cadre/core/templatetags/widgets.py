@@ -3,6 +3,7 @@
 from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from dsfr.templatetags.dsfr_tags import dsfr_mark_optionnal_fields
 
 from cadre.core.forms import html_attributes
 
@@ -43,3 +44,18 @@ def input_element(widget):
     for name, value in widget["attrs"].items():
         attrs.setdefault(name, value)  # as in the browser, which keeps the first of two « type »
     return mark_safe(f"<input{html_attributes(attrs)}>")
+
+
+@register.filter
+def group_class(field):
+    """The DSFR class of a field's group: « fr-input-group » unless its widget names another (selects, uploads).
+    In Python: a missing attribute costs a template lookup a `dir()` of the widget."""
+    return getattr(field.field.widget, "group_class", "fr-input-group")
+
+
+@register.simple_tag
+def required_marker(field):
+    """The « * » of a required field (django-dsfr's dsfr_mark_optionnal_fields), none on filter forms."""
+    if getattr(field.form, "is_filter_form", False):
+        return ""
+    return dsfr_mark_optionnal_fields(field)
