@@ -14,7 +14,7 @@ from cadre.agreements.models import (
     RoadmapItem,
     Signatory,
 )
-from cadre.core.forms import FrenchDecimalField, VersionedModelForm, date_input
+from cadre.core.forms import FastSelect, FastSelectMultiple, FrenchDecimalField, VersionedModelForm, date_input
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 from cadre.territories.forms import CommuneField
@@ -32,13 +32,13 @@ class AmendmentForm(DsfrBaseForm):
         label="Signataires qui entrent",
         queryset=Partner.objects.order_by("name"),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=FastSelectMultiple(attrs={"size": 6}),
     )
     left = forms.ModelMultipleChoiceField(
         label="Signataires qui sortent",
         queryset=Partner.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=FastSelectMultiple(attrs={"size": 6}),
     )
     amount_change = FrenchDecimalField(
         label="Variation des montants (€)",
@@ -102,6 +102,7 @@ class FrameworkForm(VersionedModelForm):
         model = FrameworkAgreement
         fields = ["title", "department", "starts", "ends", "extended_to", "previous", "charter", "notes"]
         widgets = {
+            "department": FastSelect,
             "starts": date_input(),
             "ends": date_input(),
             "extended_to": date_input(),
@@ -127,7 +128,7 @@ class SignatoryForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = Signatory
         fields = ["partner", "role", "signed_on"]
-        widgets = {"signed_on": date_input()}
+        widgets = {"partner": FastSelect, "signed_on": date_input()}
 
     def __init__(self, *args, framework, **kwargs):
         super().__init__(*args, **kwargs)
@@ -153,8 +154,12 @@ class AgreementForm(VersionedModelForm):
 class PartyForm(DsfrBaseForm):
     """A partner or a structure that becomes party to an agreement."""
 
-    partner = forms.ModelChoiceField(label="Partenaire", queryset=Partner.objects.none(), required=False)
-    structure = forms.ModelChoiceField(label="Structure", queryset=Structure.objects.none(), required=False)
+    partner = forms.ModelChoiceField(
+        label="Partenaire", queryset=Partner.objects.none(), required=False, widget=FastSelect
+    )
+    structure = forms.ModelChoiceField(
+        label="Structure", queryset=Structure.objects.none(), required=False, widget=FastSelect
+    )
     signed_on = forms.DateField(label="Signée le", required=False, widget=date_input())
 
     def __init__(self, *args, agreement, structures, **kwargs):
@@ -241,6 +246,7 @@ class MemberForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = CommitteeMember
         fields = ["partner", "person", "role"]
+        widgets = {"partner": FastSelect}
 
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)

@@ -112,6 +112,8 @@ class FastSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         final_attrs = {**self.build_attrs(self.attrs, attrs), "name": name}
+        if self.allow_multiple_selected:
+            final_attrs["multiple"] = True
         selected = {str(v) for v in self.format_value(value)}
         options = "".join(
             f'<option value="{html.escape(str(key))}"{" selected" if str(key) in selected else ""}>'
@@ -120,9 +122,9 @@ class FastSelect(forms.Select):
         )
         return mark_safe(f"<select{html_attributes(final_attrs)}>{options}</select>")
 
-    def use_required_attribute(self, initial):
-        # Django walks the choices to find a placeholder; an optional field needs no answer.
-        return self.is_required and super().use_required_attribute(initial)
+
+class FastSelectMultiple(FastSelect, forms.SelectMultiple):
+    """FastSelect's list box, for several choices."""
 
 
 class FastInput(forms.TextInput):

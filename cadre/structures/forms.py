@@ -76,6 +76,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
             "closed_on",
         ]
         widgets = {
+            "federation": FastSelect,
             "first_approval_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "closed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
