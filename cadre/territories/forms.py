@@ -130,16 +130,10 @@ class PriorityAreaCodesField(forms.CharField):
         return [found[c] for c in codes]
 
 
-class PriorityAreaCheckboxes(forms.CheckboxSelectMultiple):
-    """QPV as DSFR checkboxes (input, then its label)."""
-
-    option_template_name = "territories/_checkbox_option.html"
-
-
 class PriorityAreaChoiceField(forms.MultipleChoiceField):
     """QPV ticked among those proposed for a commune (`propose`); cleans to PriorityArea objects."""
 
-    widget = PriorityAreaCheckboxes
+    widget = forms.CheckboxSelectMultiple
     template_name = "territories/_priority_areas_field.html"
     default_error_messages = {
         "invalid_choice": (
