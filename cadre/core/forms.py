@@ -115,12 +115,22 @@ class FastSelect(forms.Select):
         if self.allow_multiple_selected:
             final_attrs["multiple"] = True
         selected = {str(v) for v in self.format_value(value)}
-        options = "".join(
-            f'<option value="{html.escape(str(key))}"{" selected" if str(key) in selected else ""}>'
-            f"{html.escape(str(label))}</option>"
-            for key, label in self.choices
-        )
-        return mark_safe(f"<select{html_attributes(final_attrs)}>{options}</select>")
+        return mark_safe(f"<select{html_attributes(final_attrs)}>{self.options_html(self.choices, selected)}</select>")
+
+    def options_html(self, choices, selected):
+        """The <option>s of `choices`; a (group name, [choices]) pair is an <optgroup>."""
+        parts = []
+        for key, label in choices:
+            if isinstance(label, (list, tuple)):
+                parts.append(
+                    f'<optgroup label="{html.escape(str(key))}">{self.options_html(label, selected)}</optgroup>'
+                )
+            else:
+                parts.append(
+                    f'<option value="{html.escape(str(key))}"{" selected" if str(key) in selected else ""}>'
+                    f"{html.escape(str(label))}</option>"
+                )
+        return "".join(parts)
 
 
 class FastSelectMultiple(FastSelect, forms.SelectMultiple):
