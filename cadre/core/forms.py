@@ -2,6 +2,7 @@ import html
 
 from django import forms
 from django.db import models, transaction
+from django.forms.models import ModelChoiceIterator
 from django.utils.safestring import SafeData, mark_safe
 from dsfr.forms import DsfrBaseForm
 
@@ -115,7 +116,17 @@ class FastSelect(forms.Select):
         if self.allow_multiple_selected:
             final_attrs["multiple"] = True
         selected = {str(v) for v in self.format_value(value)}
-        return mark_safe(f"<select{html_attributes(final_attrs)}>{self.options_html(self.choices, selected)}</select>")
+        options = self.options_html(self.listed_choices(), selected)
+        return mark_safe(f"<select{html_attributes(final_attrs)}>{options}</select>")
+
+    def listed_choices(self):
+        """The choices; those of a model field read by one plain query: Django reads them through
+        queryset.iterator(), a server-side cursor on PostgreSQL (three round trips instead of one)."""
+        if not isinstance(self.choices, ModelChoiceIterator):
+            return self.choices
+        field = self.choices.field
+        empty = [("", field.empty_label)] if field.empty_label is not None else []
+        return empty + [self.choices.choice(obj) for obj in field.queryset]
 
     def options_html(self, choices, selected):
         """The <option>s of `choices`; a (group name, [choices]) pair is an <optgroup>."""
