@@ -103,6 +103,7 @@ class FrameworkForm(VersionedModelForm):
         fields = ["title", "department", "starts", "ends", "extended_to", "previous", "charter", "notes"]
         widgets = {
             "department": FastSelect,
+            "previous": FastSelect,
             "starts": date_input(),
             "ends": date_input(),
             "extended_to": date_input(),
@@ -144,7 +145,12 @@ class AgreementForm(VersionedModelForm):
     class Meta:
         model = Agreement
         fields = ["framework", "kind", "title", "reference", "commune", "starts", "ends", "notes"]
-        widgets = {"starts": date_input(), "ends": date_input(), "notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "framework": FastSelect,
+            "starts": date_input(),
+            "ends": date_input(),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, frameworks, **kwargs):
         super().__init__(*args, **kwargs)
@@ -181,7 +187,7 @@ class NewItemForm(VersionedModelForm):
     class Meta:
         model = RoadmapItem
         fields = ["theme", "title", "owner_partner", "owner_structure", "due", "status"]
-        widgets = {"due": date_input()}
+        widgets = {"theme": FastSelect, "owner_partner": FastSelect, "owner_structure": FastSelect, "due": date_input()}
 
     def __init__(self, *args, roadmap, partners, structures, **kwargs):
         super().__init__(*args, **kwargs)
@@ -216,7 +222,9 @@ class MeetingForm(VersionedModelForm):
 class DecisionForm(DsfrBaseForm):
     text = forms.CharField(label="Décision", widget=forms.Textarea(attrs={"rows": 3}))
     follow_up = forms.CharField(label="Suite à donner", required=False, max_length=250)
-    owner = forms.ModelChoiceField(label="Porteur de la suite", queryset=Partner.objects.none(), required=False)
+    owner = forms.ModelChoiceField(
+        label="Porteur de la suite", queryset=Partner.objects.none(), required=False, widget=FastSelect
+    )
     due = forms.DateField(label="Échéance de la suite", required=False, widget=date_input())
 
     def __init__(self, *args, committee, **kwargs):
