@@ -100,7 +100,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
         self.fields["siret"].widget.attrs.update(inputmode="numeric", maxlength="17")
         linked = []
         if self.instance.pk:
-            linked = list(self.instance.priority_areas.prefetch_related("communes"))
+            linked = list(self.instance.priority_areas.all())
             self.initial["project_axes_text"] = "\n".join(self.instance.project_axes)
             # The QPV fragment redraws the field for another commune and the QPV ticked on the page.
             self.initial["priority_areas"] = given.get("priority_areas", [a.code for a in linked])
