@@ -41,6 +41,8 @@ def test_commune_suggestions_by_name_postal_code_and_code(client):
     assert "Villeurbanne (69266)" in labels("villeurb")
     assert "Villeurbanne (69266)" in labels("69100")
     assert "Vénissieux (69259)" in labels("venissieux")
+    assert "Vénissieux (69259)" in labels("VÉNISS")  # the name as written, in capitals
+    assert "Saint-Priest (69290)" in labels("saint pr")
     assert "Marseille 3e Arrondissement (13203)" in labels("13203")
 
 

@@ -14,7 +14,7 @@ from cadre.agreements.models import (
     RoadmapItem,
     Signatory,
 )
-from cadre.core.forms import FrenchDecimalField, VersionedModelForm, date_input
+from cadre.core.forms import FastSelect, FastSelectMultiple, FrenchDecimalField, VersionedModelForm, date_input
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 from cadre.territories.forms import CommuneField
@@ -32,13 +32,13 @@ class AmendmentForm(DsfrBaseForm):
         label="Signataires qui entrent",
         queryset=Partner.objects.order_by("name"),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=FastSelectMultiple(attrs={"size": 6}),
     )
     left = forms.ModelMultipleChoiceField(
         label="Signataires qui sortent",
         queryset=Partner.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=FastSelectMultiple(attrs={"size": 6}),
     )
     amount_change = FrenchDecimalField(
         label="Variation des montants (€)",
@@ -51,8 +51,10 @@ class AmendmentForm(DsfrBaseForm):
 
     def __init__(self, *args, signing, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["left"].queryset = signing
-        self.fields["joined"].queryset = Partner.objects.exclude(pk__in=signing.values("pk")).order_by("name")
+        # Only what a choice shows (its name): the partners of the whole country.
+        self.fields["left"].queryset = signing.only("pk", "name")
+        joining = Partner.objects.exclude(pk__in=signing.values("pk"))
+        self.fields["joined"].queryset = joining.order_by("name").only("pk", "name")
 
 
 class StatusForm(DsfrBaseForm):
@@ -100,6 +102,8 @@ class FrameworkForm(VersionedModelForm):
         model = FrameworkAgreement
         fields = ["title", "department", "starts", "ends", "extended_to", "previous", "charter", "notes"]
         widgets = {
+            "department": FastSelect,
+            "previous": FastSelect,
             "starts": date_input(),
             "ends": date_input(),
             "extended_to": date_input(),
@@ -125,7 +129,7 @@ class SignatoryForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = Signatory
         fields = ["partner", "role", "signed_on"]
-        widgets = {"signed_on": date_input()}
+        widgets = {"partner": FastSelect, "signed_on": date_input()}
 
     def __init__(self, *args, framework, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,7 +145,12 @@ class AgreementForm(VersionedModelForm):
     class Meta:
         model = Agreement
         fields = ["framework", "kind", "title", "reference", "commune", "starts", "ends", "notes"]
-        widgets = {"starts": date_input(), "ends": date_input(), "notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "framework": FastSelect,
+            "starts": date_input(),
+            "ends": date_input(),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, frameworks, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,8 +160,12 @@ class AgreementForm(VersionedModelForm):
 class PartyForm(DsfrBaseForm):
     """A partner or a structure that becomes party to an agreement."""
 
-    partner = forms.ModelChoiceField(label="Partenaire", queryset=Partner.objects.none(), required=False)
-    structure = forms.ModelChoiceField(label="Structure", queryset=Structure.objects.none(), required=False)
+    partner = forms.ModelChoiceField(
+        label="Partenaire", queryset=Partner.objects.none(), required=False, widget=FastSelect
+    )
+    structure = forms.ModelChoiceField(
+        label="Structure", queryset=Structure.objects.none(), required=False, widget=FastSelect
+    )
     signed_on = forms.DateField(label="Signée le", required=False, widget=date_input())
 
     def __init__(self, *args, agreement, structures, **kwargs):
@@ -174,7 +187,7 @@ class NewItemForm(VersionedModelForm):
     class Meta:
         model = RoadmapItem
         fields = ["theme", "title", "owner_partner", "owner_structure", "due", "status"]
-        widgets = {"due": date_input()}
+        widgets = {"theme": FastSelect, "owner_partner": FastSelect, "owner_structure": FastSelect, "due": date_input()}
 
     def __init__(self, *args, roadmap, partners, structures, **kwargs):
         super().__init__(*args, **kwargs)
@@ -209,14 +222,15 @@ class MeetingForm(VersionedModelForm):
 class DecisionForm(DsfrBaseForm):
     text = forms.CharField(label="Décision", widget=forms.Textarea(attrs={"rows": 3}))
     follow_up = forms.CharField(label="Suite à donner", required=False, max_length=250)
-    owner = forms.ModelChoiceField(label="Porteur de la suite", queryset=Partner.objects.none(), required=False)
+    owner = forms.ModelChoiceField(
+        label="Porteur de la suite", queryset=Partner.objects.none(), required=False, widget=FastSelect
+    )
     due = forms.DateField(label="Échéance de la suite", required=False, widget=date_input())
 
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = Partner.objects.filter(pk__in=committee.members.values("partner")).order_by(
-            "name"
-        )
+        members = Partner.objects.filter(pk__in=committee.members.values("partner"))
+        self.fields["owner"].queryset = members.order_by("name").only("pk", "name")
 
     def clean(self):
         cleaned = super().clean()
@@ -240,6 +254,7 @@ class MemberForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = CommitteeMember
         fields = ["partner", "person", "role"]
+        widgets = {"partner": FastSelect}
 
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)

@@ -179,8 +179,11 @@ class AgreementQuerySet(models.QuerySet):
             return self.none()
         if user.is_administrator:
             return self
+        # Each party's structure looked up by its key: `structure__in` listed first every structure the user
+        # sees (thousands for a Caf), on every agreement page.
         parties = Signatory.objects.filter(agreement=OuterRef("pk")).filter(
-            Q(partner_id__in=sorted(user.partner_ids())) | Q(structure__in=Structure.objects.visible_to(user))
+            Q(partner_id__in=sorted(user.partner_ids()))
+            | Exists(Structure.objects.visible_to(user).filter(pk=OuterRef("structure_id")))
         )
         return self.filter(Exists(parties))
 

@@ -2,7 +2,7 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.core.forms import VersionedModelForm, date_input, french_decimals
+from cadre.core.forms import FastSelect, VersionedModelForm, date_input, french_decimals
 from cadre.funding import scdl
 from cadre.funding.models import (
     Envelope,
@@ -32,7 +32,7 @@ class FundingLineForm(VersionedModelForm):
             "decision_reference",
             "decision_date",
         ]
-        widgets = {"decision_date": date_input()}
+        widgets = {"partner": FastSelect, "scheme": FastSelect, "decision_date": date_input()}
         formfield_callback = french_decimals
 
     def __init__(self, *args, partners, structure, **kwargs):
@@ -130,6 +130,7 @@ class EnvelopeForm(VersionedModelForm):
     class Meta:
         model = Envelope
         fields = ["partner", "scheme", "year", "amount", "key", "floor", "cap"]
+        widgets = {"partner": FastSelect, "scheme": FastSelect}
         formfield_callback = french_decimals
 
     def __init__(self, *args, partners, **kwargs):

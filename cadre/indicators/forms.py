@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FieldsetsMixin, FrenchDecimalField
+from cadre.core.forms import FastSelect, FieldsetsMixin, FrenchDecimalField
 from cadre.indicators.actions import DEFINING_FIELDS
 from cadre.indicators.models import (
     REGISTRY_FIELDS,
@@ -171,6 +171,7 @@ class IndicatorForm(FieldsetsMixin, DsfrBaseForm):
     source = forms.ChoiceField(
         label="Donnée lue",
         required=False,
+        widget=FastSelect,  # every question of the questionnaires
         help_text="Une question des questionnaires (code — libellé, type) ou une donnée du répertoire.",
     )
     operator = forms.ChoiceField(
@@ -196,6 +197,7 @@ class IndicatorForm(FieldsetsMixin, DsfrBaseForm):
     denominator = forms.ChoiceField(
         label="Dénominateur",
         required=False,
+        widget=FastSelect,
         help_text="Pour un rapport : une réponse chiffrée, ou les structures (leur nombre).",
     )
     structure_kinds = forms.MultipleChoiceField(

@@ -2,7 +2,7 @@ from django import forms
 from django.db.models import Q
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import VersionedModelForm
+from cadre.core.forms import FastSelectMultiple, VersionedModelForm
 from cadre.partners.models import Partner, PartnerContact
 from cadre.territories.forms import resolve_commune
 from cadre.territories.models import Department
@@ -13,7 +13,7 @@ class PartnerForm(VersionedModelForm):
         label="Départements couverts",
         queryset=Department.objects.all(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=FastSelectMultiple(attrs={"size": 8}),
         help_text="Tout le département est dans le territoire du partenaire (Ctrl ou Maj pour en choisir plusieurs).",
     )
     commune_codes = forms.CharField(

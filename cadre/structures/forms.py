@@ -76,6 +76,7 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
             "closed_on",
         ]
         widgets = {
+            "federation": FastSelect,
             "first_approval_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "closed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
@@ -95,11 +96,11 @@ class StructureForm(FieldsetsMixin, VersionedModelForm):
     def __init__(self, *args, **kwargs):
         given = kwargs.get("initial") or {}
         super().__init__(*args, **kwargs)
-        self.fields["federation"].queryset = Partner.objects.federations()
+        self.fields["federation"].queryset = Partner.objects.federations().only("pk", "name")  # what a choice shows
         self.fields["siret"].widget.attrs.update(inputmode="numeric", maxlength="17")
         linked = []
         if self.instance.pk:
-            linked = list(self.instance.priority_areas.prefetch_related("communes"))
+            linked = list(self.instance.priority_areas.all())
             self.initial["project_axes_text"] = "\n".join(self.instance.project_axes)
             # The QPV fragment redraws the field for another commune and the QPV ticked on the page.
             self.initial["priority_areas"] = given.get("priority_areas", [a.code for a in linked])

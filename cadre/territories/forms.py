@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.db.models import prefetch_related_objects
 from django.urls import reverse_lazy
 from django.utils.html import format_html
 
@@ -130,16 +131,10 @@ class PriorityAreaCodesField(forms.CharField):
         return [found[c] for c in codes]
 
 
-class PriorityAreaCheckboxes(forms.CheckboxSelectMultiple):
-    """QPV as DSFR checkboxes (input, then its label)."""
-
-    option_template_name = "territories/_checkbox_option.html"
-
-
 class PriorityAreaChoiceField(forms.MultipleChoiceField):
     """QPV ticked among those proposed for a commune (`propose`); cleans to PriorityArea objects."""
 
-    widget = PriorityAreaCheckboxes
+    widget = forms.CheckboxSelectMultiple
     template_name = "territories/_priority_areas_field.html"
     default_error_messages = {
         "invalid_choice": (
@@ -162,11 +157,13 @@ class PriorityAreaChoiceField(forms.MultipleChoiceField):
         choices = [
             (area.code, f"{area.code} – {area.name}" + (f" ({place})" if place else "")) for area, place in proposed
         ]
-        for area in kept:
-            if area.code not in self.areas:
-                self.areas[area.code] = area
-                places = ", ".join(sorted(c.name for c in area.communes.all()))
-                choices.append((area.code, f"{area.code} – {area.name} ({places})"))
+        # Those no longer around the commune are named after their own communes (read for them alone).
+        missing = [area for area in kept if area.code not in self.areas]
+        prefetch_related_objects(missing, "communes")
+        for area in missing:
+            self.areas[area.code] = area
+            places = ", ".join(sorted(c.name for c in area.communes.all()))
+            choices.append((area.code, f"{area.code} – {area.name} ({places})"))
         self.choices = choices
 
     def valid_value(self, value):
