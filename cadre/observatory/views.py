@@ -1,3 +1,5 @@
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -225,10 +227,12 @@ def campaign_open(request, uuid):
 
 
 def _dashboard_scope(request, campaign):
-    """(submissions the page counts, the départements offered in its filter, the one chosen, those reviewed).
+    """(submissions the page lists, their number by status, the départements offered in its filter, the one
+    chosen, those reviewed).
 
-    A scoped user's rules (territories, federations) are evaluated once, in one query, and the rest
-    of the page reads plain ids; an administrator's scope is the campaign itself.
+    A scoped user's rules (territories, federations) are evaluated once, in one query that also gives each
+    submission's status and département; the rest of the page reads plain ids. An administrator's scope is
+    the campaign itself, counted in one grouped query.
     """
     user = request.user
     campaign_submissions = Submission.objects.filter(campaign=campaign)
@@ -240,9 +244,9 @@ def _dashboard_scope(request, campaign):
         rows = list(
             Submission.objects.visible_to(user)
             .filter(campaign=campaign)
-            .values_list("pk", "structure__commune__department_id")
+            .values_list("pk", "structure__commune__department_id", "status")
         )
-        codes = sorted({code for _, code in rows} | (reviewed or set()))
+        codes = sorted({code for _, code, _ in rows} | (reviewed or set()))
     chosen = request.GET.get("departement")
     if chosen is None:
         chosen = "mine" if reviewed else ""
@@ -253,18 +257,26 @@ def _dashboard_scope(request, campaign):
     else:
         chosen, wanted = "", None
     if rows is None:
-        if wanted is None:
-            return campaign_submissions, codes, chosen, reviewed
-        return campaign_submissions.filter(structure__commune__department_id__in=wanted), codes, chosen, reviewed
-    ids = [pk for pk, code in rows if wanted is None or code in wanted]
-    return campaign_submissions.filter(pk__in=ids), codes, chosen, reviewed
+        submissions = campaign_submissions
+        if wanted is not None:
+            submissions = submissions.filter(structure__commune__department_id__in=wanted)
+        counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
+        return submissions, counts, codes, chosen, reviewed
+    rows = [(pk, status) for pk, code, status in rows if wanted is None or code in wanted]
+    # The ids come from the campaign already: filtering on it again would only cost the planner an index.
+    return (
+        Submission.objects.filter(pk__in=[pk for pk, _ in rows]),
+        Counter(s for _, s in rows),
+        codes,
+        chosen,
+        reviewed,
+    )
 
 
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
     today = timezone.localdate()
-    submissions, codes, chosen, reviewed = _dashboard_scope(request, campaign)
-    counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
+    submissions, counts, codes, chosen, reviewed = _dashboard_scope(request, campaign)
     total = sum(counts.values())
     by_status, offset = [], 0.0
     for status, label in SubmissionStatus.choices:
