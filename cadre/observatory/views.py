@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cadre.core.pagination import paginate
 from cadre.exchanges import permissions as exchange_permissions
 from cadre.observatory import actions, permissions
 from cadre.observatory.forms import CampaignForm, CorrespondentForm
@@ -26,6 +27,8 @@ from cadre.observatory.models import (
 from cadre.territories.reference import department_place
 
 DASHBOARD_ROWS = 25
+# A campaign has one or two correspondants per département: about 200 at national scale.
+CORRESPONDENTS_PER_PAGE = 50
 # The bar of the dashboard, in DSFR colours; the table under it gives the same figures.
 STATUS_COLOURS = {
     SubmissionStatus.NOT_STARTED: "#cecece",
@@ -192,14 +195,16 @@ def campaign_correspondents(request, uuid):
                 request, f"{correspondent.user.display_name} est correspondant pour {correspondent.department}."
             )
             return redirect("observatory:campaign_correspondents", uuid=campaign.uuid)
-    correspondents = campaign.correspondents.select_related("user", "department")
+    correspondents = campaign.correspondents.select_related("user", "department").order_by(
+        "department", "user__last_name", "pk"
+    )
     return render(
         request,
         "observatory/campaign_correspondents.html",
         {
             "campaign": campaign,
             "form": form,
-            "correspondents": correspondents,
+            "page": paginate(correspondents, request.GET.get("page"), CORRESPONDENTS_PER_PAGE),
             "cancel_url": reverse("observatory:campaign", args=[campaign.uuid]),
             "title": f"Correspondants — {campaign.title}",
             "breadcrumb": _campaign_breadcrumb(campaign, ("Correspondants", None)),
