@@ -211,3 +211,32 @@ class TestAccess:
         for user in (caf_advisor, director):
             assert agreement in Agreement.objects.visible_to(user)
         assert agreement not in Agreement.objects.visible_to(other_director)
+
+
+class TestAgreementPage:
+    def test_structures_are_linked_when_the_visitor_sees_them_at_a_fixed_number_of_queries(self, client, partners):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+        from django.urls import reverse
+
+        agreement = Agreement.objects.create(
+            kind=AgreementKind.STRUCTURE, title="COF", starts=day(2024, 1, 1), ends=day(2025, 12, 31)
+        )
+        actions.add_party(agreement, partner=partners["caf"])
+        seen = StructureFactory(name="Centre social du Panier", commune=Commune.objects.get(code=MARSEILLE_3E))
+        unseen = StructureFactory(name="Centre social de Villeurbanne", commune=Commune.objects.get(code=VILLEURBANNE))
+        actions.add_party(agreement, structure=seen)
+        actions.add_party(agreement, structure=unseen)
+        client.force_login(member(UserFactory(), partners["caf"], Role.VIEWER))
+        url = reverse("agreements:detail", args=[agreement.uuid])
+        client.get(url)
+        with CaptureQueriesContext(connection) as few:
+            page = client.get(url).content.decode()
+        assert f'<a href="{reverse("structures:detail", args=[seen.uuid])}">Centre social du Panier</a>' in page
+        assert "Centre social de Villeurbanne" in page
+        assert reverse("structures:detail", args=[unseen.uuid]) not in page
+        for _ in range(3):
+            actions.add_party(agreement, structure=StructureFactory(commune=Commune.objects.get(code=MARSEILLE_3E)))
+        with CaptureQueriesContext(connection) as more:
+            client.get(url)
+        assert len(more) == len(few)

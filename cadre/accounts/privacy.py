@@ -10,8 +10,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -43,15 +43,21 @@ def history_models():
 
 
 def changes_made_by(user):
-    rows = []
-    for model in history_models():
-        label = model.instance_type._meta.verbose_name
-        pk_name = model.instance_type._meta.pk.attname
-        for at, kind, pk in model.objects.filter(history_user_id=user.pk).values_list(
-            "history_date", "history_type", pk_name
-        ):
-            rows.append({"date": _dt(at), "fiche": str(label), "identifiant": str(pk), "action": HISTORY_TYPES[kind]})
-    return sorted(rows, key=lambda row: row["date"], reverse=True)
+    """The changes `user` made, newest first: one query over every history table (UNION ALL)."""
+    models = history_models()
+    labels = [str(model.instance_type._meta.verbose_name) for model in models]
+    parts = [
+        model.objects.filter(history_user_id=user.pk)
+        .annotate(table=Value(index), identifier=Cast(model.instance_type._meta.pk.attname, CharField()))
+        .values_list("history_date", "history_type", "identifier", "table")
+        .order_by()
+        for index, model in enumerate(models)
+    ]
+    changes = parts[0].union(*parts[1:], all=True).order_by("-history_date")
+    return [
+        {"date": _dt(at), "fiche": labels[table], "identifiant": pk, "action": HISTORY_TYPES[kind]}
+        for at, kind, pk, table in changes
+    ]
 
 
 def personal_data(user):

@@ -165,8 +165,9 @@ class FrameworkAgreement(VersionedModel):
         """(joined, left): partners signing this edition and not the previous one, and the reverse."""
         if not self.previous_id:
             return [], []
-        now = set(self.signatories.filter(left_on__isnull=True).values_list("partner_id", flat=True))
-        before = set(self.previous.signatories.values_list("partner_id", flat=True))
+        # Unordered: the signatories' default order would join their partners and structures only to sort.
+        now = set(self.signatories.filter(left_on__isnull=True).order_by().values_list("partner_id", flat=True))
+        before = set(self.previous.signatories.order_by().values_list("partner_id", flat=True))
         partners = Partner.objects.in_bulk(now ^ before)
         by_name = lambda ids: sorted((partners[i] for i in ids), key=lambda p: p.name)  # noqa: E731
         return by_name(now - before), by_name(before - now)

@@ -48,7 +48,6 @@ from cadre.core.forms import add_model_errors
 from cadre.core.uploads import stored_file_response
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
-from cadre.structures.permissions import can_view_structure
 
 LIST = ("Conventions", "agreements:list")
 
@@ -178,9 +177,14 @@ def agreement_detail(request, uuid):
     )
     can_manage = permissions.can_manage_agreement(request.user, agreement)
     parties = list(agreement.parties.select_related("partner", "structure__commune"))
+    # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
+    openable = set(
+        Structure.objects.visible_to(request.user)
+        .filter(pk__in=[party.structure_id for party in parties if party.structure_id])
+        .values_list("pk", flat=True)
+    )
     for party in parties:
-        # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
-        party.can_open = party.structure_id is None or can_view_structure(request.user, party.structure)
+        party.can_open = party.structure_id is None or party.structure_id in openable
     roadmap = Roadmap.objects.filter(agreement=agreement).first()
     themes = []
     today = datetime.date.today()

@@ -538,10 +538,10 @@ def with_details(user, submission):
     questionnaire = submission.campaign.questionnaire
     questions = list(questionnaire.questions.select_related("section"))
     rules = list(questionnaire.rules.all())
-    answers = submission.answers.select_related("question", "updated_by").order_by("question__position")
+    answers = list(submission.answers.select_related("question", "updated_by").order_by("question__position"))
     today = timezone.localdate()
     submission.answers_by_code = {a.question.code: answer_out(a) for a in answers}
-    submission.issue_list = [issue_out(i) for i in actions.submission_issues(submission, questions, rules)]
+    submission.issue_list = [issue_out(i) for i in actions.submission_issues(submission, questions, rules, answers)]
     submission.event_list = list(submission.events.select_related("actor"))
     submission.anomaly_list = list(submission.anomalies.select_related("question"))
     submission.read_only = submission.read_only_reason(today)

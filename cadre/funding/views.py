@@ -56,7 +56,7 @@ from cadre.structures.models import Structure
 
 
 def structure_funding(request, uuid):
-    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    structure = get_object_or_404(Structure.objects.visible_to(request.user).select_related("commune"), uuid=uuid)
     context = {
         "structure": structure,
         "years": queries.structure_funding(structure, request.user),
@@ -339,7 +339,7 @@ def _document_years(structure):
 
 
 def structure_documents(request, uuid):
-    structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=uuid)
+    structure = get_object_or_404(Structure.objects.visible_to(request.user).select_related("commune"), uuid=uuid)
     owed = documents_owed(structure, _document_years(structure))
     can_deposit = permissions.can_deposit(request.user, structure)
     form = None

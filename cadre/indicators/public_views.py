@@ -264,9 +264,10 @@ def lines_by_theme(indicators, year, level, code, masked):
     return themes
 
 
-def map_figure(indicator, year, level, code):
+def map_figure(indicator, year, level, code, hidden):
     """The départements map of `indicator`: all of France, or the région of the chosen territory.
-    Secret values are drawn hatched like values that cannot be computed, and said so in the table."""
+    Secret values are drawn hatched like values that cannot be computed, and said so in the table.
+    `hidden`: the places of `indicator` in `year` withheld by secondary secrecy (`queries.masked_places`)."""
     chain = dict(queries.parents(level, code)) if level != Level.NATIONAL else {}
     chain[level] = code
     region, department = chain.get(Level.REGION), chain.get(Level.DEPARTMENT)
@@ -280,7 +281,6 @@ def map_figure(indicator, year, level, code):
     values = IndicatorValue.objects.filter(indicator=indicator, year=year, level=Level.DEPARTMENT)
     if departments:
         values = values.filter(territory__in=departments)
-    hidden = queries.masked_places([indicator], [year])[(indicator.pk, year)]
     numbers, secret = {}, {}  # secret: {département: PRIMARY or SECONDARY}
     for value in values:
         numbers[value.territory] = queries.shown(value, public=True, masked=hidden)
@@ -367,7 +367,7 @@ def index(request):
             incomplete=incomplete_year(level, code, year),
             is_national=level == Level.NATIONAL,
             themes=lines_by_theme(indicators, year, level, code, masked),
-            figure=map_figure(mapped, year, level, code),
+            figure=map_figure(mapped, year, level, code, masked[(mapped.pk, year)]),
             downloads=csv_links(year, level, code),
         )
     return render(request, "indicators/public/index.html", context)

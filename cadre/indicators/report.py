@@ -5,6 +5,7 @@ maps (each with its table), the response rate and the notes on method."""
 import dataclasses
 from decimal import Decimal
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cadre.core.charts import bar_chart, comparison_bars, format_number, stacked_bars
@@ -70,8 +71,10 @@ def response_rate(level, code, year):
     submissions = Submission.objects.filter(campaign__year=year)
     if level in STRUCTURE_FILTERS:
         submissions = submissions.filter(**{STRUCTURE_FILTERS[level]: code})
-    concerned = submissions.count()
-    validated = submissions.filter(status=SubmissionStatus.VALIDATED).count()
+    counts = submissions.aggregate(
+        concerned=Count("pk"), validated=Count("pk", filter=Q(status=SubmissionStatus.VALIDATED))
+    )
+    concerned, validated = counts["concerned"], counts["validated"]
     rate = Decimal(100) * validated / concerned if concerned else None
     return {"concerned": concerned, "validated": validated, "rate": rate, "text": format_number(rate, 1, "%")}
 

@@ -230,14 +230,16 @@ def save_answer(submission, question, raw, *, actor, expected_version=None, comm
     return answer
 
 
-def submission_issues(submission, questions=None, rules=None):
-    """The errors and warnings of a submission's stored answers (see check_answers)."""
+def submission_issues(submission, questions=None, rules=None, answers=None):
+    """The errors and warnings of a submission's stored answers (see check_answers). The questions, rules
+    and answers (with their question) are read here unless the caller already has them."""
     questionnaire = submission.campaign.questionnaire
     if questions is None:
         questions = list(questionnaire.questions.select_related("section"))
     if rules is None:
         rules = list(questionnaire.rules.all())
-    answers = list(submission.answers.select_related("question"))
+    if answers is None:
+        answers = list(submission.answers.select_related("question"))
     values = {a.question.code: a.value for a in answers}
     comments = {a.question.code: a.comment for a in answers if a.comment}
     return check_answers(questions, rules, submission.structure.kind, values, comments)

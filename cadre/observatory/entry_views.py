@@ -15,7 +15,7 @@ from cadre.core.pdf import pdf_response
 from cadre.observatory import actions, permissions
 from cadre.observatory.entry import Entry
 from cadre.observatory.forms import AnomalyTextForm, CommentForm, ReasonForm
-from cadre.observatory.models import Anomaly, AnomalyStatus, QuestionKind, Submission
+from cadre.observatory.models import TO_REVIEW_STATUSES, Anomaly, AnomalyStatus, QuestionKind, Submission
 from cadre.territories.reference import department_place
 
 YES_NO = [("oui", "Oui"), ("non", "Non")]
@@ -42,10 +42,12 @@ def _breadcrumb(submission, *more):
 
 def _rights(request, submission):
     today = timezone.localdate()
+    is_reviewer = permissions.can_review(request.user, submission)
     return {
         "can_edit": permissions.can_edit_answers(request.user, submission, today),
-        "can_review": permissions.can_review_now(request.user, submission),
-        "is_reviewer": permissions.can_review(request.user, submission),
+        # permissions.can_review_now, without asking can_review a second time
+        "can_review": is_reviewer and submission.status in TO_REVIEW_STATUSES,
+        "is_reviewer": is_reviewer,
         "can_reopen": permissions.can_reopen(request.user, submission),
         "read_only_reason": submission.read_only_reason(today),
         "can_fill": permissions.can_fill(request.user, submission),

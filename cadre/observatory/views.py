@@ -1,3 +1,5 @@
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -6,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cadre.core.pagination import paginate
 from cadre.exchanges import permissions as exchange_permissions
 from cadre.observatory import actions, permissions
 from cadre.observatory.forms import CampaignForm, CorrespondentForm
@@ -24,6 +27,8 @@ from cadre.observatory.models import (
 from cadre.territories.reference import department_place
 
 DASHBOARD_ROWS = 25
+# A campaign has one or two correspondants per département: about 200 at national scale.
+CORRESPONDENTS_PER_PAGE = 50
 # The bar of the dashboard, in DSFR colours; the table under it gives the same figures.
 STATUS_COLOURS = {
     SubmissionStatus.NOT_STARTED: "#cecece",
@@ -190,14 +195,16 @@ def campaign_correspondents(request, uuid):
                 request, f"{correspondent.user.display_name} est correspondant pour {correspondent.department}."
             )
             return redirect("observatory:campaign_correspondents", uuid=campaign.uuid)
-    correspondents = campaign.correspondents.select_related("user", "department")
+    correspondents = campaign.correspondents.select_related("user", "department").order_by(
+        "department", "user__last_name", "pk"
+    )
     return render(
         request,
         "observatory/campaign_correspondents.html",
         {
             "campaign": campaign,
             "form": form,
-            "correspondents": correspondents,
+            "page": paginate(correspondents, request.GET.get("page"), CORRESPONDENTS_PER_PAGE),
             "cancel_url": reverse("observatory:campaign", args=[campaign.uuid]),
             "title": f"Correspondants — {campaign.title}",
             "breadcrumb": _campaign_breadcrumb(campaign, ("Correspondants", None)),
@@ -225,10 +232,12 @@ def campaign_open(request, uuid):
 
 
 def _dashboard_scope(request, campaign):
-    """(submissions the page counts, the départements offered in its filter, the one chosen, those reviewed).
+    """(submissions the page lists, their number by status, the départements offered in its filter, the one
+    chosen, those reviewed).
 
-    A scoped user's rules (territories, federations) are evaluated once, in one query, and the rest
-    of the page reads plain ids; an administrator's scope is the campaign itself.
+    A scoped user's rules (territories, federations) are evaluated once, in one query that also gives each
+    submission's status and département; the rest of the page reads plain ids. An administrator's scope is
+    the campaign itself, counted in one grouped query.
     """
     user = request.user
     campaign_submissions = Submission.objects.filter(campaign=campaign)
@@ -240,9 +249,9 @@ def _dashboard_scope(request, campaign):
         rows = list(
             Submission.objects.visible_to(user)
             .filter(campaign=campaign)
-            .values_list("pk", "structure__commune__department_id")
+            .values_list("pk", "structure__commune__department_id", "status")
         )
-        codes = sorted({code for _, code in rows} | (reviewed or set()))
+        codes = sorted({code for _, code, _ in rows} | (reviewed or set()))
     chosen = request.GET.get("departement")
     if chosen is None:
         chosen = "mine" if reviewed else ""
@@ -253,18 +262,26 @@ def _dashboard_scope(request, campaign):
     else:
         chosen, wanted = "", None
     if rows is None:
-        if wanted is None:
-            return campaign_submissions, codes, chosen, reviewed
-        return campaign_submissions.filter(structure__commune__department_id__in=wanted), codes, chosen, reviewed
-    ids = [pk for pk, code in rows if wanted is None or code in wanted]
-    return campaign_submissions.filter(pk__in=ids), codes, chosen, reviewed
+        submissions = campaign_submissions
+        if wanted is not None:
+            submissions = submissions.filter(structure__commune__department_id__in=wanted)
+        counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
+        return submissions, counts, codes, chosen, reviewed
+    rows = [(pk, status) for pk, code, status in rows if wanted is None or code in wanted]
+    # The ids come from the campaign already: filtering on it again would only cost the planner an index.
+    return (
+        Submission.objects.filter(pk__in=[pk for pk, _ in rows]),
+        Counter(s for _, s in rows),
+        codes,
+        chosen,
+        reviewed,
+    )
 
 
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
     today = timezone.localdate()
-    submissions, codes, chosen, reviewed = _dashboard_scope(request, campaign)
-    counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
+    submissions, counts, codes, chosen, reviewed = _dashboard_scope(request, campaign)
     total = sum(counts.values())
     by_status, offset = [], 0.0
     for status, label in SubmissionStatus.choices:
@@ -272,14 +289,19 @@ def campaign_detail(request, uuid):
         width = 100 * count / total if total else 0
         by_status.append({"label": label, "count": count, "x": offset, "width": width, "color": STATUS_COLOURS[status]})
         offset += width
+    # Each list reads only the columns its table shows: whole structures, 25 rows at a time, cost more than
+    # the queries themselves.
+    shown = ["uuid", "status", "structure__name", "structure__commune__name", "structure__commune__department_id"]
     late = list(
         submissions.filter(status__in=NOT_SENT_STATUSES)
         .select_related("structure__commune")
+        .only(*shown, "reminded_at", "reminder_count")
         .order_by("structure__commune__department_id", "structure__name")[:DASHBOARD_ROWS]
     )
     to_review = list(
         submissions.filter(status__in=TO_REVIEW_STATUSES)
         .select_related("structure__commune")
+        .only(*shown, "submitted_at")
         .annotate(open_anomalies=Count("anomalies", filter=Q(anomalies__status__in=OPEN_ANOMALY_STATUSES)))
         .order_by("submitted_at")[:DASHBOARD_ROWS]
     )
@@ -297,6 +319,7 @@ def campaign_detail(request, uuid):
     unresolved = list(
         anomalies.unresolved()
         .select_related("submission__structure", "question")
+        .only("kind", "status", "detail", "submission__uuid", "submission__structure__name", "question__label")
         .order_by("submission__structure__name", "question__position")[:DASHBOARD_ROWS]
     )
     return render(
