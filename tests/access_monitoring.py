@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
-from tests.test_access import A_VISIBLE, LOGIN, row
+from tests.test_access import A_VISIBLE, API_A_VISIBLE, API_SIGNED_IN, LOGIN, row
 
 # Structure A's own writers and the administrators enter its accounts; the Caf 69, which funds it, reviews them.
 A_ENTRY = row(LOGIN, 200, 404, 403, 404, 403, 403, 200)
@@ -51,5 +51,11 @@ ROWS = {
         "post",
         lambda o: reverse("monitoring:statement_review", args=[submitted(o).uuid]),
         A_REVIEW_POST,
+    ),
+    "api-1.0.0:financial_statements": ("get", lambda o: reverse("api-1.0.0:financial_statements"), API_SIGNED_IN),
+    "api-1.0.0:financial_statement": (
+        "get",
+        lambda o: reverse("api-1.0.0:financial_statement", args=[draft(o).uuid]),
+        API_A_VISIBLE,
     ),
 }
