@@ -216,12 +216,10 @@ class Entry:
     @cached_property
     def previous(self):
         """Last year's validated answers of the questions that offer them: {code: value}."""
-        previous_campaign = self.submission.campaign.previous()
-        if previous_campaign is None:
-            return {}
         prefill = {q.code: q for q in self.questions if q.prefill}
         rows = Answer.objects.filter(
-            submission__campaign=previous_campaign,
+            # Last year's campaign by its year (unique), in this query rather than one of its own.
+            submission__campaign__year=self.submission.campaign.year - 1,
             submission__structure_id=self.submission.structure_id,
             submission__status=SubmissionStatus.VALIDATED,
             question__code__in=list(prefill),

@@ -281,6 +281,7 @@ def _dashboard_scope(request, campaign):
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
     today = timezone.localdate()
+    can_manage = permissions.can_manage_campaigns(request.user)
     submissions, counts, codes, chosen, reviewed = _dashboard_scope(request, campaign)
     total = sum(counts.values())
     by_status, offset = [], 0.0
@@ -344,10 +345,11 @@ def campaign_detail(request, uuid):
             "departments": [(code, department_place(code)[0]) for code in codes],
             "chosen": chosen,
             "reviewed": sorted(reviewed) if reviewed else [],
-            "can_manage": permissions.can_manage_campaigns(request.user),
+            "can_manage": can_manage,
             "can_remind": permissions.can_remind(request.user, campaign) and campaign.opened_at is not None,
             "can_import": exchange_permissions.can_import(request.user, campaign),
-            "correspondent_count": campaign.correspondents.count(),
+            # Shown on the managers' button only.
+            "correspondent_count": campaign.correspondents.count() if can_manage else None,
             "dashboard_rows": DASHBOARD_ROWS,
             "title": campaign.title,
             "breadcrumb": _campaign_breadcrumb(None, (campaign.title, None)),
