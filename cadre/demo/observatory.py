@@ -19,7 +19,6 @@ as the detector finds them (`detect_anomalies` is replayed in memory on the same
 
 import datetime
 import decimal
-import json
 import math
 import time
 import uuid
@@ -27,13 +26,13 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cadre.accounts.models import WRITE_ROLES, Membership
+from cadre.core.bulk import adapter, insert_rows
 from cadre.demo import cast
 from cadre.observatory import actions
 from cadre.observatory.models import (
@@ -82,7 +81,6 @@ PAST_RETURNED_SHARE = 0.15  # validated after a return and a second sending
 CURRENT_VALIDATED_RETURNED_SHARE = 0.3
 REFERENCE_STATUSES = {*TO_REVIEW_STATUSES, S.VALIDATED}  # what the detector compares with
 DETECTED_STATUSES = {S.SUBMITTED, S.RETURNED, S.RESUBMITTED, S.VALIDATED}  # sent once: anomalies detected
-WRITE_BATCH = 5000
 # From this many submissions on, PostgreSQL loads without the foreign keys and secondary indexes of
 # the big tables, rebuilt at the end (see bulk_load).
 BULK_LOAD_SUBMISSIONS = 5000
@@ -942,50 +940,6 @@ def _quartiles_without(values, dropped):
 # Bulk writing
 
 
-def insert_rows(model, names, rows, ready=()):
-    """Insert `rows` (tuples of Python values in the order of the field `names`) without the ORM's
-    per-object work: COPY on PostgreSQL, executemany in batches elsewhere. Values of the fields in
-    `ready` are already adapted (see adapter). Returns the count."""
-    fields = [model._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
-    postgres = connection.vendor == "postgresql"
-    adapters = [(i, adapter(f)) for i, f in enumerate(fields) if f.name not in ready]
-    adapters = [(i, adapt) for i, adapt in adapters if adapt is not None]
-    count = 0
-    with connection.cursor() as cursor:
-        if postgres:
-            # Binary COPY (types given, so that psycopg dumps in C): about three times faster than text.
-            cursor.execute(
-                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0", [table]
-            )
-            types = dict(cursor.fetchall())
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types([types[f.column] for f in fields])
-                for row in rows:
-                    if adapters:
-                        row = list(row)
-                        for i, adapt in adapters:
-                            if row[i] is not None:
-                                row[i] = adapt(row[i])
-                    copy.write_row(row)
-                    count += 1
-            return count
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-        rows = iter(rows)
-        while batch := list(islice(rows, WRITE_BATCH)):
-            if adapters:
-                for index, row in enumerate(batch):
-                    row = list(row)
-                    for i, adapt in adapters:
-                        if row[i] is not None:
-                            row[i] = adapt(row[i])
-                    batch[index] = row
-            cursor.executemany(sql, batch)
-            count += len(batch)
-    return count
-
-
 @contextmanager
 def bulk_load(models):
     """PostgreSQL: load `models` without their foreign keys and secondary indexes, then rebuild them
@@ -1028,35 +982,6 @@ def bulk_load(models):
             for name, definition in keys:
                 cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's keys are initially deferred
-
-
-def adapter(model_field):
-    """What makes a Python value of `model_field` fit for insert_rows (None: nothing to do)."""
-    postgres = connection.vendor == "postgresql"
-    internal = model_field.get_internal_type()
-    if internal == "JSONField":
-        if postgres:
-            from psycopg.types.json import Jsonb
-
-            return Jsonb
-        return json.dumps
-    if postgres:
-        return None
-    if internal == "UUIDField":
-        return lambda value: value.hex
-    if internal == "DateTimeField":
-        adapted = {}  # answers of a section share their moment: convert it once
-
-        def adapt(value):
-            text = adapted.get(value)
-            if text is None:
-                text = adapted[value] = connection.ops.adapt_datetimefield_value(value)
-            return text
-
-        return adapt
-    if internal == "BooleanField":
-        return int
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
