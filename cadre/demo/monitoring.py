@@ -524,7 +524,7 @@ def seed(builder):
     }
     chosen = _difficulty_structures(structures)
     editors = dict(
-        Membership.objects.filter(structure__in=structures, role=Role.EDITOR)
+        Membership.objects.filter(structure__isnull=False, role=Role.EDITOR)
         .order_by("pk")
         .values_list("structure_id", "user_id")
     )
