@@ -43,6 +43,11 @@ def crosses(difficulty, history):
 def test_every_structure_has_three_closed_fiscal_years_that_add_up(histories):
     years = demo_monitoring.fiscal_years(timezone.localdate())
     assert len(histories) == Structure.objects.count() == 150
+    # Each statement has its creation entry in the history, as if written through the ORM
+    created = FinancialStatement.history.filter(history_type="+", history_user__email=cast.ADMIN)
+    assert created.count() == FinancialStatement.objects.count() == 450
+    entry = created.get(id=histories[Structure.objects.order_by("pk").first()][-1].pk)
+    assert entry.instance.net_result == entry.instance.income - entry.instance.expenses
     for structure, history in histories.items():
         assert [s.year for s in history] == years, structure
         for statement in history:
