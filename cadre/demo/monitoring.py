@@ -43,6 +43,10 @@ LATEST_STATES = [
     (StatementStatus.RETURNED, 0.03),
 ]
 BROKEN_YEAR_SHARE = 0.06  # associations closing on 31 August
+# At national scale, outside the demo's départements, this share of structures take one of the difficulty shapes
+# (unnamed), so that the alerts of France have volume.
+NATIONAL_DIFFICULTY_SHARE = 0.04
+DEMO_DEPARTMENTS = {"69", "13"}
 # Healthy structures stay clear of the usual thresholds with a margin.
 HEALTHY_CASH_DAYS = 45
 HEALTHY_EQUITY_MONTHS = 3.6
@@ -533,8 +537,14 @@ def seed(builder):
     }
     statements = []
     for structure in structures:
+        difficulty = chosen.get(structure.pk)
+        if structure.commune.department_id not in DEMO_DEPARTMENTS:
+            draw = random.Random(f"{builder.seed}:monitoring-difficulty:{structure.uuid}")
+            if draw.random() < NATIONAL_DIFFICULTY_SHARE:
+                difficulty = draw.choice([d for d in DIFFICULTIES if d.kind == structure.kind])
+                chosen[structure.pk] = difficulty
         rng = random.Random(f"{builder.seed}:monitoring:{structure.uuid}")
-        accounts = Accounts(rng, structure, family_project=structure.pk in family, difficulty=chosen.get(structure.pk))
+        accounts = Accounts(rng, structure, family_project=structure.pk in family, difficulty=difficulty)
         for s in accounts.statements(years, builder.today):
             if s.submitted_at:
                 s.submitted_by_id = editors.get(structure.pk)
