@@ -47,10 +47,8 @@ BROKEN_YEAR_SHARE = 0.06  # associations closing on 31 August
 # (unnamed), so that the alerts of France have volume.
 NATIONAL_DIFFICULTY_SHARE = 0.04
 DEMO_DEPARTMENTS = {"69", "13"}
-# Healthy structures stay clear of the usual thresholds with a margin.
+# Healthy structures keep at least this many days of expenses in cash (the usual threshold is 30).
 HEALTHY_CASH_DAYS = 45
-HEALTHY_EQUITY_MONTHS = 3.6
-HEALTHY_FIRST_FUNDER = 0.45
 RETURN_COMMENTS = [
     "Le total du bilan ne correspond pas aux comptes approuvés par l'assemblée générale : merci de vérifier les "
     "dettes fiscales et sociales.",
@@ -320,7 +318,7 @@ class Accounts:
 
     # -- difficulty shapes ------------------------------------------------------------------
 
-    def shape(self, years):
+    def shape(self):
         """Override the drawn life so that the difficulty's threshold trips on the last year."""
         code = self.difficulty.code if self.difficulty else None
         u = self.rng.uniform
@@ -369,7 +367,7 @@ class Accounts:
     # -- the statements ---------------------------------------------------------------------
 
     def statements(self, years, today):
-        self.shape(years)
+        self.shape()
         expenses, equity, found = self.expenses, None, []
         for index, year in enumerate(years):
             expenses *= (1 + self.growth) * self.drift[index]
