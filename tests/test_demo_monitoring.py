@@ -13,6 +13,7 @@ from cadre.accounts.models import Membership
 from cadre.demo import cast
 from cadre.demo import monitoring as demo_monitoring
 from cadre.demo import seed as demo_seed
+from cadre.funding.models import DocumentKind, DocumentStatus
 from cadre.monitoring import ratios
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
@@ -55,6 +56,15 @@ def test_every_structure_has_three_closed_fiscal_years_that_add_up(histories):
             statement.clean()
             assert statement.total_assets == statement.total_liabilities
             assert statement.ends_on < timezone.localdate()
+
+
+def test_statements_link_to_the_annual_accounts_deposited(histories):
+    linked = FinancialStatement.objects.exclude(accounts_document=None).select_related("accounts_document__required")
+    assert linked.exists()
+    for statement in linked:
+        document = statement.accounts_document
+        assert (document.structure_id, document.year) == (statement.structure_id, statement.year)
+        assert document.required.kind == DocumentKind.ANNUAL_ACCOUNTS and document.status != DocumentStatus.REJECTED
 
 
 def test_orders_of_magnitude_are_the_sectors(histories):

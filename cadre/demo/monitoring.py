@@ -28,6 +28,7 @@ from django.utils import timezone
 from cadre.accounts.models import Membership, Role, User
 from cadre.demo import cast
 from cadre.demo.observatory import insert_rows
+from cadre.funding.models import Document, DocumentKind, DocumentStatus
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
 from cadre.structures.models import ApprovalKind, Management, PriorityAreaStatus, Structure, StructureKind
@@ -533,6 +534,14 @@ def seed(builder):
         user.email.split("@")[0][3:].upper(): user
         for user in User.objects.filter(email__startswith="caf", email__endswith="@" + cast.DOMAIN)
     }
+    # The annual accounts deposited as documents owed (the structures the demo funds): the statement links to them
+    deposited = {
+        (structure, year): pk
+        for structure, year, pk in Document.objects.filter(required__kind=DocumentKind.ANNUAL_ACCOUNTS, year__in=years)
+        .exclude(status=DocumentStatus.REJECTED)
+        .order_by("uploaded_at", "pk")
+        .values_list("structure_id", "year", "pk")
+    }
     statements = []
     for structure in structures:
         difficulty = chosen.get(structure.pk)
@@ -544,6 +553,7 @@ def seed(builder):
         rng = random.Random(f"{builder.seed}:monitoring:{structure.uuid}")
         accounts = Accounts(rng, structure, family_project=structure.pk in family, difficulty=difficulty)
         for s in accounts.statements(years, builder.today):
+            s.accounts_document_id = deposited.get((structure.pk, s.year))
             if s.submitted_at:
                 s.submitted_by_id = editors.get(structure.pk)
             if s.reviewed_at:
