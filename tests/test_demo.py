@@ -25,6 +25,7 @@ from cadre.demo import observatory as demo_observatory
 from cadre.demo import seed as demo_seed
 from cadre.demo.vocabulary import of
 from cadre.funding.models import Document, Envelope, FundingLine, Payment, PaymentKind
+from cadre.monitoring.models import FinancialStatement
 from cadre.observatory import actions
 from cadre.observatory.models import (
     DETECTED_KINDS,
@@ -80,10 +81,25 @@ def observatory_digest():
     return hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
 
 
+def monitoring_digest():
+    """Every figure and state of the financial statements, named by SIRET and year."""
+    fields = [
+        f.attname
+        for f in FinancialStatement._meta.concrete_fields
+        if f.attname != "id" and not f.attname.endswith("_id")
+    ]
+    fields = [f for f in fields if f not in {"created_at", "updated_at"}]
+    people = ("submitted_by__email", "reviewed_by__email")
+    rows = list(FinancialStatement.objects.values_list("structure__siret", *people, *fields))
+    assert rows
+    return hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+
+
 def wipe():
     # Without history: deleting 150 structures would otherwise write 150 « deleted » entries and more.
     with override_settings(SIMPLE_HISTORY_ENABLED=False):
         Campaign.objects.all().delete()
+        FinancialStatement.objects.all().delete()
         Payment.objects.all().delete()
         Envelope.objects.all().delete()
         Document.objects.all().delete()
@@ -244,10 +260,11 @@ def test_seed_is_deterministic_whatever_the_day(demo):
 
 
 def test_same_seed_same_answers(demo):
-    answers = observatory_digest()
+    answers, statements = observatory_digest(), monitoring_digest()
     wipe()
     demo_seed.seed()
     assert observatory_digest() == answers
+    assert monitoring_digest() == statements
 
 
 def test_second_run_is_refused_and_if_empty_does_nothing(demo):

@@ -3,7 +3,8 @@
 Two scales: `demo` (Rhône and Bouches-du-Rhône, about 150 structures, the cast of cadre.demo.cast)
 and `national` (about 4,000 structures over every département, for benchmarks).
 Dates are relative to today, so that approvals are current and some end soon.
-Then the observatory (cadre.demo.observatory): last year's campaign, validated, and the current one.
+Then the observatory (cadre.demo.observatory): last year's campaign, validated, and the current one;
+and three fiscal years of financial statements for every structure (cadre.demo.monitoring).
 """
 
 import datetime
@@ -23,6 +24,7 @@ from stdnum.fr import siret as stdnum_siret
 from cadre.accounts.models import Membership, Role, User
 from cadre.demo import agreements as demo_agreements
 from cadre.demo import cast
+from cadre.demo import monitoring as demo_monitoring
 from cadre.demo import observatory as demo_observatory
 from cadre.demo.vocabulary import (
     ADDRESS_COMPLEMENTS,
@@ -45,6 +47,7 @@ from cadre.demo.vocabulary import (
     of,
     slug,
 )
+from cadre.monitoring.models import FinancialStatement
 from cadre.partners.models import Partner, PartnerContact, PartnerKind
 from cadre.structures.models import (
     Approval,
@@ -134,10 +137,11 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
         builder = builder_class(seed=seed, today=today)
         builder.build()
         observatory = demo_observatory.seed(builder.rng, builder.today, admin=builder.admin)
+        monitoring = demo_monitoring.seed(builder)
     if scale != "demo" and connection.vendor == "postgresql":
         # Fresh statistics after a bulk load, or the planner believes the tables are empty.
         models = [Structure, Approval, StructureContact, Partner, PartnerContact, User, Membership]
-        models += demo_observatory.OBSERVATORY_MODELS
+        models += demo_observatory.OBSERVATORY_MODELS + [FinancialStatement]
         tables = [m._meta.db_table for m in models] + [Structure.priority_areas.through._meta.db_table]
         tables += [m.history.model._meta.db_table for m in models if hasattr(m, "history")]
         with connection.cursor() as cursor:
@@ -148,6 +152,7 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
         "users": len(builder.users),
         "approvals": len(builder.approvals),
         "observatory": observatory,
+        "monitoring": monitoring,
         "seconds": time.monotonic() - started,
     }
 

@@ -46,6 +46,11 @@ class Command(BaseCommand):
                 f"(graine {seed})."
             )
         )
+        monitoring = summary["monitoring"]
+        self.stdout.write(
+            f"Comptes annuels : {monitoring['statements']} comptes de trois exercices, "
+            f"{monitoring['difficulties']} structures en difficulté (dont {monitoring['seconds']:.1f} s)."
+        )
         observatory = summary["observatory"]
         if observatory.get("skipped"):
             self.stdout.write("Observatoire non créé : des campagnes existent déjà pour ces années.")
