@@ -26,8 +26,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from cadre.accounts.models import Membership, Role, User
+from cadre.core.bulk import insert_rows
 from cadre.demo import cast
-from cadre.demo.observatory import insert_rows
 from cadre.funding.models import Document, DocumentKind, DocumentStatus
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
