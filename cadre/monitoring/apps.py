@@ -5,3 +5,6 @@ class MonitoringConfig(AppConfig):
     name = "cadre.monitoring"
     label = "monitoring"
     verbose_name = "Prévention"
+
+    def ready(self):
+        from cadre.monitoring import receivers  # noqa: F401 — statements, payments, documents recompute alerts
