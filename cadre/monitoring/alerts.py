@@ -7,12 +7,12 @@ query for all structures, and the results are written in bulk. A single structur
 """
 
 import datetime
-import statistics
+import json
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db import connection, transaction
+from django.db.models import Count, Exists, JSONField, OuterRef
 from django.utils import timezone
 
 from cadre.core.charts import format_number
@@ -48,6 +48,7 @@ from cadre.structures.models import MAIN_APPROVAL_KINDS, Approval, Structure
 
 ONE_DECIMAL = Decimal("0.1")
 CENT = Decimal("0.01")
+QUARTER, HALF = Decimal("0.25"), Decimal("0.5")
 INCOME_FIELDS = OPERATING_INCOME_FIELDS + OTHER_INCOME_FIELDS
 EXPENSE_FIELDS = OPERATING_EXPENSE_FIELDS + OTHER_EXPENSE_FIELDS
 # What the ratios read of a statement (its totals are computed once per statement below).
@@ -260,28 +261,41 @@ def apply_rules(rules, signals_by_year):
     statuses = {}
     for year in sorted(signals_by_year):
         level, facts = HealthLevel.GREEN, []
+        current = signals_by_year[year]
         for rule in rules:
+            entry = current.get(rule.signal)
+            if entry is None or not rule.matches(entry[0]):  # most rules stop here: checked first
+                continue
             span = range(year - rule.consecutive_years + 1, year + 1)
             seen = [signals_by_year.get(each, {}).get(rule.signal) for each in span]
             if not all(entry is not None and rule.matches(entry[0]) for entry in seen):
                 continue
-            signal = SIGNALS[rule.signal]
-            if rule.consecutive_years == 1:
-                value, detail = seen[0]
-                text = f"{rule.name} : {format_value(value, signal)}{detail}, seuil {format_threshold(rule)}"
-            else:
-                text = f"{rule.name} : " + ", ".join(
-                    f"{each} {format_value(value, signal)}{detail}"
-                    for each, (value, detail) in zip(span, seen, strict=True)
-                )
-            facts.append({"rule": rule.code or rule.pk, "signal": rule.signal, "severity": rule.severity, "text": text})
-            rule_level = LEVEL_OF_SEVERITY[rule.severity]
-            if LEVEL_RANK[rule_level] > LEVEL_RANK[level]:
-                level = rule_level
+            facts.append(
+                {
+                    "rule": rule.code or rule.pk,
+                    "signal": rule.signal,
+                    "severity": rule.severity,
+                    "text": _fact(rule, span, seen),
+                }
+            )
+            if LEVEL_RANK[LEVEL_OF_SEVERITY[rule.severity]] > LEVEL_RANK[level]:
+                level = LEVEL_OF_SEVERITY[rule.severity]
         # The graver facts first: they are what a reader must see.
         facts.sort(key=lambda fact: -LEVEL_RANK[LEVEL_OF_SEVERITY[fact["severity"]]])
         statuses[year] = (level, facts)
     return statuses
+
+
+def _fact(rule, span, seen):
+    """« trésorerie : 18 jours de charges, seuil 30 »; over several years, each year's value:
+    « deux exercices déficitaires : 2024 -12 400 €, 2025 -31 000 € »."""
+    signal = SIGNALS[rule.signal]
+    if rule.consecutive_years == 1:
+        value, detail = seen[0]
+        return f"{rule.name} : {format_value(value, signal)}{detail}, seuil {format_threshold(rule)}"
+    return f"{rule.name} : " + ", ".join(
+        f"{each} {format_value(value, signal)}{detail}" for each, (value, detail) in zip(span, seen, strict=True)
+    )
 
 
 def _as_text(values):
@@ -309,16 +323,7 @@ def compute_statuses(structures=None, *, today=None):
             signals.setdefault(year, {}).update(values)
         for year, (level, facts) in apply_rules(rules, signals).items():
             year_ratios = ratios.get(year, {})
-            statuses.append(
-                HealthStatus(
-                    structure_id=structure_id,
-                    year=year,
-                    level=level,
-                    facts=facts,
-                    ratios=_as_text(year_ratios),
-                    computed_at=now,
-                )
-            )
+            statuses.append((structure_id, year, level, facts, _as_text(year_ratios), now))
             if year_ratios:
                 rows.append((departments[structure_id], year, year_ratios))
     with transaction.atomic():
@@ -328,17 +333,47 @@ def compute_statuses(structures=None, *, today=None):
             set() if structure_ids is None else set(previous.values_list("structure__commune__department_id", "year"))
         )
         previous.delete()
-        HealthStatus.objects.bulk_create(statuses, batch_size=2000)
+        write_rows(HealthStatus, STATUS_COLUMNS, statuses)
         if structure_ids is None:
             RatioQuartiles.objects.all().delete()
-            RatioQuartiles.objects.bulk_create(quartile_rows(rows), batch_size=2000)
+            write_rows(RatioQuartiles, QUARTILE_COLUMNS, quartile_rows(rows))
         else:
             refresh_quartiles(pairs | {(department, year) for department, year, _ in rows})
     return len(statuses)
 
 
+STATUS_COLUMNS = ["structure_id", "year", "level", "facts", "ratios", "computed_at"]
+QUARTILE_COLUMNS = ["department_id", "year", "ratio", "count", "first_quartile", "median", "third_quartile"]
+# Beyond this many rows, PostgreSQL's COPY writes them: bulk_create's parameters cost more than the rows.
+COPY_FROM = 500
+
+
+def write_rows(model, columns, rows):
+    """Write rows (tuples in the order of `columns`; JSON columns as Python values): by COPY on PostgreSQL when
+    there are many (the national recompute), by bulk_create otherwise (one structure; SQLite)."""
+    if connection.vendor == "postgresql" and len(rows) > COPY_FROM:
+        json_columns = {i for i, name in enumerate(columns) if isinstance(model._meta.get_field(name), JSONField)}
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(value) if i in json_columns else value for i, value in enumerate(row)])
+        return
+    model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
+
+
+def _quartile(ordered, share):
+    """The `share` quantile of sorted Decimals, interpolated between the two closest values (the « inclusive »
+    method of statistics.quantiles, the indicators' one), in Decimal arithmetic."""
+    position = (len(ordered) - 1) * share
+    below = int(position)
+    fraction = position - below
+    if not fraction:
+        return ordered[below]
+    return ordered[below] + (ordered[below + 1] - ordered[below]) * fraction
+
+
 def quartile_rows(rows):
-    """[RatioQuartiles] from (département, year, {ratio code: value}) rows."""
+    """RatioQuartiles rows (in the order of QUARTILE_COLUMNS) from (département, year, {ratio code: value}) rows."""
     values = defaultdict(list)
     for department, year, ratios in rows:
         for code, value in ratios.items():
@@ -347,19 +382,14 @@ def quartile_rows(rows):
     found = []
     for (department, year, code), numbers in values.items():
         numbers.sort()
-        if len(numbers) == 1:
-            first = third = numbers[0]
-        else:
-            first, _, third = statistics.quantiles(numbers, n=4, method="inclusive")
+        first, median, third = (_quartile(numbers, share) for share in (QUARTER, HALF, 3 * QUARTER))
         found.append(
-            RatioQuartiles(
-                department_id=department,
-                year=year,
-                ratio=code,
-                count=len(numbers),
-                first_quartile=Decimal(first).quantize(CENT, rounding=ROUND_HALF_UP),
-                median=Decimal(statistics.median(numbers)).quantize(CENT, rounding=ROUND_HALF_UP),
-                third_quartile=Decimal(third).quantize(CENT, rounding=ROUND_HALF_UP),
+            (
+                department,
+                year,
+                code,
+                len(numbers),
+                *(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) for value in (first, median, third)),
             )
         )
     return found
@@ -376,7 +406,7 @@ def refresh_quartiles(pairs):
         "structure__commune__department_id", "year", "ratios"
     )
     RatioQuartiles.objects.filter(department_id__in=departments, year__in=years).delete()
-    RatioQuartiles.objects.bulk_create(quartile_rows(stored))
+    write_rows(RatioQuartiles, QUARTILE_COLUMNS, quartile_rows(stored))
 
 
 def ratio_quartiles(department, year):
