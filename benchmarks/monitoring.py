@@ -141,7 +141,7 @@ def generate(structures_count, years, seed=18):
             staff = (expenses * D("0.7")).quantize(D(1))
             debts = (debts * D(rng.randint(95, 115)) / 100).quantize(D(1))
             fixed, receivables = (scale * D("0.1")).quantize(D(1)), (scale * D("0.12")).quantize(D(1))
-            cash = max(D(1000), (scale * D(rng.randint(1, 30)) / 100).quantize(D(1)))
+            cash = (scale * D(rng.randint(8, 45)) / 100).quantize(D(1))  # about 30 to 160 days of expenses
             supplier = (scale * D("0.04")).quantize(D(1))
             # The loss or profit carried forward balances the balance sheet.
             retained = fixed + receivables + cash - (reserves + result + supplier + debts)

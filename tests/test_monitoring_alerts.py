@@ -104,6 +104,26 @@ def test_statuses_and_their_facts_are_written_out(rules):
     assert stored.ratio("consecutive_deficits") == 2
 
 
+def test_the_national_write_by_copy_stores_the_same(rules, monkeypatch):
+    """On PostgreSQL many statuses are written by COPY (text written by hand): the same facts and ratios come back."""
+    from cadre.monitoring import alerts
+
+    # A rule's name opens its fact: COPY's special characters (backslash, tab, new line) must come back intact.
+    AlertRule.objects.create(
+        name="trésorerie \\ « C:\\n »\tà\nsuivre", signal="cash_days", comparison="below", threshold=30
+    )
+    structure = StructureFactory()
+    accounts(structure, 2024, result=-12400)
+    accounts(structure, 2025, result=-31000, cash=25693)
+    compute_statuses(today=TODAY)
+    stored = list(HealthStatus.objects.order_by("year").values_list("year", "level", "facts", "ratios"))
+    monkeypatch.setattr(alerts, "COPY_FROM", 0)
+    HealthStatus.objects.update(facts=[{"text": "ancien \\ fait\n"}])
+    compute_statuses(today=TODAY)
+    assert list(HealthStatus.objects.order_by("year").values_list("year", "level", "facts", "ratios")) == stored
+    assert "trésorerie \\ « C:\\n »\tà\nsuivre : 18 jours de charges, seuil 30" in facts(structure, 2025)[1]
+
+
 def test_consecutive_years_must_follow_each_other_and_be_accepted(rules):
     structure = StructureFactory()
     accounts(structure, 2022, result=-5000)

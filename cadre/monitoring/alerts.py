@@ -354,11 +354,26 @@ def write_rows(model, columns, rows):
     if connection.vendor == "postgresql" and len(rows) > COPY_FROM:
         json_columns = {i for i, name in enumerate(columns) if isinstance(model._meta.get_field(name), JSONField)}
         table = connection.ops.quote_name(model._meta.db_table)
+        # COPY's text format written here: psycopg's per-value adaptation costs more than the server's work.
+        text = "".join(
+            "\t".join(_copy_text(value, i in json_columns) for i, value in enumerate(row)) + "\n" for row in rows
+        )
         with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(value) if i in json_columns else value for i, value in enumerate(row)])
+            copy.write(text)
         return
     model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
+
+
+def _copy_text(value, is_json):
+    if value is None:
+        return "\\N"
+    if is_json:
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    elif isinstance(value, datetime.datetime):
+        return value.isoformat()
+    elif not isinstance(value, str):
+        return str(value)
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _quartile(ordered, share):
