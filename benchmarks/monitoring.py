@@ -238,7 +238,54 @@ def measure(runs, recomputes):
         "recompute_queries": recompute_queries,
         "runs": runs,
         "recomputes": recomputes,
+        "breakdown_seconds": breakdown(),
     }
+
+
+def breakdown():
+    """Where the time of a national recompute goes, step by step (one run, nothing written but the statuses)."""
+    from django.db import connection, transaction
+
+    from cadre.monitoring import alerts
+    from cadre.monitoring.models import AlertRule, HealthStatus
+    from cadre.structures.models import Structure
+
+    steps = {}
+    started = time.perf_counter()
+
+    def step(name):
+        nonlocal started
+        now = time.perf_counter()
+        steps[name] = round(now - started, 3)
+        started = now
+
+    rules = list(AlertRule.objects.active())
+    accounts = alerts.read_accounts(None)
+    step("lecture des comptes")
+    others = alerts.other_signals(None, datetime.date.today())
+    step("autres signaux")
+    departments = dict(Structure.objects.values_list("pk", "commune__department_id"))
+    computed = {structure_id: alerts.financial_values(history) for structure_id, history in accounts.items()}
+    step("ratios (ratios.py)")
+    statuses, rows = [], []
+    for structure_id, (signals, ratios) in computed.items():
+        for year, values in others.get(structure_id, {}).items():
+            signals.setdefault(year, {}).update(values)
+        for year, (level, facts) in alerts.apply_rules(rules, signals).items():
+            statuses.append((structure_id, year, level, facts, alerts._as_text(ratios.get(year, {})), None))
+            rows.append((departments[structure_id], year, ratios.get(year, {})))
+    step("règles et faits écrits")
+    alerts.quartile_rows(rows)
+    step("quartiles")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {connection.ops.quote_name(HealthStatus._meta.db_table)}")
+        started = time.perf_counter()
+        now = datetime.datetime.now(datetime.UTC)
+        alerts.write_rows(HealthStatus, alerts.STATUS_COLUMNS, [(*row[:5], now) for row in statuses])
+        step("écriture des états (COPY)")
+        transaction.set_rollback(True)
+    return steps
 
 
 def figure(seconds):
@@ -294,6 +341,10 @@ def main():
         f"{'recalcul d une structure après un compte modifié':<52} "
         f"{figure(results['recompute_median_seconds']):>10} {'':>9} {results['recompute_queries']:>9}"
         f"   maximum {figure(results['recompute_max_seconds'])} ; cible < 1 s : {target}"
+    )
+    log(
+        "Décomposition d'un calcul complet : "
+        + " ; ".join(f"{name} {figure(seconds)}" for name, seconds in results["breakdown_seconds"].items())
     )
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     document = {
