@@ -201,6 +201,20 @@ def test_a_statement_that_changes_recomputes_its_structure(rules):
     assert not HealthStatus.objects.filter(structure=structure, year=2025).exists()
 
 
+def test_statuses_are_seen_within_the_user_scope(rules):
+    from cadre.accounts.models import Role
+    from tests.factories import UserFactory, member
+
+    mine, other = StructureFactory(), StructureFactory()
+    for structure in (mine, other):
+        accounts(structure, 2024, result=-1000)
+        accounts(structure, 2025, result=-2000)
+    user = member(UserFactory(), mine, Role.EDITOR)
+    visible = HealthStatus.objects.visible_to(user)
+    assert set(visible.values_list("structure", "year")) == {(mine.pk, 2024), (mine.pk, 2025)}
+    assert set(visible.latest_per_structure().values_list("structure", "year")) == {(mine.pk, 2025)}
+
+
 def test_the_departement_quartiles_of_each_ratio():
     structures = [StructureFactory() for _ in range(5)]
     for structure, cash in zip(structures, (10000, 20000, 30000, 40000, 50000), strict=True):

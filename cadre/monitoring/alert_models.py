@@ -225,6 +225,17 @@ def _plain(value):
     return f"{value.normalize():f}".replace(".", ",")
 
 
+class HealthStatusQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The statuses of the structures a user may see (structures.visible_to decides)."""
+        return self.filter(structure__in=Structure.objects.visible_to(user))
+
+    def latest_per_structure(self):
+        """Each structure's most recent status (PostgreSQL and SQLite alike: no DISTINCT ON)."""
+        later = HealthStatus.objects.filter(structure=models.OuterRef("structure"), year__gt=models.OuterRef("year"))
+        return self.exclude(models.Exists(later))
+
+
 class HealthStatus(models.Model):
     """A structure's financial health for one year, as the engine last found it: the level and the facts that
     triggered it, written out in French, with the ratios of the year's accepted statement (None: no statement
@@ -240,6 +251,8 @@ class HealthStatus(models.Model):
     # {ratio code: "18.0" or None}: Decimal written as text, so nothing is lost in JSON
     ratios = models.JSONField("ratios", default=dict, blank=True)
     computed_at = models.DateTimeField("calculé le")
+
+    objects = HealthStatusQuerySet.as_manager()
 
     class Meta:
         verbose_name = "état de santé financière"
