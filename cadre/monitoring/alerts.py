@@ -327,6 +327,11 @@ def compute_statuses(structures=None, *, today=None):
             if year_ratios:
                 rows.append((departments[structure_id], year, year_ratios))
     with transaction.atomic():
+        if structure_ids is not None:
+            # Two recomputes of one structure (two payments in a row, two workers) write one after the other:
+            # the second deletes what the first wrote instead of colliding with it.
+            locked = Structure.objects.select_for_update().filter(pk__in=structure_ids).order_by("pk")
+            list(locked.values_list("pk", flat=True))
         previous = _scoped(HealthStatus.objects.all(), structure_ids)
         # The quartiles a structure was part of: a year it no longer has must be refreshed too.
         pairs = (
