@@ -13,7 +13,7 @@ TEST_SETTINGS := config.test_settings
 TEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages bench-scdl bench-registry clean
+.PHONY: run serve install install-dev db demo test test-sqlite test-postgres browser-deps quality format bench bench-observatory bench-indicators bench-pages bench-scdl bench-registry bench-monitoring clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,9 @@ bench-registry: install-dev
 
 bench-indicators: install-dev
 	$(PY) benchmarks/indicators.py
+
+bench-monitoring: install-dev
+	$(PY) benchmarks/monitoring.py
 
 clean:
 	rm -rf $(VENV) .cache db.sqlite3 staticfiles

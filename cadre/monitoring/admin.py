@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from cadre.monitoring.models import FinancialStatement
+from cadre.monitoring.models import AlertRule, FinancialStatement
 
 
 @admin.register(FinancialStatement)
@@ -10,3 +10,9 @@ class FinancialStatementAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "year"]
     search_fields = ["structure__name"]
     raw_id_fields = ["structure"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "signal", "comparison", "threshold", "consecutive_years", "severity", "active"]
+    list_filter = ["severity", "active", "signal"]

@@ -7,6 +7,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Prévention"
 
     def ready(self):
+        from cadre.monitoring import receivers  # noqa: F401 — statements, payments, documents recompute alerts
         from cadre.monitoring.overview import links
         from cadre.structures.overview import register
 

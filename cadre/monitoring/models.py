@@ -257,3 +257,6 @@ class FinancialStatement(VersionedModel):
             )
         if errors:
             raise ValidationError(errors)
+
+
+from cadre.monitoring.alert_models import *  # noqa: E402, F401, F403 — the early-warning models (alert_models.py)
