@@ -35,6 +35,7 @@ db: install
 	$(PY) manage.py load_questionnaire
 	$(PY) manage.py load_indicators
 	$(PY) manage.py load_funding_schemes
+	$(PY) manage.py load_alert_rules
 
 demo: db
 	$(PY) manage.py seed_demo --if-empty

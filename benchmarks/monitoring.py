@@ -283,7 +283,7 @@ def breakdown():
         started = time.perf_counter()
         now = datetime.datetime.now(datetime.UTC)
         alerts.write_rows(HealthStatus, alerts.STATUS_COLUMNS, [(*row[:5], now) for row in statuses])
-        step("écriture des états (COPY)")
+        step("écriture des états (COPY binaire)")
         transaction.set_rollback(True)
     return steps
 

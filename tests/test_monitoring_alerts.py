@@ -104,10 +104,8 @@ def test_statuses_and_their_facts_are_written_out(rules):
     assert stored.ratio("consecutive_deficits") == 2
 
 
-def test_the_national_write_by_copy_stores_the_same(rules, monkeypatch):
-    """On PostgreSQL many statuses are written by COPY (text written by hand): the same facts and ratios come back."""
-    from cadre.monitoring import alerts
-
+def test_the_bulk_write_keeps_every_character_and_a_recompute_stores_the_same(rules):
+    """Statuses are written in bulk (binary COPY on PostgreSQL): the same facts and ratios come back."""
     # A rule's name opens its fact: COPY's special characters (backslash, tab, new line) must come back intact.
     AlertRule.objects.create(
         name="trésorerie \\ « C:\\n »\tà\nsuivre", signal="cash_days", comparison="below", threshold=30
@@ -117,7 +115,6 @@ def test_the_national_write_by_copy_stores_the_same(rules, monkeypatch):
     accounts(structure, 2025, result=-31000, cash=25693)
     compute_statuses(today=TODAY)
     stored = list(HealthStatus.objects.order_by("year").values_list("year", "level", "facts", "ratios"))
-    monkeypatch.setattr(alerts, "COPY_FROM", 0)
     HealthStatus.objects.update(facts=[{"text": "ancien \\ fait\n"}])
     compute_statuses(today=TODAY)
     assert list(HealthStatus.objects.order_by("year").values_list("year", "level", "facts", "ratios")) == stored

@@ -29,6 +29,8 @@ from cadre.accounts.models import Membership, Role, User
 from cadre.core.bulk import insert_rows
 from cadre.demo import cast
 from cadre.funding.models import Document, DocumentKind, DocumentStatus
+from cadre.monitoring.alerts import compute_statuses
+from cadre.monitoring.default_rules import load_default_rules
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
 from cadre.structures.models import ApprovalKind, Management, PriorityAreaStatus, Structure, StructureKind
@@ -560,8 +562,12 @@ def seed(builder):
                 s.reviewed_by = reviewers.get(structure.commune.department_id)
             statements.append(s)
     write(statements, builder.admin)
+    # Written in bulk, the statements sent no signal: the health statuses are computed once, under the shipped rules.
+    load_default_rules()
+    statuses = compute_statuses(today=builder.today)
     return {
         "statements": len(statements),
+        "statuses": statuses,
         "difficulties": len(chosen),
         "seconds": time.monotonic() - started,
     }

@@ -7,14 +7,14 @@ query for all structures, and the results are written in bulk. A single structur
 """
 
 import datetime
-import json
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
-from django.db.models import Count, Exists, JSONField, OuterRef
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from cadre.core.bulk import insert_rows
 from cadre.core.charts import format_number
 from cadre.funding.models import (
     DocumentKind,
@@ -349,36 +349,12 @@ def compute_statuses(structures=None, *, today=None):
 
 STATUS_COLUMNS = ["structure_id", "year", "level", "facts", "ratios", "computed_at"]
 QUARTILE_COLUMNS = ["department_id", "year", "ratio", "count", "first_quartile", "median", "third_quartile"]
-# Beyond this many rows, PostgreSQL's COPY writes them: bulk_create's parameters cost more than the rows.
-COPY_FROM = 500
 
 
 def write_rows(model, columns, rows):
-    """Write rows (tuples in the order of `columns`; JSON columns as Python values): by COPY on PostgreSQL when
-    there are many (the national recompute), by bulk_create otherwise (one structure; SQLite)."""
-    if connection.vendor == "postgresql" and len(rows) > COPY_FROM:
-        json_columns = {i for i, name in enumerate(columns) if isinstance(model._meta.get_field(name), JSONField)}
-        table = connection.ops.quote_name(model._meta.db_table)
-        # COPY's text format written here: psycopg's per-value adaptation costs more than the server's work.
-        text = "".join(
-            "\t".join(_copy_text(value, i in json_columns) for i, value in enumerate(row)) + "\n" for row in rows
-        )
-        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(text)
-        return
-    model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
-
-
-def _copy_text(value, is_json):
-    if value is None:
-        return "\\N"
-    if is_json:
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    elif isinstance(value, datetime.datetime):
-        return value.isoformat()
-    elif not isinstance(value, str):
-        return str(value)
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """Write rows (tuples in the order of `columns`; JSON columns as Python values) in a few statements: binary
+    COPY on PostgreSQL (cadre.core.bulk), where bulk_create's parameters would cost more than the rows."""
+    insert_rows(model, columns, rows)
 
 
 def _quartile(ordered, share):

@@ -49,7 +49,8 @@ class Command(BaseCommand):
         monitoring = summary["monitoring"]
         self.stdout.write(
             f"Comptes annuels : {monitoring['statements']} comptes de trois exercices, "
-            f"{monitoring['difficulties']} structures en difficulté (dont {monitoring['seconds']:.1f} s)."
+            f"{monitoring['difficulties']} structures en difficulté, {monitoring['statuses']} états de santé "
+            f"(dont {monitoring['seconds']:.1f} s)."
         )
         observatory = summary["observatory"]
         if observatory.get("skipped"):
