@@ -195,3 +195,13 @@ def test_payments_overdue_from_partners_come_from_the_funding_lines():
         line, actor=None, kind=PaymentKind.ADVANCE, amount=D(10000), paid_on=datetime.date(2026, 3, 1)
     )
     assert ratios.overdue_payments(structure, datetime.date(2026, 12, 7)) == 0
+
+
+def test_a_structure_living_on_overdrafts_has_a_negative_net_cash():
+    """Receivables grow by 100 000, paid for by a 50 000 overdraft and 50 000 of the cash: FR − BFR is the cash
+    less the overdraft, −40 000, though the cash itself stays positive."""
+    accounts = statement(receivables=D(190000), cash=D(10000), bank_overdrafts=D(50000))
+    check(accounts)
+    found = ratios.ratios_of(accounts, [accounts])
+    assert found["working_capital"] == D(60000) and found["working_capital_requirement"] == D(100000)
+    assert found["net_cash"] == D(-40000)

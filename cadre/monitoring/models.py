@@ -47,6 +47,7 @@ LIABILITY_FIELDS = [
     "provisions",
     "dedicated_funds",
     "financial_debts",
+    "bank_overdrafts",
     "supplier_debts",
     "tax_social_debts",
     "deferred_income",
@@ -111,7 +112,10 @@ class FinancialStatement(VersionedModel):
     balance_result = amount("résultat de l'exercice (au bilan)")
     provisions = amount("provisions pour risques et charges")
     dedicated_funds = amount("fonds dédiés")
-    financial_debts = amount("emprunts et dettes financières")
+    financial_debts = amount("emprunts et dettes financières", help_text="Hors découverts bancaires.")
+    bank_overdrafts = amount(
+        "concours bancaires courants", help_text="Découverts et crédits de trésorerie : de la trésorerie négative."
+    )
     supplier_debts = amount("dettes fournisseurs")
     tax_social_debts = amount("dettes fiscales et sociales")
     deferred_income = amount("produits constatés d'avance")

@@ -129,7 +129,8 @@ RATIOS = [
         "net_cash",
         "Fonds de roulement moins besoin (FR − BFR)",
         "€",
-        "fonds de roulement − besoin en fonds de roulement : la trésorerie que le haut du bilan finance",
+        "fonds de roulement − besoin en fonds de roulement : la trésorerie nette (disponibilités moins concours "
+        "bancaires courants), négative quand la structure vit de découverts",
         lambda s, h: working_capital(s) - working_capital_requirement(s),
     ),
     Ratio(
