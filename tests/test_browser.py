@@ -309,6 +309,7 @@ def test_the_structure_page_links_everything_about_it(page, site):
         "Pièces justificatives",
         "Questionnaire de l’observatoire",
         "Indicateurs",
+        "Comptes annuels",
         "Calendrier des échéances",
     ]
     assert audit(page) == []

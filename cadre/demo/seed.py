@@ -47,6 +47,7 @@ from cadre.demo.vocabulary import (
     of,
     slug,
 )
+from cadre.monitoring import receivers as alert_receivers
 from cadre.monitoring.models import FinancialStatement
 from cadre.partners.models import Partner, PartnerContact, PartnerKind
 from cadre.structures.models import (
@@ -133,7 +134,8 @@ def seed(scale="demo", seed=DEFAULT_SEED, today=None):
             "base sans structure (utilisez --if-empty pour ne rien faire dans ce cas)."
         )
     builder_class = {"demo": DemoBuilder, "national": NationalBuilder, "national_demo": NationalDemoBuilder}[scale]
-    with transaction.atomic():
+    # The health statuses are computed once at the end (demo_monitoring), not after each payment and document.
+    with transaction.atomic(), alert_receivers.paused():
         builder = builder_class(seed=seed, today=today)
         builder.build()
         observatory = demo_observatory.seed(builder.rng, builder.today, admin=builder.admin)

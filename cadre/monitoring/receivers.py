@@ -4,17 +4,33 @@ The task is enqueued inside the saving transaction: with the database queue it i
 the change itself, and the worker reads the committed data.
 """
 
+import contextlib
+import contextvars
+
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from cadre.funding.models import Document, FundingLine, Payment
 from cadre.monitoring.models import FinancialStatement
 
+_paused = contextvars.ContextVar("cadre_alerts_paused", default=False)
+
+
+@contextlib.contextmanager
+def paused():
+    """No recompute per change, for a bulk writer that computes every status itself once it is done (the demo:
+    hundreds of payments and documents, each of which would recompute its structure)."""
+    token = _paused.set(True)
+    try:
+        yield
+    finally:
+        _paused.reset(token)
+
 
 def _recompute(structure_id):
     from cadre.monitoring import alert_tasks
 
-    if structure_id is not None:
+    if structure_id is not None and not _paused.get():
         alert_tasks.recompute_structure.enqueue(structure_id)
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cadre.funding.models import Document
 from cadre.monitoring import actions, permissions
 from cadre.monitoring.forms import FIELDSETS, FinancialStatementForm, ReviewForm
 from cadre.monitoring.models import FinancialStatement
@@ -126,6 +127,9 @@ def statement_detail(request, uuid):
             for legend, names in FIELDSETS[1:-1]
         ],
         "ratios": [(ratio, values[ratio.code]) for ratio in RATIOS],
+        # A federation sees the accounts but not the files deposited: the file's name is then shown unlinked.
+        "document_readable": statement.accounts_document_id is not None
+        and Document.objects.visible_to(request.user).filter(pk=statement.accounts_document_id).exists(),
         "can_edit": permissions.can_edit(request.user, statement),
         "can_submit": permissions.can_submit(request.user, statement),
         "review_form": ReviewForm() if can_review else None,
