@@ -112,6 +112,13 @@ def _form_page(request, form, structure, title, statement=None, prefilled_from=N
     return render(request, "monitoring/statement_form.html", context)
 
 
+def _lines(statement, fieldsets):
+    return [
+        (legend, [(statement._meta.get_field(name), getattr(statement, name)) for name in names])
+        for legend, names in fieldsets
+    ]
+
+
 def statement_detail(request, uuid):
     statement = _statement(request, uuid)
     structure = statement.structure
@@ -122,9 +129,18 @@ def statement_detail(request, uuid):
     context = {
         "statement": statement,
         "structure": structure,
-        "groups": [
-            (legend, [(statement._meta.get_field(n), getattr(statement, n)) for n in names])
-            for legend, names in FIELDSETS[1:-1]
+        # The income statement (the form's groups up to the results) and the balance sheet, each with its totals.
+        "tables": [
+            (
+                "Compte de résultat",
+                _lines(statement, FIELDSETS[1:5]),
+                [("Total des produits", statement.income), ("Total des charges", statement.expenses)],
+            ),
+            (
+                "Bilan",
+                _lines(statement, FIELDSETS[5:-1]),
+                [("Total de l’actif", statement.total_assets), ("Total du passif", statement.total_liabilities)],
+            ),
         ],
         "ratios": [(ratio, values[ratio.code]) for ratio in RATIOS],
         # A federation sees the accounts but not the files deposited: the file's name is then shown unlinked.
