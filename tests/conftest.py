@@ -7,6 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from tests.snapshot import Snapshot
+
 TEST_DEPARTMENTS = ["69", "13"]
 LARGE_MODULE = 500  # tests: a module this large is shared by the two workers
 
@@ -42,6 +44,18 @@ def second_factor_given_at_force_login(monkeypatch):
     monkeypatch.setattr(ClientMixin, "_login", _login)
 
 
+def seed_demo():
+    from cadre.territories.models import Commune
+
+    if not Commune.objects.exists():  # after a test in real transactions, which empties the database
+        load_reference_data()
+    call_command("seed_demo", verbosity=0)
+
+
+# Seeded once per test process, written back for each later module and browser test (tests/snapshot.py).
+DEMO = Snapshot(seed_demo)
+
+
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo partnership (seed_demo) for one test module, rolled back after it.
@@ -51,7 +65,7 @@ def demo(django_db_setup, django_db_blocker):
     from django.db import transaction
 
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("seed_demo", verbosity=0)
+        DEMO.apply()
         yield
         transaction.set_rollback(True)
 
@@ -75,13 +89,13 @@ def pytest_collection_modifyitems(items):
     # Tests in real transactions (browser, worker) flush the database when they end: run them last.
     items.sort(key=_flushes)
     # Under pytest-xdist (`--dist loadgroup`, see the Makefile) a module stays on one worker, so its
-    # `demo` fixture is seeded once; the flushing tests form one group, sent last, on one worker.
+    # `demo` fixture is written once; the flushing tests form two groups, sent last, one per worker.
     # The role × URL matrix, a module of some 1,600 tests, is split in two to keep both workers busy.
     sizes = collections.Counter(item.module.__name__ for item in items)
     for index, item in enumerate(items):
         group = item.module.__name__
         if _flushes(item):
-            group = "flush"
+            group = f"flush-{index % 2}"
         elif sizes[group] > LARGE_MODULE:
             group = f"{group}-{index % 2}"
         item.add_marker(pytest.mark.xdist_group(group))

@@ -369,9 +369,11 @@ def test_every_url_is_in_the_matrix():
     assert not missing, f"URL absentes de la matrice d'accès : {missing}"
 
 
-@pytest.fixture
-def objects(demo):
-    return build_objects()
+@pytest.fixture(scope="module")
+def objects(demo, django_db_blocker):
+    # Built once in the module's transaction (see the `demo` fixture); each case runs in its own savepoint.
+    with django_db_blocker.unblock():
+        return build_objects()
 
 
 def build_objects():

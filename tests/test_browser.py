@@ -13,7 +13,7 @@ from cadre.demo import cast
 from cadre.observatory.models import Questionnaire
 from cadre.structures.models import Structure
 from tests import otp
-from tests.conftest import load_reference_data
+from tests.conftest import DEMO
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -44,9 +44,8 @@ def browser():
 
 @pytest.fixture
 def site(live_server):
-    # Transactional tests start from an empty database: load geography and the demo each time.
-    load_reference_data()
-    call_command("seed_demo", verbosity=0)
+    # Transactional tests start from an empty database: geography and the demo each time.
+    DEMO.apply()
     return live_server.url
 
 
