@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cadre.core.exports import CSV_TYPE, XLSX_TYPE
 from cadre.accounts.models import WRITE_ROLES
+from cadre.core.exports import CSV_TYPE, XLSX_TYPE
 from cadre.exchanges import permissions, registry, statements
 from cadre.exchanges.actions import (
     ImportRefused,
