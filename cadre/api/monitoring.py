@@ -395,8 +395,10 @@ def return_statement(
     payload = payload or ReturnIn()
     user = request.user
     statement = get_or_404(statements(user), NOT_FOUND, uuid=uuid)
-    if permissions.can_review(user, statement) and not payload.comment.strip():
-        raise FieldErrors({"comment": [RETURN_REASON]})
+    if permissions.can_review(user, statement):  # the version read first, then the reason, as a form would
+        expected_version(if_match, payload.version)
+        if not payload.comment.strip():
+            raise FieldErrors({"comment": [RETURN_REASON]})
     return step(
         request,
         uuid,
