@@ -317,3 +317,11 @@ class TestPages:
         client.force_login(cast_of["caf69"])
         assert client.get(reverse("exchanges:statement_import_detail", args=[imported.uuid])).status_code == 404
         assert client.get(reverse("exchanges:statement_import")).status_code == 403
+
+    def test_the_registry_import_page_leads_to_it_for_who_may_import(self, client, cast_of):
+        client.force_login(cast_of["admin"])
+        page = client.get(reverse("exchanges:registry_structures")).content.decode()
+        assert reverse("exchanges:statement_import") in page
+        client.force_login(cast_of["caf69"])
+        page = client.get(reverse("exchanges:registry_structures")).content.decode()
+        assert reverse("exchanges:statement_import") not in page

@@ -214,6 +214,7 @@ def registry_import(request, target):
             "columns": registry.COLUMNS[target],
             "form": form,
             "imports": imports.defer("content", "report", "pending")[:10],
+            "statements_allowed": permissions.can_import_statements(request.user),
             "cancel_url": reverse(page["list"][1]),
             "title": page["title"],
             "breadcrumb": _registry_breadcrumb(target, (page["title"], None)),
