@@ -229,12 +229,14 @@ def test_two_thousand_rows_one_bad_cell_then_corrected_with_one_health_recompute
         )
         for n in range(2000)
     )
-    rows = [accounts_row(s.siret, year=2024) for s in created]
+    # A workbook holds numbers: the amounts as a spreadsheet stores them, one typed as text with a letter O.
+    numbers = {key: int(value) for key, value in ACCOUNTS_2025.items()}
+    rows = [{"identifier": s.siret, "year": 2024, **numbers} for s in created]
     rows[1233]["cash"] = "60 000,0O"
     imported = record_statement_import(admin, "national.xlsx", xlsx_file(rows))
     assert [(row, header) for row, header, _ in errors_of(imported)] == [(1235, "Disponibilités")]
     assert imported.pending is None
-    rows[1233]["cash"] = "60 000,00"
+    rows[1233]["cash"] = "60 000,00"  # corrected, as text in French
     imported = record_statement_import(admin, "national.xlsx", xlsx_file(rows))
     assert imported.is_ready and imported.created_count == 2000, errors_of(imported)
     with mock.patch("cadre.monitoring.alerts.compute_statuses") as compute:
@@ -325,3 +327,19 @@ class TestPages:
         client.force_login(cast_of["caf69"])
         page = client.get(reverse("exchanges:registry_structures")).content.decode()
         assert reverse("exchanges:statement_import") not in page
+
+
+def test_a_siren_shared_by_two_structures_asks_for_the_siret(cast_of):
+    a, admin = cast_of["a"], cast_of["admin"]
+    body = a.siret[:9] + "0002"
+    Structure.objects.create(
+        name="Antenne des Buers",
+        kind=a.kind,
+        management=a.management,
+        commune=a.commune,
+        siret=body + luhn.calc_check_digit(body),
+    )
+    imported = record_statement_import(admin, "c.csv", csv_file([accounts_row(a.siret[:9], year=2020)]))
+    assert errors_of(imported) == [
+        (2, "SIRET ou SIREN", f"2 structures ont le SIREN {a.siret[:9]} : indiquez le SIRET (14 chiffres) de celle-ci.")
+    ]
