@@ -251,7 +251,11 @@ def test_health_statuses_filters_and_anonymous(client, statuses):
 
 
 def test_the_openapi_document_lists_the_writes(client):
-    paths = client.get(reverse("api-1.0.0:openapi-json")).json()["paths"]
+    document = client.get(reverse("api-1.0.0:openapi-json")).json()
+    paths = document["paths"]
+    amounts = document["components"]["schemas"]["StatementIn"]["properties"]
+    assert amounts["net_result"]["anyOf"][0]["pattern"].startswith("^-?")
+    assert amounts["cash"]["anyOf"][0]["pattern"].startswith("^\\d")
     assert {"post", "get"} <= set(paths["/api/v1/financial-statements"])
     assert {"patch", "get"} <= set(paths["/api/v1/financial-statements/{uuid}"])
     for name in ("submit", "accept", "return", "ratios"):

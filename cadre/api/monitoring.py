@@ -8,6 +8,7 @@ the version the caller read (If-Match, or `version` in the body), as for the oth
 
 import datetime
 from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -15,10 +16,10 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Field, Header, Query, Router, Schema, Status
-from pydantic import create_model
+from pydantic import WithJsonSchema, create_model
 
 from cadre.api.errors import ApiError, FieldErrors, django_errors
-from cadre.api.funding import OptionalAmount, parse_amount
+from cadre.api.funding import AMOUNT_SCHEMA, OptionalAmount, parse_amount
 from cadre.api.pagination import PageParams, paginate
 from cadre.api.schemas import WRITE_CONFIG, ConflictOut, ErrorOut, Page
 from cadre.api.writes import check_version, etag, expected_version, full_clean_into, get_or_404, save
@@ -26,7 +27,7 @@ from cadre.monitoring import actions, permissions
 from cadre.monitoring.alert_models import HealthLevel, HealthStatus
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.forms import AMOUNTS as FORM_AMOUNTS
-from cadre.monitoring.models import EDITABLE_STATUSES, ZERO, FinancialStatement
+from cadre.monitoring.models import EDITABLE_STATUSES, SIGNED_FIELDS, ZERO, FinancialStatement
 from cadre.monitoring.ratios import RATIOS, ratios_of
 from cadre.structures.models import Structure
 
@@ -167,17 +168,24 @@ class WriteSchema(Schema):
     model_config = WRITE_CONFIG
 
 
+# The results and the loss carried forward may be negative ("-5000.00"): the model says which lines may.
+OptionalSignedAmount = Annotated[
+    Any,
+    WithJsonSchema(
+        {"anyOf": [{**AMOUNT_SCHEMA, "pattern": r"^-?\d+(\.\d{1,2})?$", "examples": ["-5000.00"]}, {"type": "null"}]}
+    ),
+]
+
+
+def _amount_field(name):
+    kind = OptionalSignedAmount if name in SIGNED_FIELDS else OptionalAmount
+    label = FinancialStatement._meta.get_field(name).verbose_name
+    return kind, Field(None, description=f'{label} (euros en texte, "1234.50" ; null ou absent : 0).')
+
+
 # Every line of the accounts, optional: a line the accounts do not have is 0, as in the entry form.
 StatementAmounts = create_model(
-    "StatementAmounts",
-    __base__=WriteSchema,
-    **{
-        name: (
-            OptionalAmount,
-            Field(None, description=f'{FinancialStatement._meta.get_field(name).verbose_name} (euros, "1234.50").'),
-        )
-        for name in FORM_AMOUNTS
-    },
+    "StatementAmounts", __base__=WriteSchema, **{name: _amount_field(name) for name in FORM_AMOUNTS}
 )
 
 

@@ -23,7 +23,7 @@ from cadre.exchanges.registry import VALUES_SHEET, CellError, Column, Report, Ro
 from cadre.funding.models import format_euros
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.forms import FIELDSETS
-from cadre.monitoring.models import EDITABLE_STATUSES, ZERO, FinancialStatement
+from cadre.monitoring.models import EDITABLE_STATUSES, SIGNED_FIELDS, ZERO, FinancialStatement
 from cadre.structures.models import Structure
 
 STATEMENTS = "statements"
@@ -47,7 +47,7 @@ def _amount_help(name):
     parts = ["euros et centimes (12 400,50)"]
     if field.help_text:
         parts.append(str(field.help_text).rstrip(".").lower())
-    if name in {"operating_result", "net_result", "retained_earnings", "balance_result"}:
+    if name in SIGNED_FIELDS:
         parts.append("négatif pour une perte")
     return " ; ".join(parts)
 
