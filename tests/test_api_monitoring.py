@@ -248,6 +248,10 @@ def test_health_statuses_filters_and_anonymous(client, statuses):
     found = client.get(reverse("api-1.0.0:health_statuses"), {"level": "alerte", "department": "69", "year": 2025})
     assert str(statuses[0].structure.uuid) in {row["structure"] for row in found.json()["results"]}
     assert client.get(reverse("api-1.0.0:health_statuses"), {"level": "rouge"}).status_code == 400
+    latest = client.get(
+        reverse("api-1.0.0:health_statuses"), {"latest": "true", "structure": statuses[0].structure.uuid}
+    )
+    assert [row["year"] for row in latest.json()["results"]] == [2025]
 
 
 def test_the_openapi_document_lists_the_writes(client):
