@@ -236,6 +236,9 @@ def test_two_thousand_rows_one_bad_cell_then_corrected_with_one_health_recompute
     imported = record_statement_import(admin, "national.xlsx", xlsx_file(rows))
     assert [(row, header) for row, header, _ in errors_of(imported)] == [(1235, "Disponibilités")]
     assert imported.pending is None
+    with pytest.raises(ImportRefused, match="contient des erreurs"):
+        apply_statement_import(imported, actor=admin)
+    assert not FinancialStatement.objects.filter(structure__in=created).exists()
     rows[1233]["cash"] = "60 000,00"  # corrected, as text in French
     imported = record_statement_import(admin, "national.xlsx", xlsx_file(rows))
     assert imported.is_ready and imported.created_count == 2000, errors_of(imported)
