@@ -351,6 +351,10 @@ from tests import access_monitoring  # noqa: E402 — financial statements
 
 MATRIX.update(access_monitoring.ROWS)
 
+from tests import access_statement_import  # noqa: E402 — the annual accounts import and the accounts' API writes
+
+MATRIX.update(access_statement_import.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

@@ -10,9 +10,12 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # children: no relation sets
 
-from cadre.exchanges import registry, tasks
-from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport
+from cadre.accounts.models import WRITE_ROLES
+from cadre.exchanges import registry, statements, tasks
+from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport, StatementImport
 from cadre.exchanges.observatory import CHUNK, FileRefused, check_file, pending_writes, recheck
+from cadre.monitoring import receivers as alert_receivers
+from cadre.monitoring.models import EDITABLE_STATUSES, FinancialStatement
 from cadre.observatory.models import Answer, Submission, SubmissionEvent, SubmissionStatus
 from cadre.partners import permissions as partner_permissions
 from cadre.partners.models import Partner
@@ -466,19 +469,19 @@ REASON = "Import du répertoire"
 BATCH = 500
 
 
-def _bulk_create(model, objects, actor):
+def _bulk_create(model, objects, actor, reason=REASON):
     """INSERT the new records by batches, with their history entries; returns them with their ids
     (PostgreSQL and SQLite ≥ 3.35 return them from the INSERT)."""
     objects = model.objects.bulk_create(objects, batch_size=BATCH)
-    model.history.bulk_history_create(objects, batch_size=BATCH, default_user=actor, default_change_reason=REASON)
+    model.history.bulk_history_create(objects, batch_size=BATCH, default_user=actor, default_change_reason=reason)
     return objects
 
 
-def _bulk_update(model, objects, fields, actor):
+def _bulk_update(model, objects, fields, actor, reason=REASON):
     if objects:
         model.objects.bulk_update(objects, sorted(set(fields) | {"version", "updated_at"}), batch_size=BATCH)
         model.history.bulk_history_create(
-            objects, batch_size=BATCH, update=True, default_user=actor, default_change_reason=REASON
+            objects, batch_size=BATCH, update=True, default_user=actor, default_change_reason=reason
         )
 
 
@@ -586,15 +589,13 @@ def _apply_partners(pending, actor, report):
     _relation_history(Partner, ["departments", "communes"], [*new, *(partners[e["pk"]] for e in updates)])
 
 
-def apply_registry_import(registry_import, *, actor):
-    """Write a checked registry file, all or nothing. Under lock, the records the dry run read are
-    checked unchanged (versions), the SIRETs to create still free and the actor's rights still there;
-    the file is not read again. Returns the applied RegistryImport; ImportRefused (French) otherwise,
-    nothing written, the import keeping the new errors (« à corriger »)."""
-    report = registry.Report(target=registry_import.target)
+def _apply_checked(model, the_import, actor, report, write, changed_message):
+    """Write a checked import of `model`, all or nothing: `write(pending, actor, report)` re-checks under lock
+    what the dry run read (versions, states, rights) and writes, or adds errors to `report` and writes nothing.
+    Returns the applied import; ImportRefused (French) otherwise, the import keeping the new errors."""
     try:
         with transaction.atomic():
-            locked = RegistryImport.objects.select_for_update().defer("content").get(pk=registry_import.pk)
+            locked = model.objects.select_for_update().defer("content").get(pk=the_import.pk)
             if locked.status == ImportStatus.APPLIED:
                 moment = timezone.localtime(locked.applied_at)
                 raise ImportRefused(f"Ce fichier a déjà été appliqué, le {moment:%d/%m/%Y à %H:%M}.")
@@ -605,37 +606,53 @@ def apply_registry_import(registry_import, *, actor):
             pending = locked.unpacked_pending()
             if pending is None:
                 raise ImportRefused("Ce fichier n'a pas été vérifié : déposez-le à nouveau.")
-            _serialise_registry()
             with transaction.atomic():
-                if locked.target == registry.PARTNERS:
-                    _apply_partners(pending, actor, report)
-                else:
-                    _apply_structures(pending, actor, report)
+                write(locked, pending, actor, report)
                 if not report.ok:
-                    raise ImportRefused(
-                        "Rien n'a été importé : le répertoire a changé depuis la vérification du fichier (voir les "
-                        "erreurs ci-dessous).",
-                        report,
-                    )
+                    raise ImportRefused(changed_message, report)
             locked.status, locked.applied_at = ImportStatus.APPLIED, timezone.now()
             locked.pending, locked.progress, locked.message = None, 100, ""
             locked.save(update_fields=["status", "applied_at", "pending", "progress", "message"])
     except ImportRefused as refused:
         if refused.report is not None:
             refused.report.sort()
-            RegistryImport.objects.filter(pk=registry_import.pk).update(
+            model.objects.filter(pk=the_import.pk).update(
                 status=ImportStatus.DRY_RUN_FAILED,
-                report={**registry_import.report, "errors": refused.report.errors},
+                report={**the_import.report, "errors": refused.report.errors},
                 pending=None,
                 message=str(refused),
                 error_count=refused.report.error_count,
             )
         else:
-            RegistryImport.objects.filter(pk=registry_import.pk, status=ImportStatus.APPLYING).update(
+            model.objects.filter(pk=the_import.pk, status=ImportStatus.APPLYING).update(
                 status=ImportStatus.READY, message=str(refused)
             )
         raise
     return locked
+
+
+def _write_registry(locked, pending, actor, report):
+    _serialise_registry()
+    if locked.target == registry.PARTNERS:
+        _apply_partners(pending, actor, report)
+    else:
+        _apply_structures(pending, actor, report)
+
+
+def apply_registry_import(registry_import, *, actor):
+    """Write a checked registry file, all or nothing. Under lock, the records the dry run read are
+    checked unchanged (versions), the SIRETs to create still free and the actor's rights still there;
+    the file is not read again. Returns the applied RegistryImport; ImportRefused (French) otherwise,
+    nothing written, the import keeping the new errors (« à corriger »)."""
+    return _apply_checked(
+        RegistryImport,
+        registry_import,
+        actor,
+        registry.Report(target=registry_import.target),
+        _write_registry,
+        "Rien n'a été importé : le répertoire a changé depuis la vérification du fichier (voir les erreurs "
+        "ci-dessous).",
+    )
 
 
 def start_registry_apply(registry_import, *, actor):
@@ -644,3 +661,118 @@ def start_registry_apply(registry_import, *, actor):
 
 def apply_registry_in_background(registry_import_pk, actor_pk):
     _apply_in_worker(RegistryImport, registry_import_pk, actor_pk, apply_registry_import, defer=["content"])
+
+
+# -- annual accounts -----------------------------------------------------------------------------
+
+
+def record_statement_import(user, name, content, report=None):
+    """Store an uploaded file of annual accounts with its dry-run report (checked here unless `report` is
+    given). FileRefused when the file cannot be read at all: nothing is stored then."""
+    if report is None:
+        report = statements.check_file(user, name, content)
+    statement_import = StatementImport.of_file(user, name, content, **_registry_checked(report))
+    statement_import.save()
+    return statement_import
+
+
+def upload_statement_import(user, name, content):
+    """Store a large file for the worker to check; its page follows the progress."""
+    statement_import = StatementImport.of_file(user, name, content, status=ImportStatus.CHECKING)
+    statement_import.save()
+    tasks.check_statement_import.enqueue(statement_import.pk)
+    return statement_import
+
+
+def check_statement_import(statement_import_pk):
+    _dry_run_in_worker(
+        StatementImport,
+        statement_import_pk,
+        lambda it, progress: statements.check_file(it.uploaded_by, it.file_name, bytes(it.content), progress=progress),
+        _registry_checked,
+    )
+
+
+def _write_statements(locked, pending, actor, report):
+    """The statements of a checked file, as the dry run left them: the stored ones unchanged since (versions),
+    still open to changes (draft or returned), the new ones not entered meanwhile, the importer still entitled."""
+    creates, updates = pending["creates"], pending["updates"]
+    stored = _locked(FinancialStatement, updates)
+    for entry in updates:
+        statement = stored.get(entry["pk"])
+        if statement is None:
+            report.add("ces comptes ont été supprimés depuis la vérification.", entry["row"], name=entry["name"])
+        elif statement.version != entry["version"]:
+            report.add(
+                f"les comptes {statement.year} ont été modifiés depuis la vérification du fichier (le "
+                f"{timezone.localtime(statement.updated_at):%d/%m/%Y à %H:%M}) : déposez le fichier à nouveau pour "
+                "voir les changements.",
+                entry["row"],
+                name=entry["name"],
+            )
+        elif statement.status not in EDITABLE_STATUSES:
+            report.add(
+                f"les comptes {statement.year} sont désormais « {statement.get_status_display()} » : ils ne changent "
+                "plus.",
+                entry["row"],
+                name=entry["name"],
+            )
+    years = {(entry["structure"], int(entry["fields"]["ends_on"][:4])): entry for entry in creates}
+    for chunk in _chunks({structure_id for structure_id, _ in years}):
+        for key in FinancialStatement.objects.filter(structure_id__in=chunk).values_list("structure_id", "year"):
+            if key in years:
+                report.add(
+                    f"des comptes {key[1]} de cette structure ont été saisis depuis la vérification : déposez le "
+                    "fichier à nouveau (la ligne les mettra à jour).",
+                    years[key]["row"],
+                    name=years[key]["name"],
+                )
+    structure_ids = {entry["structure"] for entry in creates} | {s.structure_id for s in stored.values()}
+    writable = None if actor.is_administrator else actor.structure_ids(WRITE_ROLES)
+    if writable is not None and not structure_ids <= writable:
+        report.add("vous n'avez plus le droit de saisir les comptes de toutes les structures du fichier.")
+    if not report.ok:
+        return
+    now = timezone.now()
+    new = []
+    for entry in creates:
+        values = statements.values_of(entry["fields"])
+        new.append(FinancialStatement(structure_id=entry["structure"], year=values["ends_on"].year, **values))
+    fields, touched = set(), []
+    for entry in updates:
+        statement = stored[entry["pk"]]
+        for name, value in statements.values_of(entry["fields"]).items():
+            setattr(statement, name, value)
+            fields.add(name)
+        statement.year = statement.ends_on.year
+        statement.version += 1
+        statement.updated_at = now
+        touched.append(statement)
+    with alert_receivers.paused():  # one recompute for the whole file, below, not one per statement
+        _bulk_create(FinancialStatement, new, actor, reason=statements.REASON)
+        _bulk_update(FinancialStatement, touched, fields | {"year"}, actor, reason=statements.REASON)
+    if structure_ids:
+        # In the transaction, as the receivers do: the database queue writes the task with the statements.
+        tasks.recompute_health.enqueue(sorted(structure_ids))
+
+
+def apply_statement_import(statement_import, *, actor):
+    """Write a checked file of annual accounts, all or nothing (see `_write_statements` for what is checked
+    again). Returns the applied StatementImport; ImportRefused (French) otherwise, nothing written."""
+    return _apply_checked(
+        StatementImport,
+        statement_import,
+        actor,
+        registry.Report(target=statements.STATEMENTS),
+        _write_statements,
+        "Rien n'a été importé : des comptes ont changé depuis la vérification du fichier (voir les erreurs "
+        "ci-dessous).",
+    )
+
+
+def start_statement_apply(statement_import, *, actor):
+    _hand_over(statement_import, actor, tasks.apply_statement_import)
+
+
+def apply_statements_in_background(statement_import_pk, actor_pk):
+    _apply_in_worker(StatementImport, statement_import_pk, actor_pk, apply_statement_import, defer=["content"])
