@@ -350,6 +350,10 @@ from tests import access_monitoring  # noqa: E402 — financial statements
 
 MATRIX.update(access_monitoring.ROWS)
 
+from tests import access_alerts  # noqa: E402 — early warning: alerts, acknowledgements, rules
+
+MATRIX.update(access_alerts.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""
