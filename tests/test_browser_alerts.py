@@ -87,7 +87,22 @@ def test_a_caf_advisor_filters_the_alerts_and_acknowledges_one(page, site):  # n
     page.get_by_role("link", name=a.name).first.click()
     page.get_by_role("heading", name="Santé financière", level=1).wait_for()
     page.screenshot(path=str(SHOTS / "4-sante.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "5-sante-haut.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 2000})
     failures["santé"] = audit(page)
+
+    # The administrator's rules.
+    page.context.clear_cookies()
+    log_in(page, site, cast.ADMIN)
+    page.goto(f"{site}/prevention/alertes/regles/")
+    page.get_by_role("heading", name="Règles d’alerte", level=1).wait_for()
+    page.screenshot(path=str(SHOTS / "6-regles.png"), full_page=True)
+    failures["règles"] = audit(page)
+    page.get_by_role("link", name="Trésorerie courte").click()
+    page.get_by_label("Seuil").fill("-5")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_text("ne descend pas sous 0 jours de charges").first.wait_for()
+    page.screenshot(path=str(SHOTS / "7-regle-erreur.png"), full_page=True)
+    failures["règle"] = audit(page)
 
     failures = {label: found for label, found in failures.items() if found}
     assert not failures, json.dumps(failures, ensure_ascii=False, indent=2)

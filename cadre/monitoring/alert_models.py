@@ -250,6 +250,25 @@ class HealthStatusQuerySet(models.QuerySet):
             ever_acknowledged=models.Exists(same_year),
         )
 
+    def current(self, today):
+        """Each structure's current status: the gravest of this year's and last year's (the accounts of a year are
+        accepted the year after, while the other signals speak of this one), the later on a tie. A green year
+        without accounts does not hide last year's alerte."""
+        rank = models.Case(
+            *(models.When(level=level, then=models.Value(value)) for level, value in LEVEL_RANK.items()),
+            output_field=models.IntegerField(),
+        )
+        since = today.year - 1
+        graver = (
+            HealthStatus.objects.filter(structure=models.OuterRef("structure"), year__gte=since)
+            .annotate(rank=rank)
+            .filter(
+                models.Q(rank__gt=models.OuterRef("rank"))
+                | models.Q(rank=models.OuterRef("rank"), year__gt=models.OuterRef("year"))
+            )
+        )
+        return self.filter(year__gte=since).annotate(rank=rank).exclude(models.Exists(graver))
+
     def latest_per_structure(self):
         """Each structure's most recent status (PostgreSQL and SQLite alike: no DISTINCT ON)."""
         later = HealthStatus.objects.filter(structure=models.OuterRef("structure"), year__gt=models.OuterRef("year"))

@@ -2,11 +2,10 @@
 and fields, never an expression typed as text; the threshold's meaning is checked by AlertRule.clean()), the
 alerts list's filters, and a partner's acknowledgement of an alert."""
 
-import datetime
-
 from django import forms
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Lower
+from django.utils import timezone
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import FastInput, FastSelect, VersionedModelForm, french_decimals
@@ -50,9 +49,9 @@ YEARS_OFFERED = 10  # the years the filter offers, this one and those before
 
 
 def _years():
-    this_year = datetime.date.today().year
+    this_year = timezone.localdate().year
     return [
-        ("", "Le plus récent de chaque structure"),
+        ("", "Les deux derniers"),
         *((str(y), str(y)) for y in range(this_year, this_year - YEARS_OFFERED, -1)),
     ]
 
@@ -66,7 +65,13 @@ class AlertFilterForm(DsfrBaseForm):
     department = AreaChoiceField("department", "Tous", label="Département", required=False)
     level = forms.ChoiceField(label="État", choices=LEVELS, required=False, widget=FastSelect)
     year = forms.TypedChoiceField(
-        label="Exercice", choices=_years, coerce=int, empty_value=None, required=False, widget=FastSelect
+        label="Exercice",
+        help_text="par défaut, le plus grave des deux derniers",
+        choices=_years,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=FastSelect,
     )
     kind = forms.ChoiceField(
         label="Type de structure", choices=[("", "Tous"), *StructureKind.choices], required=False, widget=FastSelect
@@ -90,7 +95,7 @@ class AlertFilterForm(DsfrBaseForm):
         if data.get("year"):
             queryset = queryset.filter(year=data["year"])
         else:
-            queryset = queryset.latest_per_structure()
+            queryset = queryset.current(timezone.localdate())
         level = data.get("level")
         if not level:
             queryset = queryset.exclude(level=HealthLevel.GREEN)

@@ -279,7 +279,8 @@ def health(request, uuid):
     structure = _structure(request, uuid)
     today = timezone.localdate()
     statuses = list(HealthStatus.objects.filter(structure=structure).with_acknowledgement().order_by("year"))
-    current = statuses[-1] if statuses else None
+    current = HealthStatus.objects.filter(structure=structure).current(today).values_list("year", flat=True).first()
+    current = next((status for status in statuses if status.year == current), None)
     quartiles = {
         (row.year, row.ratio): row
         for row in RatioQuartiles.objects.filter(
@@ -296,7 +297,7 @@ def health(request, uuid):
         "history": AlertAcknowledgement.objects.filter(structure=structure)
         .select_related("acknowledged_by")
         .order_by("-acknowledged_at", "-pk"),
-        "earlier": [status for status in reversed(statuses[:-1]) if status.level != HealthLevel.GREEN],
+        "earlier": [status for status in reversed(statuses) if status is not current],
         "figures": ratio_figures(structure, statuses, quartiles),
         "formulas": RATIOS,
         "rules": AlertRule.objects.active(),
