@@ -163,9 +163,7 @@ def alerts_export(request, fmt):
                 " ; ".join(status.fact_texts),
                 _acknowledgement_state(status),
                 ack.comment if ack else None,
-                ack.acknowledged_by.get_full_name() or ack.acknowledged_by.email
-                if ack and ack.acknowledged_by
-                else None,
+                ack.acknowledged_by.display_name if ack and ack.acknowledged_by else None,
                 timezone.localtime(ack.acknowledged_at) if ack else None,
             ]
         )
@@ -189,7 +187,8 @@ def acknowledge(request, uuid, year):
         ack.structure, ack.year, ack.level, ack.facts = structure, year, status.level, status.facts
         ack.acknowledged_by = request.user
         ack.save()
-        messages.success(request, f"L'{status.get_level_display()} {year} de {structure.name} est prise en compte.")
+        what = "L'alerte" if status.level == HealthLevel.ALERT else "La vigilance"
+        messages.success(request, f"{what} {year} de {structure.name} est prise en compte.")
         return redirect("monitoring:alerts")
     context = {
         "structure": structure,
