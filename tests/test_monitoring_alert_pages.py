@@ -318,3 +318,25 @@ def test_administrators_edit_rules_and_statuses_are_recomputed(client, a, django
     )
     assert created.status_code == 302 and AlertRule.objects.get(name="dépendance").code is None
     assert signed_in(client, cast.CAF69).get(reverse("monitoring:rules")).status_code == 403
+
+
+def test_a_structure_first_accepted_accounts_in_alert_are_news_to_who_follows_every_funded_structure(
+    client, a, mailoutbox, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from cadre.funding.models import FundingLine, FundingScheme
+    from cadre.partners.models import Partner
+
+    caf69 = Partner.objects.get(memberships__user__email=cast.CAF69)
+    new = StructureFactory(commune=a.commune)
+    FundingLine.objects.create(
+        structure=new, partner=caf69, scheme=FundingScheme.objects.first(), year=2025, voted=Decimal(1000)
+    )
+    signed_in(client, cast.CAF69)
+    client.post(reverse("monitoring:alerts_subscribe_all"))
+    assert AlertSubscription.objects.filter(user__email=cast.CAF69, structure__isnull=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts(new, 2025, result=-31000, cash=20000)
+    assert HealthStatus.objects.get(structure=new, year=2025).level == HealthLevel.ALERT
+    assert [(message.to, message.subject) for message in mailoutbox] == [([cast.CAF69], f"Alerte : {new.name} (2025)")]

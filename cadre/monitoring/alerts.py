@@ -344,8 +344,9 @@ def compute_statuses(structures=None, *, today=None):
             statuses.append((structure_id, year, level, facts, _as_text(year_ratios), now, since))
             if year_ratios:
                 rows.append((departments[structure_id], year, year_ratios))
-            # The very first computation (nothing stored yet) is no change: nobody is told of the whole past.
-            if level == HealthLevel.ALERT and old_level != HealthLevel.ALERT and before:
+            # The very first computation of all (nothing stored yet) is no change: nobody is told of the whole
+            # past. A structure's own first status (its first accounts accepted) is news.
+            if level == HealthLevel.ALERT and old_level != HealthLevel.ALERT and (before or structure_ids is not None):
                 if year >= turned.get(structure_id, (0, None))[0]:
                     turned[structure_id] = (year, facts)
         # The quartiles a structure was part of: a year it no longer has must be refreshed too.
