@@ -86,6 +86,8 @@ def test_a_partner_sees_the_alerts_of_its_territory_filtered_and_sorted(client, 
     assert "trésorerie : 18 jours de charges, seuil 30" in html
     assert reverse("monitoring:health", args=[a.uuid]) in html
     assert names(client.get(url, {"year": 2024})) == [a.name]
+    fragment = client.get(url, {"year": 2024}, headers={"HX-Request": "true"})  # htmx: the results alone
+    assert names(fragment) == [a.name] and "<html" not in fragment.content.decode()
     assert client.get(url, {"year": 2024}).context["rows"][0]["status"].level == HealthLevel.VIGILANCE
     assert set(names(client.get(url, {"level": "all"}))) == {a.name, green.name}
     assert names(client.get(url, {"level": "vert"})) == [green.name]

@@ -489,7 +489,8 @@ def notify_turned_to_alert(turned, today=None):
                         f"Bonjour,\n\nLa santé financière de {structure.name} passe en alerte pour l'exercice "
                         f"{year}, pour ces raisons :\n{written}\n\nLa page de la structure : {url}\n\n"
                         f"Vous recevez ce message parce que vous suivez les alertes des structures que finance "
-                        f"votre partenaire ; vous pouvez vous désabonner depuis cette page.\n\n"
+                        f"votre partenaire ; vous pouvez vous désabonner depuis cette page ou depuis la liste "
+                        f"des alertes.\n\n"
                         f"{settings.CADRE_OPERATOR['name']}"
                     ),
                     to=[user.email],
