@@ -282,7 +282,7 @@ def breakdown():
             cursor.execute(f"TRUNCATE {connection.ops.quote_name(HealthStatus._meta.db_table)}")
         started = time.perf_counter()
         now = datetime.datetime.now(datetime.UTC)
-        alerts.write_rows(HealthStatus, alerts.STATUS_COLUMNS, [(*row[:5], now) for row in statuses])
+        alerts.write_rows(HealthStatus, alerts.STATUS_COLUMNS, [(*row[:5], now, now) for row in statuses])
         step("écriture des états (COPY binaire)")
         transaction.set_rollback(True)
     return steps

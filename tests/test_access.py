@@ -355,6 +355,10 @@ from tests import access_statement_import  # noqa: E402 — the annual accounts 
 
 MATRIX.update(access_statement_import.ROWS)
 
+from tests import access_alerts  # noqa: E402 — early warning: alerts, acknowledgements, rules
+
+MATRIX.update(access_alerts.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

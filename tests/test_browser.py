@@ -309,6 +309,7 @@ def test_the_structure_page_links_everything_about_it(page, site):
         "Questionnaire de l’observatoire",
         "Indicateurs",
         "Comptes annuels",
+        "Santé financière et alertes",
         "Calendrier des échéances",
     ]
     assert audit(page) == []

@@ -24,6 +24,7 @@ TITLES = [
     "Questionnaire de l’observatoire",
     "Indicateurs",
     "Comptes annuels",
+    "Santé financière et alertes",
     "Calendrier des échéances",
 ]
 TILE = re.compile(
@@ -102,6 +103,7 @@ def test_a_structure_without_questionnaire_links_neither_it_nor_its_indicators(c
         "Financements",
         "Pièces justificatives",
         "Comptes annuels",
+        "Santé financière et alertes",
         "Calendrier des échéances",
     ]
     assert [detail for _, _, detail in found][:3] == [

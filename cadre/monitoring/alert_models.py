@@ -4,10 +4,13 @@ finds models there); the engine that fills them is in alerts.py.
 """
 
 import dataclasses
+import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from cadre.core.models import TrackedHistory, VersionedModel
 from cadre.monitoring.ratios import RATIOS
@@ -16,7 +19,9 @@ from cadre.territories.models import Department
 
 __all__ = [
     "SIGNALS",
+    "AlertAcknowledgement",
     "AlertRule",
+    "AlertSubscription",
     "Comparison",
     "HealthLevel",
     "HealthStatus",
@@ -41,6 +46,7 @@ class Signal:
     decimals: int = 1
 
 
+EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 # Units of the ratios as written in a fact, with the bounds a threshold must keep.
@@ -230,6 +236,39 @@ class HealthStatusQuerySet(models.QuerySet):
         """The statuses of the structures a user may see (structures.visible_to decides)."""
         return self.filter(structure__in=Structure.objects.visible_to(user))
 
+    def with_acknowledgement(self):
+        """`acknowledged`: a partner acknowledged this level since the structure reached it; `ever_acknowledged`:
+        someone acknowledged an earlier level of the same year (so a status not covered is « nouvelle alerte »)."""
+        same_year = AlertAcknowledgement.objects.filter(
+            structure=models.OuterRef("structure"), year=models.OuterRef("year")
+        )
+        # A status written before level_since existed counts from the start.
+        since = Coalesce(models.OuterRef("level_since"), models.Value(EPOCH))
+        covering = same_year.filter(level=models.OuterRef("level"), acknowledged_at__gte=since)
+        return self.annotate(
+            acknowledged=models.Exists(covering),
+            ever_acknowledged=models.Exists(same_year),
+        )
+
+    def current(self, today):
+        """Each structure's current status: the gravest of this year's and last year's (the accounts of a year are
+        accepted the year after, while the other signals speak of this one), the later on a tie. A green year
+        without accounts does not hide last year's alerte."""
+        rank = models.Case(
+            *(models.When(level=level, then=models.Value(value)) for level, value in LEVEL_RANK.items()),
+            output_field=models.IntegerField(),
+        )
+        since = today.year - 1
+        graver = (
+            HealthStatus.objects.filter(structure=models.OuterRef("structure"), year__gte=since)
+            .annotate(rank=rank)
+            .filter(
+                models.Q(rank__gt=models.OuterRef("rank"))
+                | models.Q(rank=models.OuterRef("rank"), year__gt=models.OuterRef("year"))
+            )
+        )
+        return self.filter(year__gte=since).annotate(rank=rank).exclude(models.Exists(graver))
+
     def latest_per_structure(self):
         """Each structure's most recent status (PostgreSQL and SQLite alike: no DISTINCT ON)."""
         later = HealthStatus.objects.filter(structure=models.OuterRef("structure"), year__gt=models.OuterRef("year"))
@@ -251,6 +290,9 @@ class HealthStatus(models.Model):
     # {ratio code: "18.0" or None}: Decimal written as text, so nothing is lost in JSON
     ratios = models.JSONField("ratios", default=dict, blank=True)
     computed_at = models.DateTimeField("calculé le")
+    # When the structure reached this level for this year: kept by a recompute that finds the same level, so an
+    # acknowledgement made since still covers the status, and one made before a change of level no longer does.
+    level_since = models.DateTimeField("état depuis le", null=True, blank=True)
 
     objects = HealthStatusQuerySet.as_manager()
 
@@ -291,3 +333,65 @@ class RatioQuartiles(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["department", "year", "ratio"], name="one_quartiles_per_ratio_and_year")
         ]
+
+
+class AlertAcknowledgement(models.Model):
+    """A partner's « pris en compte » of a structure's status for one year, with a comment. Never rewritten: each
+    acknowledgement is a new row, so the history stays whole. It covers the status as long as the level it
+    acknowledged stays (HealthStatus.level_since); a graver level later is a « nouvelle alerte »."""
+
+    structure = models.ForeignKey(
+        Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="alert_acknowledgements"
+    )
+    year = models.PositiveSmallIntegerField("exercice")
+    level = models.CharField("état pris en compte", max_length=10, choices=HealthLevel.choices)
+    facts = models.JSONField("faits pris en compte", default=list, blank=True)
+    comment = models.TextField("commentaire")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="par", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField("le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "prise en compte d'une alerte"
+        verbose_name_plural = "prises en compte d'alertes"
+        ordering = ["-acknowledged_at", "-pk"]
+        indexes = [models.Index(fields=["structure", "year"])]
+
+    def __str__(self):
+        return f"{self.structure} {self.year} : {self.get_level_display()} pris en compte"
+
+
+class AlertSubscription(models.Model):
+    """A partner user's wish to receive an e-mail when a structure its partner funds turns to alerte: one
+    structure, or (structure empty) every structure its partners fund."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="utilisateur",
+        on_delete=models.CASCADE,
+        related_name="alert_subscriptions",
+    )
+    structure = models.ForeignKey(
+        Structure,
+        verbose_name="structure",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_subscriptions",
+        help_text="Vide : toutes les structures que financent ses partenaires.",
+    )
+    created_at = models.DateTimeField("abonné le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "abonnement aux alertes"
+        verbose_name_plural = "abonnements aux alertes"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "structure"], name="one_alert_subscription_per_structure"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(structure__isnull=True), name="one_alert_subscription_to_all"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} : {self.structure or 'toutes les structures financées'}"

@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from cadre.core.bulk import insert_rows
@@ -315,17 +315,14 @@ def compute_statuses(structures=None, *, today=None):
         _scoped(Structure.objects.all(), structure_ids, "pk").values_list("pk", "commune__department_id")
     )
     now = timezone.now()
-    statuses, rows = [], []
+    computed = []
     for structure_id in departments:
         history = accounts.get(structure_id, [])
         signals, ratios = financial_values(history)
         for year, values in others.get(structure_id, {}).items():
             signals.setdefault(year, {}).update(values)
         for year, (level, facts) in apply_rules(rules, signals).items():
-            year_ratios = ratios.get(year, {})
-            statuses.append((structure_id, year, level, facts, _as_text(year_ratios), now))
-            if year_ratios:
-                rows.append((departments[structure_id], year, year_ratios))
+            computed.append((structure_id, year, level, facts, ratios.get(year, {})))
     with transaction.atomic():
         if structure_ids is not None:
             # Two recomputes of one structure (two payments in a row, two workers) write one after the other:
@@ -333,6 +330,25 @@ def compute_statuses(structures=None, *, today=None):
             locked = Structure.objects.select_for_update().filter(pk__in=structure_ids).order_by("pk")
             list(locked.values_list("pk", flat=True))
         previous = _scoped(HealthStatus.objects.all(), structure_ids)
+        # What each status was before: a level that stays keeps its date (acknowledgements made since still
+        # cover it); a status turning to alerte is told to the subscribers once the write is committed.
+        before = {
+            (structure_id, year): (level, since)
+            for structure_id, year, level, since in previous.values_list("structure_id", "year", "level", "level_since")
+        }
+        statuses, rows, turned = [], [], {}
+        for structure_id, year, level, facts, year_ratios in computed:
+            old_level, since = before.get((structure_id, year), (None, None))
+            if old_level != level or since is None:
+                since = now
+            statuses.append((structure_id, year, level, facts, _as_text(year_ratios), now, since))
+            if year_ratios:
+                rows.append((departments[structure_id], year, year_ratios))
+            # The very first computation of all (nothing stored yet) is no change: nobody is told of the whole
+            # past. A structure's own first status (its first accounts accepted) is news.
+            if level == HealthLevel.ALERT and old_level != HealthLevel.ALERT and (before or structure_ids is not None):
+                if year >= turned.get(structure_id, (0, None))[0]:
+                    turned[structure_id] = (year, facts)
         # The quartiles a structure was part of: a year it no longer has must be refreshed too.
         pairs = (
             set() if structure_ids is None else set(previous.values_list("structure__commune__department_id", "year"))
@@ -344,10 +360,12 @@ def compute_statuses(structures=None, *, today=None):
             write_rows(RatioQuartiles, QUARTILE_COLUMNS, quartile_rows(rows))
         else:
             refresh_quartiles(pairs | {(department, year) for department, year, _ in rows})
+        if turned:
+            transaction.on_commit(lambda: notify_turned_to_alert(turned, today))
     return len(statuses)
 
 
-STATUS_COLUMNS = ["structure_id", "year", "level", "facts", "ratios", "computed_at"]
+STATUS_COLUMNS = ["structure_id", "year", "level", "facts", "ratios", "computed_at", "level_since"]
 QUARTILE_COLUMNS = ["department_id", "year", "ratio", "count", "first_quartile", "median", "third_quartile"]
 
 
@@ -409,3 +427,74 @@ def ratio_quartiles(department, year):
     """{ratio code: RatioQuartiles} of a département (instance or code) and year, precomputed: one query."""
     department_id = getattr(department, "pk", department)
     return {row.ratio: row for row in RatioQuartiles.objects.filter(department_id=department_id, year=year)}
+
+
+# -- E-mails to the subscribers ---------------------------------------------------------------------------------
+
+
+def subscribers(structure_ids, today):
+    """{structure id: {user}} of the active users subscribed to these structures (or to every structure their
+    partners fund) whose partner funds the structure around today: two queries, whatever the count."""
+    from cadre.accounts.models import User
+    from cadre.monitoring.alert_models import AlertSubscription
+
+    subscriptions = list(
+        AlertSubscription.objects.filter(user__is_active=True)
+        .filter(Q(structure_id__in=structure_ids) | Q(structure__isnull=True))
+        .values_list("user_id", "structure_id")
+    )
+    if not subscriptions:
+        return {}
+    funded = set(
+        FundingLine.objects.filter(
+            structure_id__in=structure_ids,
+            year__gte=today.year - 2,
+            partner__memberships__user_id__in={user_id for user_id, _ in subscriptions},
+        )
+        .values_list("structure_id", "partner__memberships__user_id")
+        .distinct()
+    )
+    users = User.objects.in_bulk({user_id for user_id, _ in subscriptions})
+    found = defaultdict(set)
+    for user_id, watched in subscriptions:
+        for structure_id in [watched] if watched is not None else structure_ids:
+            if (structure_id, user_id) in funded:
+                found[structure_id].add(users[user_id])
+    return found
+
+
+def notify_turned_to_alert(turned, today=None):
+    """One e-mail per subscriber and structure that turned to alerte: {structure id: (year, facts)}. Returns
+    the number of e-mails sent."""
+    from django.conf import settings
+    from django.core import mail
+    from django.urls import reverse
+
+    today = today or timezone.localdate()
+    recipients = subscribers(sorted(turned), today)
+    if not recipients:
+        return 0
+    structures = Structure.objects.in_bulk(list(recipients))
+    messages = []
+    for structure_id, users in sorted(recipients.items()):
+        structure = structures[structure_id]
+        year, facts = turned[structure_id]
+        url = settings.CADRE_SITE_URL + reverse("monitoring:health", args=[structure.uuid])
+        written = "\n".join(f"- {fact['text']}" for fact in facts)
+        for user in sorted(users, key=lambda each: each.email):
+            messages.append(
+                mail.EmailMessage(
+                    subject=f"Alerte : {structure.name} ({year})",
+                    body=(
+                        f"Bonjour,\n\nLa santé financière de {structure.name} passe en alerte pour l'exercice "
+                        f"{year}, pour ces raisons :\n{written}\n\nLa page de la structure : {url}\n\n"
+                        f"Vous recevez ce message parce que vous suivez les alertes des structures que finance "
+                        f"votre partenaire ; vous pouvez vous désabonner depuis cette page ou depuis la liste "
+                        f"des alertes.\n\n"
+                        f"{settings.CADRE_OPERATOR['name']}"
+                    ),
+                    to=[user.email],
+                )
+            )
+    mail.get_connection().send_messages(messages)
+    return len(messages)

@@ -1,8 +1,17 @@
-"""The form administrators edit an alert rule with: a signal, a comparison and a threshold chosen in lists and
-fields, never an expression typed as text. The threshold's meaning is checked by AlertRule.clean()."""
+"""Forms of the early warning: the rule administrators edit (a signal, a comparison and a threshold chosen in lists
+and fields, never an expression typed as text; the threshold's meaning is checked by AlertRule.clean()), the
+alerts list's filters, and a partner's acknowledgement of an alert."""
 
-from cadre.core.forms import VersionedModelForm, french_decimals
-from cadre.monitoring.alert_models import SIGNALS, AlertRule
+from django import forms
+from django.db.models import Case, IntegerField, Value, When
+from django.db.models.functions import Lower
+from django.utils import timezone
+from dsfr.forms import DsfrBaseForm
+
+from cadre.core.forms import FastInput, FastSelect, VersionedModelForm, french_decimals
+from cadre.monitoring.alert_models import LEVEL_RANK, SIGNALS, AlertAcknowledgement, AlertRule, HealthLevel
+from cadre.structures.models import StructureKind, areas_in_scope
+from cadre.territories.forms import AreaChoiceField
 
 
 class AlertRuleForm(VersionedModelForm):
@@ -18,3 +27,110 @@ class AlertRuleForm(VersionedModelForm):
             ("", "---------"),
             *((signal.code, f"{signal.label} ({signal.unit})") for signal in SIGNALS.values()),
         ]
+
+
+_RANK = Case(*(When(level=level, then=Value(rank)) for level, rank in LEVEL_RANK.items()), output_field=IntegerField())
+SORTS = {
+    "level": ("Gravité (alerte d'abord)", [_RANK.desc(), Lower("structure__name")]),
+    "name": ("Nom de la structure (A → Z)", [Lower("structure__name"), "-year"]),
+    "department": ("Département", ["structure__commune__department_id", Lower("structure__name")]),
+    "-year": ("Exercice le plus récent", ["-year", _RANK.desc(), Lower("structure__name")]),
+    "-computed": ("Calculés récemment", ["-level_since", Lower("structure__name")]),
+}
+LEVELS = [
+    ("", "Vigilance et alerte"),
+    (HealthLevel.ALERT, "Alerte"),
+    (HealthLevel.VIGILANCE, "Vigilance"),
+    (HealthLevel.GREEN, "Vert"),
+    ("all", "Tous les états"),
+]
+ACKNOWLEDGED = [("", "Toutes"), ("no", "Non prises en compte"), ("yes", "Prises en compte")]
+YEARS_OFFERED = 10  # the years the filter offers, this one and those before
+
+
+def _years():
+    this_year = timezone.localdate().year
+    return [
+        ("", "Les deux derniers"),
+        *((str(y), str(y)) for y in range(this_year, this_year - YEARS_OFFERED, -1)),
+    ]
+
+
+class AlertFilterForm(DsfrBaseForm):
+    """Filters of the alerts list, shared by the page and its exports."""
+
+    is_filter_form = True
+
+    q = forms.CharField(label="Rechercher", required=False, help_text="nom de la structure", widget=FastInput)
+    department = AreaChoiceField("department", "Tous", label="Département", required=False)
+    level = forms.ChoiceField(label="État", choices=LEVELS, required=False, widget=FastSelect)
+    year = forms.TypedChoiceField(
+        label="Exercice",
+        help_text="par défaut, le plus grave des deux derniers",
+        choices=_years,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=FastSelect,
+    )
+    kind = forms.ChoiceField(
+        label="Type de structure", choices=[("", "Tous"), *StructureKind.choices], required=False, widget=FastSelect
+    )
+    acknowledged = forms.ChoiceField(label="Prise en compte", choices=ACKNOWLEDGED, required=False, widget=FastSelect)
+    sort = forms.ChoiceField(
+        label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False, widget=FastSelect
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        areas = areas_in_scope(user) if user is not None else None
+        if areas is not None:
+            self.fields["department"].limit_to(areas[1])
+
+    def apply(self, queryset):
+        """Filter and sort HealthStatus `queryset` (already scoped); an invalid filter narrows to nothing."""
+        if not self.is_valid():
+            return queryset.none()
+        data = self.cleaned_data
+        if data.get("year"):
+            queryset = queryset.filter(year=data["year"])
+        else:
+            queryset = queryset.current(timezone.localdate())
+        level = data.get("level")
+        if not level:
+            queryset = queryset.exclude(level=HealthLevel.GREEN)
+        elif level != "all":
+            queryset = queryset.filter(level=level)
+        if data.get("q"):
+            queryset = queryset.filter(structure__name__icontains=data["q"].strip())
+        if data.get("department"):
+            queryset = queryset.filter(structure__commune__department_id=data["department"])
+        if data.get("kind"):
+            queryset = queryset.filter(structure__kind=data["kind"])
+        queryset = queryset.with_acknowledgement()
+        if data.get("acknowledged") == "yes":
+            queryset = queryset.filter(acknowledged=True)
+        elif data.get("acknowledged") == "no":
+            queryset = queryset.filter(acknowledged=False)
+        # The primary key breaks ties, so that no status shows on two pages.
+        return queryset.order_by(*SORTS[data.get("sort") or "level"][1], "pk")
+
+
+class AcknowledgementForm(DsfrBaseForm, forms.ModelForm):
+    comment = forms.CharField(
+        label="Commentaire",
+        help_text="Ce que vous savez de la situation, ce qui est fait ou prévu (visible des autres partenaires).",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+        error_messages={"required": "Écrivez un commentaire : il dit aux autres partenaires ce qui est fait."},
+    )
+
+    class Meta:
+        model = AlertAcknowledgement
+        fields = ["comment"]
+
+    def clean_comment(self):
+        comment = self.cleaned_data["comment"].strip()
+        if not comment:
+            raise forms.ValidationError("Écrivez un commentaire : il dit aux autres partenaires ce qui est fait.")
+        return comment

@@ -41,3 +41,48 @@ def can_review(user, statement):
     if not _active(user) or statement.status != StatementStatus.SUBMITTED:
         return False
     return user.is_administrator or funds(user, statement)
+
+
+# -- Early warning: the alerts list, acknowledgements, subscriptions, rules -------------------------------------
+
+
+def can_view_alerts(user):
+    """The alerts list is the partners' (federation included) and the administrators' watch over a territory;
+    a structure's own people see their status on its financial-health page."""
+    return _active(user) and (user.is_administrator or bool(user.partner_ids()))
+
+
+def can_acknowledge(user, status):
+    """A partner's writers and the administrators acknowledge a status that is not green (the view has already
+    checked that the user sees the structure)."""
+    from cadre.monitoring.alert_models import HealthLevel
+
+    if not _active(user) or status.level == HealthLevel.GREEN:
+        return False
+    return user.is_administrator or bool(user.partner_ids(WRITE_ROLES))
+
+
+def funded_structure_ids(user, structure_ids, today):
+    """Which of `structure_ids` a partner of the user's funds (a funding line of the last three years or later)."""
+    partners = sorted(user.partner_ids()) if _active(user) else []
+    if not partners:
+        return set()
+    return set(
+        FundingLine.objects.filter(
+            structure_id__in=structure_ids, partner_id__in=partners, year__gte=today.year - 2
+        ).values_list("structure_id", flat=True)
+    )
+
+
+def can_subscribe(user, structure, today):
+    """A partner's user may be told by e-mail when a structure its partner funds turns to alerte."""
+    return structure.pk in funded_structure_ids(user, [structure.pk], today)
+
+
+def can_subscribe_to_all(user):
+    """Any partner user may follow every structure its partners fund (the list tells which ones)."""
+    return _active(user) and bool(user.partner_ids())
+
+
+def can_edit_rules(user):
+    return _active(user) and user.is_administrator

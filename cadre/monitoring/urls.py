@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -11,4 +11,23 @@ urlpatterns = [
     path("comptes/<uuid:uuid>/modifier/", views.statement_edit, name="statement_edit"),
     path("comptes/<uuid:uuid>/envoyer/", views.statement_submit, name="statement_submit"),
     path("comptes/<uuid:uuid>/examen/", views.statement_review, name="statement_review"),
+]
+
+from . import views_alerts  # noqa: E402 — the early warning's pages
+
+urlpatterns += [
+    path("alertes/", views_alerts.alerts, name="alerts"),
+    re_path(r"^alertes/export\.(?P<fmt>csv|xlsx)$", views_alerts.alerts_export, name="alerts_export"),
+    path("alertes/abonnement/", views_alerts.subscribe_all, name="alerts_subscribe_all"),
+    path("alertes/regles/", views_alerts.rules, name="rules"),
+    path("alertes/regles/nouvelle/", views_alerts.rule_create, name="rule_create"),
+    path("alertes/regles/<uuid:uuid>/", views_alerts.rule_edit, name="rule_edit"),
+    path("alertes/regles/<uuid:uuid>/activation/", views_alerts.rule_toggle, name="rule_toggle"),
+    path("structures/<uuid:uuid>/sante/", views_alerts.health, name="health"),
+    path("structures/<uuid:uuid>/sante/abonnement/", views_alerts.subscribe, name="health_subscribe"),
+    path(
+        "structures/<uuid:uuid>/sante/<int:year>/prise-en-compte/",
+        views_alerts.acknowledge,
+        name="alert_acknowledge",
+    ),
 ]
