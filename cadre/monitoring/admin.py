@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from cadre.monitoring.models import AlertRule, FinancialStatement
+from cadre.monitoring.models import AlertAcknowledgement, AlertRule, AlertSubscription, FinancialStatement
 
 
 @admin.register(FinancialStatement)
@@ -16,3 +16,24 @@ class FinancialStatementAdmin(SimpleHistoryAdmin):
 class AlertRuleAdmin(SimpleHistoryAdmin):
     list_display = ["name", "signal", "comparison", "threshold", "consecutive_years", "severity", "active"]
     list_filter = ["severity", "active", "signal"]
+
+
+@admin.register(AlertAcknowledgement)
+class AlertAcknowledgementAdmin(admin.ModelAdmin):
+    """Read only: an acknowledgement is part of the alert's history."""
+
+    list_display = ["structure", "year", "level", "acknowledged_by", "acknowledged_at"]
+    list_filter = ["level", "year"]
+    search_fields = ["structure__name", "comment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertSubscription)
+class AlertSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "structure", "created_at"]
+    raw_id_fields = ["user", "structure"]
