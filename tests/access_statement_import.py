@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from cadre.accounts.models import User
 from cadre.demo import cast
-from cadre.exchanges.actions import record_statement_import
-from cadre.exchanges.models import StatementImport
+from cadre.monitoring.actions import record_statement_import
+from cadre.monitoring.models import StatementImport
 from tests.access_monitoring import draft, submitted
 from tests.test_access import API_A_VISIBLE, API_SIGNED_IN, LOGIN, row
 
@@ -25,17 +25,17 @@ def statement_import(o):
 
 
 ROWS = {
-    "exchanges:statement_import": ("get", lambda o: reverse("exchanges:statement_import"), IMPORTERS),
-    "exchanges:statement_template": ("get", lambda o: reverse("exchanges:statement_template"), IMPORTERS),
+    "monitoring:statement_import": ("get", lambda o: reverse("monitoring:statement_import"), IMPORTERS),
+    "monitoring:statement_template": ("get", lambda o: reverse("monitoring:statement_template"), IMPORTERS),
     # Uploaded by A's director: only they (and administrators) open it; only they apply it.
-    "exchanges:statement_import_detail": (
+    "monitoring:statement_import_detail": (
         "get",
-        lambda o: reverse("exchanges:statement_import_detail", args=[statement_import(o).uuid]),
+        lambda o: reverse("monitoring:statement_import_detail", args=[statement_import(o).uuid]),
         row(LOGIN, 200, 404, 404, 404, 404, 404, 200),
     ),
-    "exchanges:statement_import_apply": (
+    "monitoring:statement_import_apply": (
         "post",
-        lambda o: reverse("exchanges:statement_import_apply", args=[statement_import(o).uuid]),
+        lambda o: reverse("monitoring:statement_import_apply", args=[statement_import(o).uuid]),
         row(LOGIN, 302, 404, 404, 404, 404, 404, 403),
     ),
     "api-1.0.0:financial_statement_ratios": (

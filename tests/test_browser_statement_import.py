@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cadre.demo import cast
-from cadre.exchanges import statements
+from cadre.monitoring import statement_file as statements
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
 from cadre.structures.models import Structure

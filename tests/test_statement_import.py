@@ -15,12 +15,13 @@ from stdnum import luhn
 
 from cadre.accounts.models import User
 from cadre.demo import cast
-from cadre.exchanges import statements
-from cadre.exchanges.actions import ImportRefused, apply_statement_import, record_statement_import
-from cadre.exchanges.models import ImportStatus, StatementImport
+from cadre.exchanges.actions import ImportRefused
+from cadre.exchanges.models import ImportStatus
 from cadre.funding.models import format_euros
+from cadre.monitoring import statement_file as statements
+from cadre.monitoring.actions import apply_statement_import, record_statement_import
 from cadre.monitoring.enums import StatementStatus
-from cadre.monitoring.models import FinancialStatement
+from cadre.monitoring.models import FinancialStatement, StatementImport
 from cadre.structures.models import Management, Structure, StructureKind
 from tests.test_monitoring_statements import ACCOUNTS_2025
 
@@ -265,19 +266,19 @@ class TestPages:
         a = cast_of["a"]
         client.force_login(cast_of["writer"])
         page = client.get(reverse("monitoring:statements", args=[a.uuid])).content.decode()
-        assert reverse("exchanges:statement_import") in page
+        assert reverse("monitoring:statement_import") in page
         content = csv_file([accounts_row(a.siret, year=2020)])
-        response = client.post(reverse("exchanges:statement_import"), {"file": _upload("c.csv", content)}, follow=True)
+        response = client.post(reverse("monitoring:statement_import"), {"file": _upload("c.csv", content)}, follow=True)
         page = response.content.decode()
         assert "Le fichier est correct" in page and "Nouveaux comptes 2020" in page
         imported = StatementImport.objects.get(uploaded_by=cast_of["writer"])
-        response = client.post(reverse("exchanges:statement_import_apply", args=[imported.uuid]), follow=True)
+        response = client.post(reverse("monitoring:statement_import_apply", args=[imported.uuid]), follow=True)
         assert "L&#x27;import est appliqué : 1 création, 0 mise à jour." in response.content.decode()
         assert FinancialStatement.objects.filter(structure=a, year=2020).exists()
 
     def test_the_template_has_the_forms_labels_and_a_sheet_of_columns(self, client, cast_of):
         client.force_login(cast_of["writer"])
-        response = client.get(reverse("exchanges:statement_template"))
+        response = client.get(reverse("monitoring:statement_template"))
         workbook = openpyxl.load_workbook(io.BytesIO(response.content))
         assert workbook.sheetnames[:2] == ["Comptes annuels", "Colonnes"]
         headers = [c.value for c in workbook["Comptes annuels"][1]]
@@ -302,11 +303,11 @@ class TestPages:
         a = cast_of["a"]
         client.force_login(cast_of["admin"])
         content = csv_file([accounts_row(a.siret, year=year) for year in (2019, 2020)])
-        response = client.post(reverse("exchanges:statement_import"), {"file": _upload("g.csv", content)}, follow=True)
+        response = client.post(reverse("monitoring:statement_import"), {"file": _upload("g.csv", content)}, follow=True)
         imported = StatementImport.objects.get(uploaded_by=cast_of["admin"])
         assert imported.is_ready and imported.progress == 100
         assert "Le fichier est correct" in response.content.decode()
-        client.post(reverse("exchanges:statement_import_apply", args=[imported.uuid]))
+        client.post(reverse("monitoring:statement_import_apply", args=[imported.uuid]))
         imported.refresh_from_db()
         assert (
             imported.is_applied and FinancialStatement.objects.filter(structure=a, year__in=[2019, 2020]).count() == 2
@@ -317,19 +318,11 @@ class TestPages:
             cast_of["writer"], "c.csv", csv_file([accounts_row(cast_of["a"].siret, year=2020)])
         )
         client.force_login(cast_of["admin"])
-        assert client.get(reverse("exchanges:statement_import_detail", args=[imported.uuid])).status_code == 200
-        assert client.post(reverse("exchanges:statement_import_apply", args=[imported.uuid])).status_code == 403
+        assert client.get(reverse("monitoring:statement_import_detail", args=[imported.uuid])).status_code == 200
+        assert client.post(reverse("monitoring:statement_import_apply", args=[imported.uuid])).status_code == 403
         client.force_login(cast_of["caf69"])
-        assert client.get(reverse("exchanges:statement_import_detail", args=[imported.uuid])).status_code == 404
-        assert client.get(reverse("exchanges:statement_import")).status_code == 403
-
-    def test_the_registry_import_page_leads_to_it_for_who_may_import(self, client, cast_of):
-        client.force_login(cast_of["admin"])
-        page = client.get(reverse("exchanges:registry_structures")).content.decode()
-        assert reverse("exchanges:statement_import") in page
-        client.force_login(cast_of["caf69"])
-        page = client.get(reverse("exchanges:registry_structures")).content.decode()
-        assert reverse("exchanges:statement_import") not in page
+        assert client.get(reverse("monitoring:statement_import_detail", args=[imported.uuid])).status_code == 404
+        assert client.get(reverse("monitoring:statement_import")).status_code == 403
 
 
 def test_a_siren_shared_by_two_structures_asks_for_the_siret(cast_of):

@@ -10,12 +10,9 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history  # children: no relation sets
 
-from cadre.accounts.models import WRITE_ROLES
-from cadre.exchanges import registry, statements, tasks
-from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport, StatementImport
+from cadre.exchanges import registry, tasks
+from cadre.exchanges.models import AnswerImport, ImportStatus, RegistryImport
 from cadre.exchanges.observatory import CHUNK, FileRefused, check_file, pending_writes, recheck
-from cadre.monitoring import receivers as alert_receivers
-from cadre.monitoring.models import EDITABLE_STATUSES, FinancialStatement
 from cadre.observatory.models import Answer, Submission, SubmissionEvent, SubmissionStatus
 from cadre.partners import permissions as partner_permissions
 from cadre.partners.models import Partner
@@ -56,7 +53,7 @@ def _checked(report):
     }
 
 
-def _chunks(ids):
+def in_chunks(ids):
     ids = sorted(ids)
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
@@ -82,7 +79,7 @@ def upload_import(campaign, user, name, content):
     return answer_import
 
 
-def _dry_run_in_worker(model, pk, check, checked, related=()):
+def dry_run_in_worker(model, pk, check, checked, related=()):
     """The dry run of a stored file, as the worker runs it: the import's page follows `progress`.
     `check(the_import, progress)` gives the report, `checked(report)` the fields it sets."""
     the_import = model.objects.select_related("uploaded_by", *related).get(pk=pk)
@@ -108,7 +105,7 @@ def _dry_run_in_worker(model, pk, check, checked, related=()):
     model.objects.filter(pk=pk).update(**fields)
 
 
-def _hand_over(the_import, actor, task):
+def hand_over(the_import, actor, task):
     """Hand a checked import to the worker. ImportRefused when it is not ready or already handed
     over (a second click): exactly one application runs."""
     if the_import.uploaded_by_id != actor.pk:
@@ -123,7 +120,7 @@ def _hand_over(the_import, actor, task):
     task.enqueue(the_import.pk, actor.pk)
 
 
-def _apply_in_worker(model, pk, actor_pk, apply, defer):
+def apply_in_worker(model, pk, actor_pk, apply, defer):
     """`apply(the_import, actor=…)` as the worker runs it; an unexpected failure leaves the import ready to retry."""
     from cadre.accounts.models import User
 
@@ -144,7 +141,7 @@ def _apply_in_worker(model, pk, actor_pk, apply, defer):
 
 
 def check_import(answer_import_pk):
-    _dry_run_in_worker(
+    dry_run_in_worker(
         AnswerImport,
         answer_import_pk,
         lambda it, progress: check_file(
@@ -219,11 +216,11 @@ def _write(rows, submissions, answer_import, actor):
         )
         for pk in sorted(started)
     )
-    for chunk in _chunks(started):
+    for chunk in in_chunks(started):
         Submission.objects.filter(pk__in=chunk).update(
             status=SubmissionStatus.DRAFT, version=F("version") + 1, updated_at=now
         )
-    for chunk in _chunks(touched - started):
+    for chunk in in_chunks(touched - started):
         Submission.objects.filter(pk__in=chunk).update(updated_at=now)
 
 
@@ -288,17 +285,17 @@ def apply_import(answer_import, *, actor, today=None):
 
 
 def start_apply(answer_import, *, actor):
-    _hand_over(answer_import, actor, tasks.apply_import)
+    hand_over(answer_import, actor, tasks.apply_import)
 
 
 def apply_in_background(answer_import_pk, actor_pk):
-    _apply_in_worker(AnswerImport, answer_import_pk, actor_pk, apply_import, defer=["content", "pending"])
+    apply_in_worker(AnswerImport, answer_import_pk, actor_pk, apply_import, defer=["content", "pending"])
 
 
 # -- the registry: structures and partners -------------------------------------------------------
 
 
-def _registry_checked(report):
+def checked_fields(report):
     return {
         "status": ImportStatus.READY if report.ok else ImportStatus.DRY_RUN_FAILED,
         "report": report.as_json(),
@@ -318,7 +315,7 @@ def record_registry_import(target, user, name, content, report=None):
     FileRefused when the file cannot be read at all: nothing is stored then."""
     if report is None:
         report = registry.check_file(target, user, name, content)
-    registry_import = RegistryImport.of_file(user, name, content, target=target, **_registry_checked(report))
+    registry_import = RegistryImport.of_file(user, name, content, target=target, **checked_fields(report))
     registry_import.save()
     return registry_import
 
@@ -332,20 +329,20 @@ def upload_registry_import(target, user, name, content):
 
 
 def check_registry_import(registry_import_pk):
-    _dry_run_in_worker(
+    dry_run_in_worker(
         RegistryImport,
         registry_import_pk,
         lambda it, progress: registry.check_file(
             it.target, it.uploaded_by, it.file_name, bytes(it.content), progress=progress
         ),
-        _registry_checked,
+        checked_fields,
     )
 
 
-def _locked(model, entries):
+def locked_by_pk(model, entries):
     """The stored rows of `entries` (pk, version), locked until the end of the transaction."""
     rows = {}
-    for chunk in _chunks([entry["pk"] for entry in entries]):
+    for chunk in in_chunks([entry["pk"] for entry in entries]):
         rows.update({row.pk: row for row in model.objects.select_for_update().filter(pk__in=chunk)})
     return rows
 
@@ -394,11 +391,11 @@ def _serialise_registry():
 
 def _apply_structures(pending, actor, report):
     creates, updates = pending["creates"], pending["updates"]
-    structures = _locked(Structure, updates)
+    structures = locked_by_pk(Structure, updates)
     _stale(report, updates, structures, "la structure")
     sirets = [entry["siret"] for entry in creates]
     taken = set()
-    for chunk in _chunks(sirets):
+    for chunk in in_chunks(sirets):
         taken |= set(Structure.objects.filter(siret__in=chunk).values_list("siret", flat=True))
     for entry in creates:
         if entry["siret"] in taken:
@@ -409,8 +406,8 @@ def _apply_structures(pending, actor, report):
             )
     approval_entries = [u for entry in updates for u in entry["approval_updates"]]
     contact_entries = [u for entry in updates for u in entry["contact_updates"]]
-    approvals = _locked(Approval, approval_entries)
-    contacts = _locked(StructureContact, contact_entries)
+    approvals = locked_by_pk(Approval, approval_entries)
+    contacts = locked_by_pk(StructureContact, contact_entries)
     _stale(report, approval_entries, approvals, "un agrément")
     _stale(report, contact_entries, contacts, "un contact")
     rights = registry.Rights(actor)
@@ -436,8 +433,8 @@ def _apply_structures(pending, actor, report):
     _check_scope(report, rights, new, touched)
     if not report.ok:
         return
-    new = _bulk_create(Structure, new, actor)
-    _bulk_update(Structure, touched, changed_fields, actor)
+    new = create_in_bulk(Structure, new, actor)
+    update_in_bulk(Structure, touched, changed_fields, actor)
     created_areas = {structure.pk: entry["areas"] for entry, structure in zip(creates, new, strict=True)}
     _replace_relation(Structure, "priority_areas", created_areas, created=True)
     _replace_relation(Structure, "priority_areas", {e["pk"]: e["areas"] for e in updates if e["areas"] is not None})
@@ -469,7 +466,7 @@ REASON = "Import du répertoire"
 BATCH = 500
 
 
-def _bulk_create(model, objects, actor, reason=REASON):
+def create_in_bulk(model, objects, actor, reason=REASON):
     """INSERT the new records by batches, with their history entries; returns them with their ids
     (PostgreSQL and SQLite ≥ 3.35 return them from the INSERT)."""
     objects = model.objects.bulk_create(objects, batch_size=BATCH)
@@ -477,7 +474,7 @@ def _bulk_create(model, objects, actor, reason=REASON):
     return objects
 
 
-def _bulk_update(model, objects, fields, actor, reason=REASON):
+def update_in_bulk(model, objects, fields, actor, reason=REASON):
     if objects:
         model.objects.bulk_update(objects, sorted(set(fields) | {"version", "updated_at"}), batch_size=BATCH)
         model.history.bulk_history_create(
@@ -491,7 +488,7 @@ def _replace_relation(model, name, sets, created=False):
     through = field.remote_field.through
     source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
     if not created:
-        for chunk in _chunks(sets):
+        for chunk in in_chunks(sets):
             through.objects.filter(**{f"{source}__in": chunk}).delete()
     through.objects.bulk_create(
         [through(**{source: pk, target: code}) for pk, codes in sets.items() for code in codes], batch_size=1000
@@ -503,7 +500,7 @@ def _relation_history(model, names, objects):
     after a form save (simple-history's bulk writes leave them out)."""
     pks = [o.pk for o in objects]
     records = {}
-    for chunk in _chunks(pks):
+    for chunk in in_chunks(pks):
         # The newest entry of each record: the one written by this import.
         entries = model.history.filter(id__in=chunk).order_by("id", "history_date", "history_id")
         records.update(dict(entries.values_list("id", "history_id")))
@@ -512,7 +509,7 @@ def _relation_history(model, names, objects):
         through, m2m_model = field.remote_field.through, model._history_recorder.m2m_models[field]
         source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
         rows = []
-        for chunk in _chunks(pks):
+        for chunk in in_chunks(pks):
             for row_id, pk, code in through.objects.filter(**{f"{source}__in": chunk}).values_list(
                 "id", source, target
             ):
@@ -526,7 +523,7 @@ def _check_scope(report, rights, created, updated):
     if rights.admin:
         return
     communes = {}
-    for chunk in _chunks({s.commune_id for s in [*created, *updated]}):
+    for chunk in in_chunks({s.commune_id for s in [*created, *updated]}):
         communes.update({c.pk: c for c in Commune.objects.filter(pk__in=chunk)})
     for structure in [*created, *updated]:
         if not rights.may_edit(communes[structure.commune_id], structure.federation_id, structure.pk):
@@ -556,7 +553,7 @@ def _update_children(rows, entries, model, actor, now):
 
 def _apply_partners(pending, actor, report):
     creates, updates = pending["creates"], pending["updates"]
-    partners = _locked(Partner, updates)
+    partners = locked_by_pk(Partner, updates)
     _stale(report, updates, partners, "le partenaire")
     if not partner_permissions.can_create_partner(actor):
         report.add("vous n'avez plus le droit de modifier les partenaires.")
@@ -571,7 +568,7 @@ def _apply_partners(pending, actor, report):
         return
     now = timezone.now()
     new = [Partner(**entry["fields"]) for entry in creates]
-    new = _bulk_create(Partner, new, actor)
+    new = create_in_bulk(Partner, new, actor)
     fields = set()
     for entry in updates:
         partner = partners[entry["pk"]]
@@ -580,7 +577,7 @@ def _apply_partners(pending, actor, report):
             fields.add(key)
         partner.version += 1
         partner.updated_at = now
-    _bulk_update(Partner, [partners[entry["pk"]] for entry in updates], fields, actor)
+    update_in_bulk(Partner, [partners[entry["pk"]] for entry in updates], fields, actor)
     pairs = [(entry, p.pk) for entry, p in zip(creates, new, strict=True)] + [(e, e["pk"]) for e in updates]
     for relation in ("departments", "communes"):
         _replace_relation(
@@ -589,7 +586,7 @@ def _apply_partners(pending, actor, report):
     _relation_history(Partner, ["departments", "communes"], [*new, *(partners[e["pk"]] for e in updates)])
 
 
-def _apply_checked(model, the_import, actor, report, write, changed_message):
+def apply_checked(model, the_import, actor, report, write, changed_message):
     """Write a checked import of `model`, all or nothing: `write(pending, actor, report)` re-checks under lock
     what the dry run read (versions, states, rights) and writes, or adds errors to `report` and writes nothing.
     Returns the applied import; ImportRefused (French) otherwise, the import keeping the new errors."""
@@ -644,7 +641,7 @@ def apply_registry_import(registry_import, *, actor):
     checked unchanged (versions), the SIRETs to create still free and the actor's rights still there;
     the file is not read again. Returns the applied RegistryImport; ImportRefused (French) otherwise,
     nothing written, the import keeping the new errors (« à corriger »)."""
-    return _apply_checked(
+    return apply_checked(
         RegistryImport,
         registry_import,
         actor,
@@ -656,123 +653,8 @@ def apply_registry_import(registry_import, *, actor):
 
 
 def start_registry_apply(registry_import, *, actor):
-    _hand_over(registry_import, actor, tasks.apply_registry_import)
+    hand_over(registry_import, actor, tasks.apply_registry_import)
 
 
 def apply_registry_in_background(registry_import_pk, actor_pk):
-    _apply_in_worker(RegistryImport, registry_import_pk, actor_pk, apply_registry_import, defer=["content"])
-
-
-# -- annual accounts -----------------------------------------------------------------------------
-
-
-def record_statement_import(user, name, content, report=None):
-    """Store an uploaded file of annual accounts with its dry-run report (checked here unless `report` is
-    given). FileRefused when the file cannot be read at all: nothing is stored then."""
-    if report is None:
-        report = statements.check_file(user, name, content)
-    statement_import = StatementImport.of_file(user, name, content, **_registry_checked(report))
-    statement_import.save()
-    return statement_import
-
-
-def upload_statement_import(user, name, content):
-    """Store a large file for the worker to check; its page follows the progress."""
-    statement_import = StatementImport.of_file(user, name, content, status=ImportStatus.CHECKING)
-    statement_import.save()
-    tasks.check_statement_import.enqueue(statement_import.pk)
-    return statement_import
-
-
-def check_statement_import(statement_import_pk):
-    _dry_run_in_worker(
-        StatementImport,
-        statement_import_pk,
-        lambda it, progress: statements.check_file(it.uploaded_by, it.file_name, bytes(it.content), progress=progress),
-        _registry_checked,
-    )
-
-
-def _write_statements(locked, pending, actor, report):
-    """The statements of a checked file, as the dry run left them: the stored ones unchanged since (versions),
-    still open to changes (draft or returned), the new ones not entered meanwhile, the importer still entitled."""
-    creates, updates = pending["creates"], pending["updates"]
-    stored = _locked(FinancialStatement, updates)
-    for entry in updates:
-        statement = stored.get(entry["pk"])
-        if statement is None:
-            report.add("ces comptes ont été supprimés depuis la vérification.", entry["row"], name=entry["name"])
-        elif statement.version != entry["version"]:
-            report.add(
-                f"les comptes {statement.year} ont été modifiés depuis la vérification du fichier (le "
-                f"{timezone.localtime(statement.updated_at):%d/%m/%Y à %H:%M}) : déposez le fichier à nouveau pour "
-                "voir les changements.",
-                entry["row"],
-                name=entry["name"],
-            )
-        elif statement.status not in EDITABLE_STATUSES:
-            report.add(
-                f"les comptes {statement.year} sont désormais « {statement.get_status_display()} » : ils ne changent "
-                "plus.",
-                entry["row"],
-                name=entry["name"],
-            )
-    years = {(entry["structure"], int(entry["fields"]["ends_on"][:4])): entry for entry in creates}
-    for chunk in _chunks({structure_id for structure_id, _ in years}):
-        for key in FinancialStatement.objects.filter(structure_id__in=chunk).values_list("structure_id", "year"):
-            if key in years:
-                report.add(
-                    f"des comptes {key[1]} de cette structure ont été saisis depuis la vérification : déposez le "
-                    "fichier à nouveau (la ligne les mettra à jour).",
-                    years[key]["row"],
-                    name=years[key]["name"],
-                )
-    structure_ids = {entry["structure"] for entry in creates} | {s.structure_id for s in stored.values()}
-    writable = None if actor.is_administrator else actor.structure_ids(WRITE_ROLES)
-    if writable is not None and not structure_ids <= writable:
-        report.add("vous n'avez plus le droit de saisir les comptes de toutes les structures du fichier.")
-    if not report.ok:
-        return
-    now = timezone.now()
-    new = []
-    for entry in creates:
-        values = statements.values_of(entry["fields"])
-        new.append(FinancialStatement(structure_id=entry["structure"], year=values["ends_on"].year, **values))
-    fields, touched = set(), []
-    for entry in updates:
-        statement = stored[entry["pk"]]
-        for name, value in statements.values_of(entry["fields"]).items():
-            setattr(statement, name, value)
-            fields.add(name)
-        statement.year = statement.ends_on.year
-        statement.version += 1
-        statement.updated_at = now
-        touched.append(statement)
-    with alert_receivers.paused():  # one recompute for the whole file, below, not one per statement
-        _bulk_create(FinancialStatement, new, actor, reason=statements.REASON)
-        _bulk_update(FinancialStatement, touched, fields | {"year"}, actor, reason=statements.REASON)
-    if structure_ids:
-        # In the transaction, as the receivers do: the database queue writes the task with the statements.
-        tasks.recompute_health.enqueue(sorted(structure_ids))
-
-
-def apply_statement_import(statement_import, *, actor):
-    """Write a checked file of annual accounts, all or nothing (see `_write_statements` for what is checked
-    again). Returns the applied StatementImport; ImportRefused (French) otherwise, nothing written."""
-    return _apply_checked(
-        StatementImport,
-        statement_import,
-        actor,
-        registry.Report(target=statements.STATEMENTS),
-        _write_statements,
-        "Rien n'a été importé : des comptes ont changé depuis la vérification du fichier (voir les erreurs "
-        "ci-dessous).",
-    )
-
-
-def start_statement_apply(statement_import, *, actor):
-    _hand_over(statement_import, actor, tasks.apply_statement_import)
-
-
-def apply_statements_in_background(statement_import_pk, actor_pk):
-    _apply_in_worker(StatementImport, statement_import_pk, actor_pk, apply_statement_import, defer=["content"])
+    apply_in_worker(RegistryImport, registry_import_pk, actor_pk, apply_registry_import, defer=["content"])

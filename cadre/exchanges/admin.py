@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AnswerImport, RegistryImport, StatementImport
+from .models import AnswerImport, RegistryImport
 
 
 @admin.register(AnswerImport)
@@ -24,21 +24,6 @@ class RegistryImportAdmin(admin.ModelAdmin):
 
     list_display = ["file_name", "target", "status", "uploaded_by", "uploaded_at", "created_count", "updated_count"]
     list_filter = ["status", "target"]
-    exclude = ["content", "pending"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(StatementImport)
-class StatementImportAdmin(admin.ModelAdmin):
-    """Read only, as the other imports."""
-
-    list_display = ["file_name", "status", "uploaded_by", "uploaded_at", "created_count", "updated_count"]
-    list_filter = ["status"]
     exclude = ["content", "pending"]
 
     def has_add_permission(self, request):

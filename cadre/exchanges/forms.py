@@ -3,14 +3,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from dsfr.forms import DsfrBaseForm
 
-from cadre.exchanges import registry, statements
+from cadre.exchanges import registry
 from cadre.exchanges.actions import (
     record_import,
     record_registry_import,
-    record_statement_import,
     upload_import,
     upload_registry_import,
-    upload_statement_import,
 )
 from cadre.exchanges.observatory import MAX_FILE_SIZE, FileRefused, check_file
 
@@ -104,23 +102,3 @@ class RegistryImportForm(ImportUploadForm):
 
     def record(self, name, content, report):
         return record_registry_import(self.target, self.user, name, content, report)
-
-
-class StatementImportForm(ImportUploadForm):
-    file = forms.FileField(
-        label="Fichier des comptes annuels",
-        help_text=(
-            "Classeur Excel (.xlsx) ou fichier CSV (séparateur point-virgule, virgule ou tabulation, encodage UTF-8 "
-            f"ou Windows-1252), {MAX_FILE_SIZE // (1024 * 1024)} Mo au plus."
-        ),
-        widget=UploadInput(),
-    )
-
-    def check(self, name, content):
-        return statements.check_file(self.user, name, content)
-
-    def upload(self, name, content):
-        return upload_statement_import(self.user, name, content)
-
-    def record(self, name, content, report):
-        return record_statement_import(self.user, name, content, report)

@@ -29,25 +29,3 @@ def apply_registry_import(registry_import_pk, actor_pk):
     from cadre.exchanges.actions import apply_registry_in_background
 
     apply_registry_in_background(registry_import_pk, actor_pk)
-
-
-@task()
-def check_statement_import(statement_import_pk):
-    from cadre.exchanges.actions import check_statement_import as run
-
-    run(statement_import_pk)
-
-
-@task()
-def apply_statement_import(statement_import_pk, actor_pk):
-    from cadre.exchanges.actions import apply_statements_in_background
-
-    apply_statements_in_background(statement_import_pk, actor_pk)
-
-
-@task()
-def recompute_health(structure_ids):
-    """The health statuses of the structures whose accounts an import wrote: one recompute for the whole file."""
-    from cadre.monitoring.alerts import compute_statuses
-
-    compute_statuses(structure_ids)

@@ -44,8 +44,4 @@ urlpatterns = [
     ),
     path("repertoire/imports/<uuid:uuid>/", views.registry_import_detail, name="registry_import_detail"),
     path("repertoire/imports/<uuid:uuid>/appliquer/", views.registry_import_apply, name="registry_import_apply"),
-    path("comptes/", views.statement_import, name="statement_import"),
-    path("comptes/modele.xlsx", views.statement_template, name="statement_template"),
-    path("comptes/imports/<uuid:uuid>/", views.statement_import_detail, name="statement_import_detail"),
-    path("comptes/imports/<uuid:uuid>/appliquer/", views.statement_import_apply, name="statement_import_apply"),
 ]

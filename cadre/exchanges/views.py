@@ -7,23 +7,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cadre.accounts.models import WRITE_ROLES
 from cadre.core.exports import CSV_TYPE, XLSX_TYPE
-from cadre.exchanges import permissions, registry, statements
+from cadre.exchanges import permissions, registry
 from cadre.exchanges.actions import (
     ImportRefused,
     apply_import,
     apply_registry_import,
-    apply_statement_import,
     start_apply,
     start_registry_apply,
-    start_statement_apply,
 )
-from cadre.exchanges.forms import AnswerImportForm, RegistryImportForm, StatementImportForm
-from cadre.exchanges.models import AnswerImport, RegistryImport, StatementImport
+from cadre.exchanges.forms import AnswerImportForm, RegistryImportForm
+from cadre.exchanges.models import AnswerImport, RegistryImport
 from cadre.exchanges.observatory import cached_export, export_codebook_csv
 from cadre.observatory.models import Campaign
-from cadre.structures.models import Structure
 
 SHOWN_ERRORS = 200
 CHANGES_PER_PAGE = 50
@@ -33,7 +29,7 @@ def _campaign(request, uuid):
     return get_object_or_404(Campaign.objects.visible_to(request.user).select_related("questionnaire"), uuid=uuid)
 
 
-def _download(content, content_type, filename):
+def download(content, content_type, filename):
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -52,12 +48,12 @@ def campaign_export(request, uuid, fmt):
     campaign = _campaign(request, uuid)
     filename = f"observatoire-{campaign.year}-reponses.{fmt}"
     content_type = XLSX_TYPE if fmt == "xlsx" else CSV_TYPE
-    return _download(cached_export(campaign, request.user, fmt), content_type, filename)
+    return download(cached_export(campaign, request.user, fmt), content_type, filename)
 
 
 def campaign_codebook(request, uuid):
     campaign = _campaign(request, uuid)
-    return _download(export_codebook_csv(campaign), CSV_TYPE, f"observatoire-{campaign.year}-codebook.csv")
+    return download(export_codebook_csv(campaign), CSV_TYPE, f"observatoire-{campaign.year}-codebook.csv")
 
 
 def campaign_import(request, uuid):
@@ -88,7 +84,7 @@ def _visible_import(request, uuid):
     return get_object_or_404(imports.defer("content", "pending"), uuid=uuid)
 
 
-def _state_context(request, job, detail_url, apply_url, upload_url, *, changed, can_apply):
+def state_context(request, job, detail_url, apply_url, upload_url, *, changed, can_apply):
     """What the state of an import shows (exchanges/_state_base.html), answers or registry alike: its report,
     its first errors, a page of the changes it lists out of the `changed` it makes."""
     report = job.report
@@ -118,7 +114,7 @@ def import_detail(request, uuid):
         request,
         template,
         {
-            **_state_context(
+            **state_context(
                 request,
                 answer_import,
                 reverse("exchanges:import_detail", args=[answer_import.uuid]),
@@ -194,7 +190,7 @@ def _registry_allowed(request, target):
 
 def registry_template(request, target):
     _registry_allowed(request, target)
-    return _download(registry.template_xlsx(target), XLSX_TYPE, REGISTRY_PAGES[target]["file"])
+    return download(registry.template_xlsx(target), XLSX_TYPE, REGISTRY_PAGES[target]["file"])
 
 
 def registry_import(request, target):
@@ -214,7 +210,6 @@ def registry_import(request, target):
             "columns": registry.COLUMNS[target],
             "form": form,
             "imports": imports.defer("content", "report", "pending")[:10],
-            "statements_allowed": permissions.can_import_statements(request.user),
             "cancel_url": reverse(page["list"][1]),
             "title": page["title"],
             "breadcrumb": _registry_breadcrumb(target, (page["title"], None)),
@@ -236,7 +231,7 @@ def registry_import_detail(request, uuid):
         request,
         template,
         {
-            **_state_context(
+            **state_context(
                 request,
                 registry_import,
                 reverse("exchanges:registry_import_detail", args=[registry_import.uuid]),
@@ -277,105 +272,3 @@ def registry_import_apply(request, uuid):
             f"{updated} mise{'s' if updated > 1 else ''} à jour.",
         )
     return redirect("exchanges:registry_import_detail", uuid=registry_import.uuid)
-
-
-# -- annual accounts -----------------------------------------------------------------------------
-
-STATEMENTS_TITLE = "Importer des comptes annuels"
-
-
-def _statements_allowed(request):
-    if not permissions.can_import_statements(request.user):
-        raise PermissionDenied
-
-
-def _statements_home(user):
-    """Where the import page leads back: a structure's accounts for its own people, else the structures."""
-    if not user.is_administrator:
-        own = Structure.objects.filter(pk__in=user.structure_ids(WRITE_ROLES)).values_list("uuid", flat=True)[:2]
-        if len(own) == 1:
-            return reverse("monitoring:statements", args=[own[0]])
-    return reverse("structures:list")
-
-
-def _statements_breadcrumb(*items):
-    return [("Structures", reverse("structures:list")), *items]
-
-
-def statement_template(request):
-    _statements_allowed(request)
-    return _download(statements.template_xlsx(), XLSX_TYPE, "modele-import-comptes-annuels.xlsx")
-
-
-def statement_import(request):
-    _statements_allowed(request)
-    form = StatementImportForm(request.POST or None, request.FILES or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        statement_import = form.save()
-        return redirect("exchanges:statement_import_detail", uuid=statement_import.uuid)
-    imports = StatementImport.objects.visible_to(request.user).select_related("uploaded_by")
-    return render(
-        request,
-        "exchanges/statement_import.html",
-        {
-            "columns": statements.COLUMNS,
-            "form": form,
-            "imports": imports.defer("content", "report", "pending")[:10],
-            "cancel_url": _statements_home(request.user),
-            "title": STATEMENTS_TITLE,
-            "breadcrumb": _statements_breadcrumb((STATEMENTS_TITLE, None)),
-        },
-    )
-
-
-def _visible_statement_import(request, uuid):
-    imports = StatementImport.objects.visible_to(request.user).select_related("uploaded_by")
-    return get_object_or_404(imports.defer("content", "pending"), uuid=uuid)
-
-
-def statement_import_detail(request, uuid):
-    """The import's state; while the worker works, htmx asks again for the state fragment (same URL)."""
-    statement_import = _visible_statement_import(request, uuid)
-    template = "exchanges/_statement_state.html" if request.htmx else "exchanges/statement_import_detail.html"
-    return render(
-        request,
-        template,
-        {
-            **_state_context(
-                request,
-                statement_import,
-                reverse("exchanges:statement_import_detail", args=[statement_import.uuid]),
-                reverse("exchanges:statement_import_apply", args=[statement_import.uuid]),
-                reverse("exchanges:statement_import"),
-                changed=statement_import.report.get("change_count", 0),
-                can_apply=permissions.can_apply_statements(request.user, statement_import),
-            ),
-            "statement_import": statement_import,
-            "title": f"Import du fichier {statement_import.file_name}",
-            "breadcrumb": _statements_breadcrumb(
-                (STATEMENTS_TITLE, reverse("exchanges:statement_import")), (statement_import.file_name, None)
-            ),
-        },
-    )
-
-
-@require_POST
-def statement_import_apply(request, uuid):
-    statement_import = _visible_statement_import(request, uuid)
-    if statement_import.uploaded_by_id != request.user.pk:
-        raise PermissionDenied
-    try:
-        if statement_import.row_count > settings.CADRE_REGISTRY_INLINE_MAX_ROWS:
-            start_statement_apply(statement_import, actor=request.user)
-            return redirect("exchanges:statement_import_detail", uuid=statement_import.uuid)
-        applied = apply_statement_import(statement_import, actor=request.user)
-    except ImportRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        created, updated = applied.created_count, applied.updated_count
-        messages.success(
-            request,
-            f"L'import est appliqué : {created} création{'s' if created > 1 else ''}, "
-            f"{updated} mise{'s' if updated > 1 else ''} à jour.",
-        )
-    return redirect("exchanges:statement_import_detail", uuid=statement_import.uuid)

@@ -1,7 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from cadre.monitoring.models import AlertAcknowledgement, AlertRule, AlertSubscription, FinancialStatement
+from cadre.monitoring.models import (
+    AlertAcknowledgement,
+    AlertRule,
+    AlertSubscription,
+    FinancialStatement,
+    StatementImport,
+)
 
 
 @admin.register(FinancialStatement)
@@ -37,3 +43,18 @@ class AlertAcknowledgementAdmin(admin.ModelAdmin):
 class AlertSubscriptionAdmin(admin.ModelAdmin):
     list_display = ["user", "structure", "created_at"]
     raw_id_fields = ["user", "structure"]
+
+
+@admin.register(StatementImport)
+class StatementImportAdmin(admin.ModelAdmin):
+    """Read only, as the other imports."""
+
+    list_display = ["file_name", "status", "uploaded_by", "uploaded_at", "created_count", "updated_count"]
+    list_filter = ["status"]
+    exclude = ["content", "pending"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

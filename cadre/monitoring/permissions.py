@@ -86,3 +86,16 @@ def can_subscribe_to_all(user):
 
 def can_edit_rules(user):
     return _active(user) and user.is_administrator
+
+
+def can_import_statements(user):
+    """Import annual accounts: who may enter them in the form (monitoring.permissions.can_enter), that is the
+    administrators and the writers of a structure; each row is then checked against the structures they see and
+    may enter."""
+    if not _active(user):
+        return False
+    return user.is_administrator or bool(user.structure_ids(WRITE_ROLES))
+
+
+def can_apply_statements(user, statement_import):
+    return _active(user) and statement_import.uploaded_by_id == user.pk and statement_import.is_ready

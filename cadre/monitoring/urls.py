@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_import
 
 app_name = "monitoring"
 
@@ -30,4 +30,8 @@ urlpatterns += [
         views_alerts.acknowledge,
         name="alert_acknowledge",
     ),
+    path("comptes/import/", views_import.statement_import, name="statement_import"),
+    path("comptes/import/modele.xlsx", views_import.statement_template, name="statement_template"),
+    path("comptes/import/<uuid:uuid>/", views_import.statement_import_detail, name="statement_import_detail"),
+    path("comptes/import/<uuid:uuid>/appliquer/", views_import.statement_import_apply, name="statement_import_apply"),
 ]

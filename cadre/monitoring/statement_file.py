@@ -3,7 +3,7 @@
 `check_file` reads a file and says, cell by cell, what cannot be written, without writing anything: the cells are
 read as the entry form reads them (French amounts), and each statement is checked by FinancialStatement.clean(),
 its messages placed at the row and the column of the field at fault. What applying writes is kept
-(`Report.pending`, JSON) so that `cadre.exchanges.actions.apply_statement_import` writes it in one transaction,
+(`Report.pending`, JSON) so that `cadre.monitoring.actions.apply_statement_import` writes it in one transaction,
 after checking that nobody changed those statements meanwhile. Files are read by the readers of the other imports
 (XLSX, CSV in UTF-8 or Windows-1252, « ; », « , » or tab), and their rows by the registry's Sheet and Row.
 
