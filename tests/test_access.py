@@ -350,6 +350,10 @@ from tests import access_monitoring  # noqa: E402 — financial statements
 
 MATRIX.update(access_monitoring.ROWS)
 
+from tests import access_cases  # noqa: E402 — difficulty reports and support cases
+
+MATRIX.update(access_cases.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

@@ -264,3 +264,4 @@ class FinancialStatement(VersionedModel):
 
 
 from cadre.monitoring.alert_models import *  # noqa: E402, F401, F403 — the early-warning models (alert_models.py)
+from cadre.monitoring.case_models import *  # noqa: E402, F401, F403 — difficulty reports and support cases (case_models.py)
