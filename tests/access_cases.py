@@ -31,8 +31,9 @@ CASE_MANAGE_POST = row(LOGIN, 404, 403, 404, 302, 404, 404, 302)
 # A form with errors comes back with its messages (422); structure B may write shared notes.
 CASE_WRITE_POST = row(LOGIN, 404, 422, 404, 422, 404, 404, 422)
 CASE_MANAGE_FORM_POST = row(LOGIN, 404, 403, 404, 422, 404, 404, 422)
-# Structure A's report: its own people, the Caf 69 that funds it, its federation, the administrators.
-A_REPORT = row(LOGIN, 200, 404, 200, 404, 404, 200, 200)
+# Structure A's report: its own people, the partners that fund it (the Caf 69, the Ville de Villeurbanne), its
+# federation, the administrators.
+A_REPORT = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
 A_REPORTS = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
 A_REPORT_CREATE = row(LOGIN, 200, 404, 403, 404, 403, 403, 200)
 OPENERS = row(LOGIN, 403, 403, 403, 200, 403, 403, 200)
