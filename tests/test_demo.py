@@ -24,8 +24,8 @@ from cadre.demo import cast
 from cadre.demo import observatory as demo_observatory
 from cadre.demo import seed as demo_seed
 from cadre.demo.vocabulary import of
-from cadre.monitoring import receivers as alert_receivers
 from cadre.funding.models import Document, Envelope, FundingLine, Payment, PaymentKind
+from cadre.monitoring import receivers as alert_receivers
 from cadre.monitoring.models import FinancialStatement
 from cadre.observatory import actions
 from cadre.observatory.models import (
