@@ -209,3 +209,43 @@ def test_a_meeting_of_the_cell_is_linked_and_shown_to_its_members_only(client, d
     client.force_login(user("ville.marseille.essai@cadre.demo"))  # a partner concerned, not on the cell
     page = client.get(reverse("monitoring:case", args=[case.uuid])).content.decode()
     assert reverse("agreements:meeting", args=[meeting.uuid]) not in page
+
+
+def test_the_demo_follows_two_open_cases_and_a_closed_one_in_the_bouches_du_rhone(demo):
+    from cadre.demo import monitoring as demo_monitoring
+    from cadre.demo import seed as demo_seed
+
+    def figures():
+        cases = SupportCase.objects.filter(title__in=DEMO_TITLES).order_by("uuid")
+        return [
+            (c.uuid, c.structure.uuid, c.status, c.outcome, c.opened_on, sorted(c.notes.values_list("uuid", "circle")))
+            for c in cases
+        ] + [tuple(DifficultyReport.objects.filter(description__startswith="L'Urssaf").values_list("uuid", "urgency"))]
+
+    cases = SupportCase.objects.filter(title__in=DEMO_TITLES)
+    assert {c.structure.commune.department_id for c in cases} == {"13"}
+    assert cases.open().count() == 2 and cases.filter(status=CaseStatus.CLOSED, outcome="recovered").count() == 1
+    with_plan = cases.get(plan__isnull=False)
+    assert set(with_plan.notes.values_list("circle", flat=True)) == set(Circle)
+    assert with_plan.plan.targets.count() == 3 and with_plan.plan.milestones.count() == 2
+    assert with_plan.structure.memberships.filter(user__email=cast.STRUCTURE_B).exists()
+    report = DifficultyReport.objects.get(description__startswith="L'Urssaf")
+    assert not report.cases.exists() and report.notified.exists()
+    first = figures()
+    SupportCase.objects.filter(title__in=DEMO_TITLES).delete()
+    report.delete()
+    Meeting.objects.filter(committee=with_plan.committee).delete()
+
+    class Again:
+        seed = demo_seed.DEFAULT_SEED
+        today = timezone.localdate()
+
+    assert demo_monitoring.seed_cases(Again) == 3
+    assert figures() == first
+
+
+DEMO_TITLES = [
+    "Trois exercices déficitaires : plan de retour à l'équilibre",
+    "Fonds propres sous trois mois de charges",
+    "Fonds de roulement négatif après les travaux",
+]

@@ -22,6 +22,7 @@ import uuid as uuid_module
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from cadre.agreements.models import Committee, CommitteeKind, CommitteeMember, Decision, Meeting
 from cadre.core.models import TrackedHistory, VersionedModel
@@ -146,7 +147,7 @@ class DifficultyReportQuerySet(models.QuerySet):
 
 class DifficultyReport(VersionedModel):
     structure = models.ForeignKey(
-        Structure, verbose_name="structure", on_delete=models.PROTECT, related_name="difficulty_reports"
+        Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="difficulty_reports"
     )
     category = models.CharField("nature de la difficulté", max_length=12, choices=DifficultyCategory.choices)
     description = models.TextField(
@@ -185,7 +186,7 @@ class StoredFile(models.Model):
     sha256 = models.CharField("empreinte SHA-256", max_length=64)
     content = models.BinaryField("contenu")
     uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
-    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+    uploaded_at = models.DateTimeField("déposé le", default=timezone.now)
 
     class Meta:
         abstract = True
@@ -253,12 +254,12 @@ class SupportCaseQuerySet(models.QuerySet):
 
 class SupportCase(VersionedModel):
     structure = models.ForeignKey(
-        Structure, verbose_name="structure", on_delete=models.PROTECT, related_name="support_cases"
+        Structure, verbose_name="structure", on_delete=models.CASCADE, related_name="support_cases"
     )
     committee = models.ForeignKey(
         Committee,
         verbose_name="instance d'appui",
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="support_cases",
         limit_choices_to={"kind__in": SUPPORT_KINDS},
     )
@@ -368,7 +369,7 @@ class CaseNote(CircleItem):
     author = models.ForeignKey(
         "accounts.User", verbose_name="auteur", on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    written_at = models.DateTimeField("écrite le", auto_now_add=True)
+    written_at = models.DateTimeField("écrite le", default=timezone.now)
 
     class Meta:
         verbose_name = "note d'un dossier"
@@ -449,7 +450,7 @@ class CaseEvent(CircleItem):
     kind = models.CharField("étape", max_length=12, choices=EventKind.choices)
     text = models.CharField("résumé", max_length=300)
     actor = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
-    at = models.DateTimeField("le", auto_now_add=True)
+    at = models.DateTimeField("le", default=timezone.now)
     note = models.ForeignKey(CaseNote, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     document = models.ForeignKey(CaseDocument, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
 
