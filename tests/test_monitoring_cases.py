@@ -125,24 +125,26 @@ def test_the_case_moves_step_by_step_and_closes_only_with_its_outcome(client, de
     case = circles_case()
     client.force_login(user(cast.CAF13))
     url = reverse("monitoring:case_status", args=[case.uuid])
-    skipped = client.post(url, {"status": CaseStatus.PLAN, "version": case.version})
+    skipped = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version})
     assert skipped.status_code == 422 and "status" in skipped.context["status_form"].errors
-    client.post(url, {"status": CaseStatus.DIAGNOSIS, "version": case.version})
+    client.post(url, {"status-status": CaseStatus.DIAGNOSIS, "status-version": case.version})
     case.refresh_from_db()
     assert case.status == CaseStatus.DIAGNOSIS
-    no_outcome = client.post(url, {"status": CaseStatus.CLOSED, "version": case.version})
+    no_outcome = client.post(url, {"status-status": CaseStatus.CLOSED, "status-version": case.version})
     assert "Indiquez l'issue" in no_outcome.context["status_form"].errors["outcome"][0]
-    stale = client.post(url, {"status": CaseStatus.PLAN, "version": case.version - 1})
+    stale = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version - 1})
     case.refresh_from_db()
     assert stale.status_code == 302 and case.status == CaseStatus.DIAGNOSIS  # someone moved it meanwhile
-    client.post(url, {"status": CaseStatus.CLOSED, "outcome": "recovered", "version": case.version})
+    client.post(
+        url, {"status-status": CaseStatus.CLOSED, "status-outcome": "recovered", "status-version": case.version}
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED and case.outcome == "recovered" and case.closed_on
     steps = list(CaseEvent.objects.filter(case=case, kind__in=[EventKind.STATUS, EventKind.CLOSED]))
     assert [s.text for s in steps] == ["Ouvert → Diagnostic", "Diagnostic → Clos : redressé"]
     assert case.history.count() == 3  # opened, diagnosis, closed
     # Closed: nothing more is written on it.
-    assert client.post(reverse("monitoring:case_note", args=[case.uuid]), {"text": "x"}).status_code == 403
+    assert client.post(reverse("monitoring:case_note", args=[case.uuid]), {"note-text": "x"}).status_code == 403
 
 
 def test_actions_join_the_calendar_and_go_late_visibly(client, demo):
@@ -200,7 +202,7 @@ def test_a_meeting_of_the_cell_is_linked_and_shown_to_its_members_only(client, d
     meeting = Meeting(committee=case.committee, starts_at=timezone.now(), place="Caf 13")
     meeting.save_tracked(user=user(cast.ADMIN))
     client.force_login(user(cast.CAF13))
-    client.post(reverse("monitoring:case_link", args=[case.uuid]), {"meeting": meeting.pk})
+    client.post(reverse("monitoring:case_link", args=[case.uuid]), {"link-meeting": meeting.pk})
     assert case.meetings.filter(pk=meeting.pk).exists()
     assert (
         reverse("agreements:meeting", args=[meeting.uuid])

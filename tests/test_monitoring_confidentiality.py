@@ -119,10 +119,10 @@ def test_e_mails_reach_the_circle_of_the_note_and_never_carry_its_text(
 def test_the_structure_writes_only_shared_notes_and_the_body_s_choices_are_refused(client, case):
     client.force_login(User.objects.get(email=cast.STRUCTURE_B))
     url = reverse("monitoring:case_note", args=[case.uuid])
-    refused = client.post(url, {"text": "Nous avons vu la banque.", "circle": Circle.BODY})
+    refused = client.post(url, {"note-text": "Nous avons vu la banque.", "note-circle": Circle.BODY})
     assert refused.status_code == 422
     assert "circle" in refused.context["note_form"].errors
-    done = client.post(url, {"text": "Nous avons vu la banque.", "circle": Circle.STRUCTURE})
+    done = client.post(url, {"note-text": "Nous avons vu la banque.", "note-circle": Circle.STRUCTURE})
     assert done.status_code == 302
     assert CaseNote.objects.filter(case=case, text="Nous avons vu la banque.", circle=Circle.STRUCTURE).exists()
 

@@ -122,6 +122,8 @@ class CaseOpenForm(DsfrBaseForm):
 
 
 class NoteForm(DsfrBaseForm):
+    prefix = "note"
+
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
     circle = forms.ChoiceField(label="Visible par", widget=forms.RadioSelect)
 
@@ -138,6 +140,8 @@ class NoteForm(DsfrBaseForm):
 
 
 class CaseDocumentForm(DsfrBaseForm):
+    prefix = "document"
+
     title = forms.CharField(label="Intitulé", max_length=200)
     file = forms.FileField(label="Fichier", help_text=_upload_help)
     circle = forms.ChoiceField(label="Visible par", widget=forms.RadioSelect)
@@ -157,6 +161,8 @@ STRUCTURE_OWNER = "structure"
 
 
 class ActionForm(DsfrBaseForm):
+    prefix = "action"
+
     title = forms.CharField(label="Action", max_length=250)
     owner = forms.ChoiceField(label="Porteur")
     due = forms.DateField(label="Échéance", widget=date_input())
@@ -183,6 +189,8 @@ class ActionForm(DsfrBaseForm):
 
 
 class StatusForm(DsfrBaseForm):
+    prefix = "status"
+
     status = forms.ChoiceField(label="Nouvel état")
     outcome = forms.ChoiceField(label="Issue (pour clore)", choices=[("", "—"), *CaseOutcome.choices], required=False)
     comment = forms.CharField(label="Commentaire (facultatif)", max_length=250, required=False)
@@ -203,6 +211,8 @@ class StatusForm(DsfrBaseForm):
 
 
 class LinkForm(DsfrBaseForm):
+    prefix = "link"
+
     meeting = forms.ModelChoiceField(label="Réunion", queryset=None, required=False)
     decision = forms.ModelChoiceField(label="Décision", queryset=None, required=False)
 
