@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.core.french import plural
+from cadre.monitoring import permissions_cases
 from cadre.monitoring.case_models import DifficultyReport, SupportCase
 from cadre.structures.overview import Link
 
@@ -30,14 +31,14 @@ def links(structure, user, today):
         .order_by(F("closed_on").asc(nulls_first=True), "-opened_on")
         .first()
     )
-    if case is not None:
+    if case is not None and not case.is_closed:
         detail = f"{case.title} : {case.get_status_display().lower()}"
-        found.append(
-            Link(
-                "Dossier d’accompagnement",
-                reverse("monitoring:case", args=[case.uuid]),
-                detail,
-                alert=not case.is_closed,
-            )
-        )
+        found.append(Link("Dossier d’accompagnement", reverse("monitoring:case", args=[case.uuid]), detail, alert=True))
+    elif permissions_cases.can_open_case(user):  # a member of a support body: from the latest alert, if any
+        detail = f"Dernier dossier clos : {case.get_outcome_display().lower()}" if case else "Aucun dossier en cours"
+        url = reverse("monitoring:case_create") + f"?structure={structure.uuid}&alerte=1"
+        found.append(Link("Ouvrir un dossier d’accompagnement", url, detail))
+    elif case is not None:
+        detail = f"{case.title} : clos ({case.get_outcome_display().lower()})"
+        found.append(Link("Dossier d’accompagnement", reverse("monitoring:case", args=[case.uuid]), detail))
     return found
