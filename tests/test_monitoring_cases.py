@@ -201,6 +201,11 @@ def test_the_plan_s_targets_are_followed_against_the_accepted_statements(client,
     assert rows[statement.year + 3] == (None, None)  # no accepted statement yet
     assert "non atteinte" in page.content.decode() and "Budget voté" in page.content.decode()
     assert case.plan.targets.get(year=statement.year).target == Decimal("100000")
+    milestone = case.plan.milestones.get()
+    client.post(url, {"form": "milestone_done", "milestone": milestone.pk})
+    milestone.refresh_from_db()
+    assert milestone.done_on == timezone.localdate()
+    assert CaseEvent.objects.filter(case=case, text="Jalon atteint : Budget voté").exists()
 
 
 def test_a_meeting_of_the_cell_is_linked_and_shown_to_its_members_only(client, demo):

@@ -387,6 +387,20 @@ def plan_milestone(plan, *, actor, title, due):
     return milestone
 
 
+def reach_milestone(milestone, *, actor, done_on=None):
+    with transaction.atomic():
+        milestone.done_on = done_on or timezone.localdate()
+        milestone.save(update_fields=["done_on"])
+        _event(
+            milestone.plan.case,
+            EventKind.PLAN,
+            f"Jalon atteint : {milestone.title}",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+    return milestone
+
+
 def plan_target(plan, *, actor, ratio, year, target, at_least=True):
     with transaction.atomic():
         found = plan.targets.update_or_create(

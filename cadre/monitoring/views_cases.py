@@ -441,6 +441,12 @@ def case_plan(request, uuid):
     if which in {"milestone", "target"} and plan is None:
         messages.error(request, "Adoptez d'abord le plan (ses mesures), puis ajoutez ses jalons et ses cibles.")
         return redirect("monitoring:case_plan", uuid=case.uuid)
+    if which == "milestone_done" and plan is not None:
+        milestone = plan.milestones.filter(pk=request.POST.get("milestone"), done_on__isnull=True).first()
+        if milestone is not None:
+            actions.reach_milestone(milestone, actor=request.user)
+            messages.success(request, f"Le jalon « {milestone.title} » est atteint.")
+        return redirect("monitoring:case_plan", uuid=case.uuid)
     if which == "milestone" and milestone_form.is_valid():
         actions.plan_milestone(plan, actor=request.user, **milestone_form.cleaned_data)
         messages.success(request, "Le jalon est ajouté.")
