@@ -83,5 +83,18 @@ def test_a_reported_difficulty_becomes_a_case_with_notes_by_circle(page, site): 
     page.screenshot(path=str(SHOTS / "6-dossier-structure.png"), full_page=True)
     failures["dossier-structure"] = audit(page)
 
+    # The demo's case of structure B: its recovery plan, the targets beside the accepted statements.
+    demo_case = SupportCase.objects.get(structure=b, plan__isnull=False)
+    page.context.clear_cookies()
+    log_in(page, site, cast.CAF13)
+    page.goto(f"{site}/prevention/dossiers/{demo_case.uuid}/")
+    page.get_by_role("heading", name="Plan de retour à l’équilibre").wait_for()
+    page.screenshot(path=str(SHOTS / "7-dossier-demo.png"), full_page=True)
+    failures["dossier-demo"] = audit(page)
+    page.get_by_role("link", name="Rédiger et suivre le plan").click()
+    page.get_by_text("Valeurs visées et valeurs constatées").wait_for()
+    page.screenshot(path=str(SHOTS / "8-plan.png"), full_page=True)
+    failures["plan"] = audit(page)
+
     failures = {label: found for label, found in failures.items() if found}
     assert not failures, json.dumps(failures, ensure_ascii=False, indent=2)

@@ -647,7 +647,7 @@ def seed_cases(builder):
     cases, 0 when the support cell or the cases are already there."""
     from cadre.agreements.models import Committee, CommitteeKind, Decision, Meeting
     from cadre.monitoring.actions import partners_told
-    from cadre.monitoring.alert_models import HealthStatus
+    from cadre.monitoring.alert_models import HealthLevel, HealthStatus
     from cadre.monitoring.case_models import (
         CaseAction,
         CaseDocument,
@@ -724,7 +724,8 @@ def seed_cases(builder):
             opened_on=today - datetime.timedelta(days=opened_days_ago),
             **extra,
         )
-        health = HealthStatus.objects.filter(structure=structure).order_by("-year").first()
+        statuses = HealthStatus.objects.filter(structure=structure).order_by("-year")
+        health = statuses.exclude(level=HealthLevel.GREEN).first() or statuses.first()
         if origin == CaseOrigin.ALERT and health is not None:
             case.alert_year, case.alert_facts = health.year, health.facts
         case.save_tracked(user=caf13)

@@ -14,7 +14,7 @@ from cadre.agreements.models import Committee
 from cadre.core.models import ConcurrentEditError
 from cadre.core.uploads import stored_file_response
 from cadre.monitoring import actions, permissions_cases
-from cadre.monitoring.alert_models import HealthStatus
+from cadre.monitoring.alert_models import HealthLevel, HealthStatus
 from cadre.monitoring.case_models import (
     CASE_STATUS_ORDER,
     CaseAction,
@@ -178,7 +178,9 @@ def case_create(request):
     except Exception as error:  # a malformed identifier
         raise Http404 from error
     if request.GET.get("alerte"):
-        health = HealthStatus.objects.visible_to(request.user).filter(structure=structure).order_by("-year").first()
+        # The latest year that is not green: the alert the case answers.
+        statuses = HealthStatus.objects.visible_to(request.user).filter(structure=structure).order_by("-year")
+        health = statuses.exclude(level=HealthLevel.GREEN).first() or statuses.first()
     told = (
         list(report.notified.values_list("pk", flat=True))
         if report
