@@ -262,3 +262,24 @@ DEMO_TITLES = [
     "Fonds propres sous trois mois de charges",
     "Fonds de roulement négatif après les travaux",
 ]
+
+
+def test_the_cell_opens_a_case_from_the_latest_alert_with_its_facts(client, demo):
+    from cadre.demo.monitoring import BY_CODE, structures_in_difficulty
+
+    structure = structures_in_difficulty()[BY_CODE["tax-social-debts"]]
+    client.force_login(user(cast.CAF13))
+    tile = next(link for link in structure_links(structure, user(cast.CAF13)) if "dossier" in link.title)
+    assert tile.title == "Ouvrir un dossier d’accompagnement" and "alerte=1" in tile.url
+    page = client.get(tile.url)
+    health = page.context["health"]
+    assert health.level != "vert" and health.fact_texts
+    form = page.context["form"]
+    client.post(tile.url, {"committee": form.fields["committee"].queryset.first().pk, "title": "Dettes sociales"})
+    case = SupportCase.objects.get(structure=structure, title="Dettes sociales")
+    assert case.origin == CaseOrigin.ALERT and case.alert_year == health.year
+    assert [fact["text"] for fact in case.alert_facts] == health.fact_texts
+    assert health.fact_texts[0] in client.get(reverse("monitoring:case", args=[case.uuid])).content.decode()
+    # Not to a partner outside any support body.
+    client.force_login(user(cast.CAF69))
+    assert client.get(tile.url).status_code == 403
