@@ -359,6 +359,10 @@ from tests import access_alerts  # noqa: E402 — early warning: alerts, acknowl
 
 MATRIX.update(access_alerts.ROWS)
 
+from tests import access_cases  # noqa: E402 — difficulty reports and support cases
+
+MATRIX.update(access_cases.ROWS)
+
 
 def url_names(patterns=None, namespace=""):
     """Every named URL of the project (the admin site's generated model pages excepted)."""

@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.openapi.docs import _csrf_needed
 
 from cadre.accounts.middleware import two_factor_exempt
-from cadre.api import funding, indicators, monitoring, observatory, partners, structures, territories
+from cadre.api import cases, funding, indicators, monitoring, observatory, partners, structures, territories
 from cadre.api.auth import DEFAULT_AUTH
 from cadre.api.errors import install_handlers
 
@@ -98,3 +98,4 @@ api.add_router("", observatory.router)
 api.add_router("", indicators.router)
 api.add_router("", funding.router)
 api.add_router("", monitoring.router)
+api.add_router("", cases.router)

@@ -565,9 +565,11 @@ def seed(builder):
     # Written in bulk, the statements sent no signal: the health statuses are computed once, under the shipped rules.
     load_default_rules()
     statuses = compute_statuses(today=builder.today)
+    cases = seed_cases(builder)
     return {
         "statements": len(statements),
         "statuses": statuses,
+        "cases": cases,
         "difficulties": len(chosen),
         "seconds": time.monotonic() - started,
     }
@@ -622,3 +624,297 @@ def _difficulty_structures(structures):
         if difficulty.rank < len(group):
             found[group[difficulty.rank].pk] = difficulty
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Difficulty reports and support cases, in the Bouches-du-Rhône
+
+
+PDF_STUB = b"%PDF-1.4\n% Cadre : document de demonstration\n"
+
+
+def _editor(structure):
+    membership = Membership.objects.filter(structure=structure, role=Role.EDITOR).select_related("user")
+    first = membership.order_by("pk").first()
+    return first.user if first else None
+
+
+def seed_cases(builder):
+    """A recent difficulty report still without a case; two open support cases of the Bouches-du-Rhône's support
+    cell (structure B, three deficits in a row, with its recovery plan under way and notes in the three circles;
+    the « fonds propres » structure, in diagnosis) and one closed case. Written row by row with their own dates
+    and identifiers drawn from the seed (no e-mail is sent): the same seed gives the same cases. Returns how many
+    cases, 0 when the support cell or the cases are already there."""
+    from cadre.agreements.models import Committee, CommitteeKind, Decision, Meeting
+    from cadre.monitoring.actions import partners_told
+    from cadre.monitoring.alert_models import HealthLevel, HealthStatus
+    from cadre.monitoring.case_models import (
+        CaseAction,
+        CaseDocument,
+        CaseEvent,
+        CaseNote,
+        CaseOrigin,
+        CaseOutcome,
+        CaseStatus,
+        Circle,
+        DifficultyReport,
+        EventKind,
+        RecoveryPlan,
+        SupportCase,
+    )
+    from cadre.partners.models import Partner
+
+    rng = random.Random(f"{builder.seed}:monitoring-cases")
+    today = builder.today
+    cell = Committee.objects.filter(kind=CommitteeKind.SUPPORT, framework__department_id="13").first()
+    first_uuid = _uuid(random.Random(f"{builder.seed}:monitoring-cases:report"))
+    users = {u.email: u for u in User.objects.filter(email__in=[cast.CAF13, cast.FEDERATION13, cast.PREFECTURE13])}
+    if cell is None or len(users) < 3 or DifficultyReport.objects.filter(uuid=first_uuid).exists():
+        return 0
+    caf13, federation13, prefecture13 = users[cast.CAF13], users[cast.FEDERATION13], users[cast.PREFECTURE13]
+    in_difficulty = structures_in_difficulty()
+    b = in_difficulty[BY_CODE["deficits-recovery"]]
+    thin_equity = in_difficulty[BY_CODE["equity"]]
+    debts = in_difficulty[BY_CODE["tax-social-debts"]]
+    recovered = in_difficulty[BY_CODE["working-capital"]]
+
+    caf13_partner = Partner.objects.get(memberships__user=caf13)
+    federation = Partner.objects.get(memberships__user=federation13)
+
+    def at(days_ago, hour=10):
+        day = today - datetime.timedelta(days=days_ago)
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, rng.randrange(60))))
+
+    def dated(model, pk, **fields):
+        model.objects.filter(pk=pk).update(**fields)
+
+    # A report of this month, without a case yet, from a structure the demo funds (the one whose debts rise, or
+    # else the first funded centre of the département): on the home page of its funders and its federation.
+    taken = {b.pk, thin_equity.pk, recovered.pk}
+    for candidate in [debts, *Structure.objects.filter(commune__department_id="13").order_by("pk")]:
+        if candidate.pk not in taken and partners_told(candidate, today.year):
+            debts = candidate
+            break
+    report = DifficultyReport(
+        uuid=first_uuid,
+        structure=debts,
+        category="financial",
+        urgency="high",
+        reported_by=_editor(debts),
+        description=(
+            "L'Urssaf nous a accordé un échéancier pour les cotisations de l'an dernier, mais nous ne pourrons pas "
+            "payer celles du trimestre en cours à la date prévue. Le solde de la subvention départementale n'est "
+            "toujours pas versé. Nous demandons un rendez-vous avec les partenaires avant la fin du mois."
+        ),
+    )
+    report.save_tracked(user=_editor(debts))
+    report.notified.set(partners_told(debts, today.year))
+    dated(DifficultyReport, report.pk, created_at=at(4), updated_at=at(4))
+
+    def open_case(structure, title, status, opened_days_ago, origin, lead, person, **extra):
+        case = SupportCase(
+            uuid=_uuid(rng),
+            structure=structure,
+            committee=cell,
+            title=title,
+            origin=origin,
+            status=status,
+            lead=lead,
+            lead_person=person,
+            opened_on=today - datetime.timedelta(days=opened_days_ago),
+            **extra,
+        )
+        statuses = HealthStatus.objects.filter(structure=structure).order_by("-year")
+        health = statuses.exclude(level=HealthLevel.GREEN).first() or statuses.first()
+        if origin == CaseOrigin.ALERT and health is not None:
+            case.alert_year, case.alert_facts = health.year, health.facts
+        case.save_tracked(user=caf13)
+        case.members.set(sorted({*partners_told(structure, today.year), federation.pk}))
+        event(
+            case,
+            EventKind.OPENED,
+            f"Dossier ouvert ({case.get_origin_display().lower()})",
+            opened_days_ago,
+            caf13,
+            Circle.PARTNERS,
+        )
+        return case
+
+    def event(case, kind, text, days_ago, actor, circle, **links):
+        CaseEvent.objects.create(case=case, kind=kind, text=text, actor=actor, circle=circle, at=at(days_ago), **links)
+
+    def note(case, text, days_ago, actor, circle):
+        written = CaseNote.objects.create(
+            uuid=_uuid(rng), case=case, circle=circle, text=text, author=actor, written_at=at(days_ago, 14)
+        )
+        event(case, EventKind.NOTE, "Note ajoutée", days_ago, actor, circle, note=written)
+
+    def step(case, text, days_ago):
+        event(case, EventKind.STATUS, text, days_ago, caf13, Circle.PARTNERS)
+
+    def action(case, title, due_in, circle, owner=None, done_days_ago=None, by_structure=False):
+        due = today + datetime.timedelta(days=due_in)
+        made = CaseAction.objects.create(
+            uuid=_uuid(rng),
+            case=case,
+            circle=circle,
+            title=title,
+            due=due,
+            owner=owner,
+            owner_is_structure=by_structure,
+            done_on=None if done_days_ago is None else today - datetime.timedelta(days=done_days_ago),
+        )
+        event(
+            case,
+            EventKind.ACTION,
+            f"Action prévue pour le {due:%d/%m/%Y} : {title}",
+            max(-due_in, 0) + 60,
+            caf13,
+            circle,
+        )
+        return made
+
+    # 1. Structure B: three deficits in a row, the plan under way.
+    first = open_case(
+        b,
+        "Trois exercices déficitaires : plan de retour à l'équilibre",
+        CaseStatus.PLAN,
+        240,
+        CaseOrigin.ALERT,
+        caf13_partner,
+        "Karim Benali",
+    )
+    step(first, "Ouvert → Diagnostic", 225)
+    note(
+        first,
+        "Le conseil d'administration ne se réunit plus depuis six mois ; la trésorière envisage de "
+        "démissionner. À ne pas évoquer devant l'équipe salariée tant que le bureau n'a pas statué.",
+        220,
+        caf13,
+        Circle.BODY,
+    )
+    note(
+        first,
+        "Diagnostic partagé avec la Ville et le Département : le déficit tient au poste d'animation "
+        "non financé depuis la fin du contrat de ville et au loyer réévalué. La Ville peut avancer le versement "
+        "de sa subvention de deux mois.",
+        200,
+        federation13,
+        Circle.PARTNERS,
+    )
+    step(first, "Diagnostic → Plan d'accompagnement", 150)
+    note(
+        first,
+        "Le plan de retour à l'équilibre est adopté : non-remplacement d'un poste d'animation, "
+        "renégociation du loyer, recherche de mécénat. Prochain point avec la direction dans deux mois.",
+        148,
+        caf13,
+        Circle.STRUCTURE,
+    )
+    meeting = Meeting(
+        committee=cell,
+        starts_at=at(150, 9),
+        place="Caf des Bouches-du-Rhône, Marseille",
+        agenda="Situation des structures suivies par la cellule",
+        minutes="La cellule valide le plan de retour à l'équilibre du centre et son suivi trimestriel.",
+    )
+    meeting.save_tracked(user=caf13)
+    decision = Decision.objects.create(
+        meeting=meeting, number=1, text="Le plan de retour à l'équilibre est validé ; point d'étape à six mois."
+    )
+    first.meetings.add(meeting)
+    first.decisions.add(decision)
+    event(first, EventKind.LINK, f"Réunion liée : {meeting}", 150, caf13, Circle.PARTNERS)
+    plan = RecoveryPlan(
+        case=first,
+        adopted_on=today - datetime.timedelta(days=150),
+        summary="Non-remplacement d'un poste d'animation au départ de son titulaire ; loyer renégocié avec le "
+        "bailleur ; recherche de mécénat pour l'accueil de loisirs ; suivi trimestriel de la trésorerie.",
+    )
+    plan.save_tracked(user=caf13)
+    event(first, EventKind.PLAN, "Plan de retour à l'équilibre adopté", 150, caf13, Circle.PARTNERS)
+    last = fiscal_years(today)[-1]
+    plan.milestones.create(
+        title="Loyer renégocié", due=today - datetime.timedelta(days=90), done_on=today - datetime.timedelta(days=95)
+    )
+    plan.milestones.create(title="Budget prévisionnel à l'équilibre voté", due=today + datetime.timedelta(days=40))
+    plan.targets.create(ratio="net_margin", year=last, target=D("-3"), at_least=True)
+    plan.targets.create(ratio="net_margin", year=last + 1, target=D("0"), at_least=True)
+    plan.targets.create(ratio="cash_days", year=last + 1, target=D("30"), at_least=True)
+    action(first, "Envoyer la situation de trésorerie trimestrielle", -12, Circle.STRUCTURE, by_structure=True)
+    action(
+        first,
+        "Avancer le versement de la subvention municipale",
+        -40,
+        Circle.PARTNERS,
+        owner=federation,
+        done_days_ago=45,
+    )
+    action(first, "Rencontrer le bureau sur la gouvernance", 20, Circle.BODY, owner=caf13_partner)
+    document = CaseDocument(
+        uuid=_uuid(rng),
+        case=first,
+        circle=Circle.STRUCTURE,
+        title="Plan de retour à l'équilibre signé",
+        uploaded_by=caf13,
+        uploaded_at=at(148, 15),
+    )
+    document.set_file(("plan-retour-equilibre.pdf", "application/pdf", PDF_STUB, "0" * 64))
+    document.save()
+    event(first, EventKind.DOCUMENT, f"Document déposé : {document}", 148, caf13, Circle.STRUCTURE, document=document)
+
+    # 2. Thin equity: in diagnosis.
+    second = open_case(
+        thin_equity,
+        "Fonds propres sous trois mois de charges",
+        CaseStatus.DIAGNOSIS,
+        45,
+        CaseOrigin.ALERT,
+        federation,
+        "Mehdi Haddad",
+    )
+    step(second, "Ouvert → Diagnostic", 30)
+    note(
+        second,
+        "La directrice part en retraite en juin : le recrutement pèsera sur un budget sans réserve.",
+        28,
+        prefecture13,
+        Circle.BODY,
+    )
+    note(
+        second,
+        "Le Département étudie une aide exceptionnelle à la constitution de fonds propres.",
+        20,
+        federation13,
+        Circle.PARTNERS,
+    )
+    action(
+        second,
+        "Analyser les trois derniers exercices avec le commissaire aux comptes",
+        15,
+        Circle.PARTNERS,
+        owner=federation,
+    )
+
+    # 3. Closed: the working capital restored by a loan.
+    third = open_case(
+        recovered,
+        "Fonds de roulement négatif après les travaux",
+        CaseStatus.CLOSED,
+        420,
+        CaseOrigin.MANUAL,
+        caf13_partner,
+        "Karim Benali",
+        outcome=CaseOutcome.RECOVERED,
+        closed_on=today - datetime.timedelta(days=60),
+    )
+    step(third, "Ouvert → Diagnostic", 400)
+    note(
+        third,
+        "Un prêt de la banque des territoires reconstitue le fonds de roulement ; le dossier peut être clos.",
+        62,
+        caf13,
+        Circle.STRUCTURE,
+    )
+    event(third, EventKind.CLOSED, "Suivi → Clos : redressé", 60, caf13, Circle.PARTNERS)
+    return 3

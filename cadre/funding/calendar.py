@@ -75,6 +75,16 @@ READS = [
     Submission,
 ]
 _CACHE = Stamped("calendar", READS)
+# Dates of the apps built on funding (the support cases' actions): [(in_period, late)], see `register`.
+_MORE = []
+
+
+def register(in_period, late, reads):
+    """An app built on funding adds its dates to the calendar (page, feed, reminders, home page):
+    `in_period(user, start, end)` gives its [Obligation] of the period, `late(user, today)` those past their date
+    and not met; both read from `reads` (models) alone."""
+    _MORE.append((in_period, late))
+    _CACHE.add(reads)
 
 
 @dataclasses.dataclass
@@ -207,6 +217,8 @@ def obligations(user, start, end, reads=None):
     found += _documents_due(reads.owed, start, end)
     found += _payments_expected(user, start, end)
     found += _campaign_deadlines(user, start, end)
+    for in_period, _ in _MORE:
+        found += in_period(user, start, end)
     found.sort(key=lambda o: (o.day, o.kind, o.title))
     return found
 
@@ -256,6 +268,8 @@ def overdue(user, today, reads=None):
                 f"follow-up-{follow_up.uuid}",
             )
         )
+    for _, late in _MORE:
+        found += late(user, today)
     found.sort(key=lambda o: (o.day, o.kind, o.title))
     return found
 

@@ -191,3 +191,359 @@ def start_statement_apply(statement_import, *, actor):
 
 def apply_statements_in_background(statement_import_pk, actor_pk):
     apply_in_worker(StatementImport, statement_import_pk, actor_pk, apply_statement_import, defer=["content"])
+
+
+# -- Difficulty reports and support cases ---------------------------------------------------------------------
+# Each workflow: one transaction, the timeline entry (in the circle of what it tells) written there, the e-mails
+# sent on commit to the people of that circle only.
+
+from django.conf import settings  # noqa: E402
+from django.core import mail  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from cadre.accounts.models import Membership  # noqa: E402
+from cadre.agreements.models import CommitteeMember  # noqa: E402
+from cadre.core.french import of  # noqa: E402
+from cadre.funding.models import FundingLine  # noqa: E402
+from cadre.monitoring.case_models import (  # noqa: E402
+    CaseAction,
+    CaseDocument,
+    CaseEvent,
+    CaseNote,
+    CaseOrigin,
+    CaseStatus,
+    Circle,
+    DifficultyReport,
+    EventKind,
+    RecoveryPlan,
+    ReportAttachment,
+    SupportCase,
+)
+
+
+class CaseStateError(Exception):
+    """The case is no longer in the state the action needs, or the action is refused: the message says why."""
+
+
+def partners_told(structure, year):
+    """The partners told of a structure's difficulty: those funding it around `year`, and its federation."""
+    funders = set(
+        FundingLine.objects.filter(structure=structure, year__range=(year - 1, year + 1)).values_list(
+            "partner_id", flat=True
+        )
+    )
+    if structure.federation_id:
+        funders.add(structure.federation_id)
+    return sorted(funders)
+
+
+def _emails(partner_ids=(), structure_ids=(), exclude=None):
+    users = Membership.objects.filter(user__is_active=True).filter(
+        Q(partner_id__in=sorted(partner_ids)) | Q(structure_id__in=sorted(structure_ids))
+    )
+    emails = set(users.values_list("user__email", flat=True))
+    if exclude is not None:
+        emails.discard(exclude.email)
+    return sorted(emails)
+
+
+def _send(subject, body, recipients):
+    if recipients:
+        mail.EmailMessage(
+            subject=subject, body=f"Bonjour,\n\n{body}\n\n{settings.CADRE_OPERATOR['name']}", to=recipients
+        ).send()
+
+
+def report_difficulty(structure, *, actor, category, description, urgency, files=()):
+    """Record a structure's report with its attachments (`files`: checked uploads) and tell the partners that
+    fund it and its federation, by e-mail once saved (their home page shows it from then on)."""
+    with transaction.atomic():
+        report = DifficultyReport(
+            structure=structure, category=category, description=description.strip(), urgency=urgency, reported_by=actor
+        )
+        told = partners_told(structure, timezone.localdate().year)
+        report.save_tracked(user=actor, save_relations=lambda: report.notified.set(told))
+        for checked in files:
+            attachment = ReportAttachment(report=report, uploaded_by=actor)
+            attachment.set_file(checked)
+            attachment.save()
+        recipients = _emails(told, exclude=actor)
+        url = settings.CADRE_SITE_URL + reverse("monitoring:report", args=[report.uuid])
+        transaction.on_commit(
+            lambda: _send(
+                f"Signalement de difficulté : {structure.name} ({report.get_urgency_display().lower()})",
+                f"La structure {structure.name} signale une difficulté "
+                f"{report.get_category_display().lower()} ({report.get_urgency_display().lower()}).\n\n"
+                f"{report.description}\n\nLe signalement : {url}",
+                recipients,
+            )
+        )
+    return report
+
+
+def _event(case, kind, text, *, actor, circle, note=None, document=None):
+    return CaseEvent.objects.create(
+        case=case, kind=kind, text=text[:300], actor=actor, circle=circle, note=note, document=document
+    )
+
+
+def circle_recipients(case, circle, exclude=None):
+    """The e-mail addresses of the people of `circle` on `case` (the same circles as CircleQuerySet.visible_to)."""
+    body = set(CommitteeMember.objects.filter(committee_id=case.committee_id).values_list("partner_id", flat=True))
+    members = set(case.members.values_list("pk", flat=True))
+    partners = body if circle == Circle.BODY else body | members
+    structures = [case.structure_id] if circle == Circle.STRUCTURE else []
+    return _emails(partners, structures, exclude=exclude)
+
+
+def _tell(case, circle, subject, what, actor):
+    """E-mail the people of `circle`: what happened, with the link; never the content of a more private circle."""
+    recipients = circle_recipients(case, circle, exclude=actor)
+    url = settings.CADRE_SITE_URL + reverse("monitoring:case", args=[case.uuid])
+    transaction.on_commit(
+        lambda: _send(
+            f"Dossier d'accompagnement {of(case.structure.name)} : {subject}",
+            f"{what}\n\nLe dossier : {url}",
+            recipients,
+        )
+    )
+
+
+def open_case(
+    structure,
+    *,
+    committee,
+    actor,
+    title,
+    origin=CaseOrigin.MANUAL,
+    report=None,
+    health_status=None,
+    lead=None,
+    lead_person="",
+    members=None,
+):
+    """The support body opens a case on a structure, from a report, an alert (HealthStatus) or by hand. The
+    members are by default the partners told of the report, or those funding the structure and its federation."""
+    if report is not None:
+        origin = CaseOrigin.REPORT
+    elif health_status is not None:
+        origin = CaseOrigin.ALERT
+    with transaction.atomic():
+        case = SupportCase(
+            structure=structure,
+            committee=committee,
+            title=title.strip(),
+            origin=origin,
+            report=report,
+            lead=lead,
+            lead_person=lead_person,
+            opened_on=timezone.localdate(),
+        )
+        if health_status is not None:
+            case.alert_year, case.alert_facts = health_status.year, list(health_status.facts)
+        if members is None:
+            members = (
+                list(report.notified.values_list("pk", flat=True))
+                if report is not None
+                else partners_told(structure, timezone.localdate().year)
+            )
+        case.save_tracked(user=actor, save_relations=lambda: case.members.set(members))
+        _event(
+            case,
+            EventKind.OPENED,
+            f"Dossier ouvert ({case.get_origin_display().lower()})",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+        _tell(
+            case,
+            Circle.PARTNERS,
+            "dossier ouvert",
+            f"{committee.name} ouvre un dossier d'accompagnement {of(structure.name)} : « {case.title} ».",
+            actor,
+        )
+    return case
+
+
+def _writable(case):
+    locked = SupportCase.objects.select_for_update().get(pk=case.pk)
+    if locked.is_closed:
+        raise CaseStateError("Ce dossier est clos : il ne reçoit plus de note, de document ni d'action.")
+    return locked
+
+
+def add_note(case, *, actor, text, circle):
+    """A note, for one circle, written once. Its people are told by e-mail, without its text."""
+    text = text.strip()
+    if not text:
+        raise CaseStateError("Écrivez la note.")
+    with transaction.atomic():
+        locked = _writable(case)
+        note = CaseNote.objects.create(case=locked, circle=circle, text=text, author=actor)
+        _event(locked, EventKind.NOTE, "Note ajoutée", actor=actor, circle=circle, note=note)
+        _tell(
+            locked, circle, "nouvelle note", f"Une note ({Circle(circle).label.lower()}) est ajoutée au dossier.", actor
+        )
+    return note
+
+
+def add_document(case, *, actor, checked, title, circle):
+    with transaction.atomic():
+        locked = _writable(case)
+        document = CaseDocument(case=locked, circle=circle, title=title.strip(), uploaded_by=actor)
+        document.set_file(checked)
+        document.save()
+        _event(
+            locked, EventKind.DOCUMENT, f"Document déposé : {document}", actor=actor, circle=circle, document=document
+        )
+        _tell(
+            locked,
+            circle,
+            "nouveau document",
+            f"Un document ({Circle(circle).label.lower()}) est déposé au dossier.",
+            actor,
+        )
+    return document
+
+
+def add_action(case, *, actor, title, due, circle, owner=None, owner_is_structure=False):
+    with transaction.atomic():
+        locked = _writable(case)
+        action = CaseAction.objects.create(
+            case=locked,
+            circle=circle,
+            title=title.strip(),
+            owner=None if owner_is_structure else owner,
+            owner_is_structure=owner_is_structure,
+            due=due,
+        )
+        _event(
+            locked,
+            EventKind.ACTION,
+            f"Action prévue pour le {due:%d/%m/%Y} : {action.title}",
+            actor=actor,
+            circle=circle,
+        )
+        _tell(locked, circle, "nouvelle action", f"Une action est prévue pour le {due:%d/%m/%Y}.", actor)
+    return action
+
+
+def complete_action(action, *, actor, done_on=None):
+    with transaction.atomic():
+        locked = CaseAction.objects.select_for_update().get(pk=action.pk)
+        if locked.done_on:
+            raise CaseStateError(f"Cette action est déjà faite (le {locked.done_on:%d/%m/%Y}).")
+        locked.done_on = done_on or timezone.localdate()
+        locked.save(update_fields=["done_on"])
+        _event(locked.case, EventKind.ACTION_DONE, f"Action faite : {locked.title}", actor=actor, circle=locked.circle)
+    return locked
+
+
+def change_status(case, *, actor, status, outcome="", comment="", expected_version=None):
+    """Move the case on (or back one step). Closing needs the outcome. The step joins the timeline of the
+    partners concerned."""
+    with transaction.atomic():
+        locked = SupportCase.objects.select_for_update().get(pk=case.pk)
+        if expected_version is not None and locked.version != expected_version:
+            raise CaseStateError("Le dossier a changé entre-temps : rechargez la page.")
+        if status not in locked.next_statuses():
+            raise CaseStateError(
+                f"Le dossier est « {locked.get_status_display()} » : il ne peut pas passer à cet état."
+            )
+        if status == CaseStatus.CLOSED and not outcome:
+            raise CaseStateError("Indiquez l'issue du dossier pour le clore.")
+        previous = locked.get_status_display()
+        locked.status = status
+        if status == CaseStatus.CLOSED:
+            locked.outcome, locked.closed_on = outcome, timezone.localdate()
+        locked.save_tracked(expected_version=locked.version, user=actor)
+        text = f"{previous} → {locked.get_status_display()}"
+        if locked.outcome:
+            text += f" : {locked.get_outcome_display().lower()}"
+        if comment.strip():
+            text += f". {comment.strip()}"
+        kind = EventKind.CLOSED if status == CaseStatus.CLOSED else EventKind.STATUS
+        _event(locked, kind, text, actor=actor, circle=Circle.PARTNERS)
+        _tell(locked, Circle.PARTNERS, f"état « {locked.get_status_display()} »", f"Le dossier passe : {text}", actor)
+    return locked
+
+
+def link_governance(case, *, actor, meeting=None, decision=None):
+    """Link a meeting or a decision of the case's body (or of another committee) to the case."""
+    with transaction.atomic():
+        locked = SupportCase.objects.select_for_update().get(pk=case.pk)
+        if meeting is not None:
+            locked.meetings.add(meeting)
+            _event(locked, EventKind.LINK, f"Réunion liée : {meeting}", actor=actor, circle=Circle.PARTNERS)
+        if decision is not None:
+            locked.decisions.add(decision)
+            _event(
+                locked,
+                EventKind.LINK,
+                f"Décision liée : {decision} ({decision.meeting})",
+                actor=actor,
+                circle=Circle.PARTNERS,
+            )
+    return locked
+
+
+def save_plan(case, *, actor, adopted_on, summary, expected_version=None):
+    """Adopt the recovery plan, or change it (with the version the editor read)."""
+    with transaction.atomic():
+        locked = _writable(case)
+        plan = RecoveryPlan.objects.filter(case=locked).first()
+        created = plan is None
+        plan = plan or RecoveryPlan(case=locked)
+        plan.adopted_on, plan.summary = adopted_on, summary.strip()
+        plan.save_tracked(user=actor, expected_version=None if created else expected_version)
+        _event(
+            locked,
+            EventKind.PLAN,
+            "Plan de retour à l'équilibre adopté" if created else "Plan de retour à l'équilibre modifié",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+    return plan
+
+
+def plan_milestone(plan, *, actor, title, due):
+    with transaction.atomic():
+        milestone = plan.milestones.create(title=title.strip(), due=due)
+        _event(
+            plan.case,
+            EventKind.PLAN,
+            f"Jalon du plan : {milestone.title} ({due:%d/%m/%Y})",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+    return milestone
+
+
+def reach_milestone(milestone, *, actor, done_on=None):
+    with transaction.atomic():
+        milestone.done_on = done_on or timezone.localdate()
+        milestone.save(update_fields=["done_on"])
+        _event(
+            milestone.plan.case,
+            EventKind.PLAN,
+            f"Jalon atteint : {milestone.title}",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+    return milestone
+
+
+def plan_target(plan, *, actor, ratio, year, target, at_least=True):
+    with transaction.atomic():
+        found = plan.targets.update_or_create(
+            ratio=ratio, year=year, defaults={"target": target, "at_least": at_least}
+        )[0]
+        _event(
+            plan.case,
+            EventKind.PLAN,
+            f"Valeur visée : {found.get_ratio_display()} {year}",
+            actor=actor,
+            circle=Circle.PARTNERS,
+        )
+    return found

@@ -264,4 +264,5 @@ class FinancialStatement(VersionedModel):
 
 
 from cadre.monitoring.alert_models import *  # noqa: E402, F401, F403 — the early-warning models (alert_models.py)
+from cadre.monitoring.case_models import *  # noqa: E402, F401, F403 — difficulty reports and support cases (case_models.py)
 from cadre.monitoring.import_models import *  # noqa: E402, F401, F403 — the accounts import (import_models.py)
