@@ -310,6 +310,7 @@ def test_the_structure_page_links_everything_about_it(page, site):
         "Indicateurs",
         "Comptes annuels",
         "Santé financière et alertes",
+        "Signalements de difficulté",
         "Calendrier des échéances",
     ]
     assert audit(page) == []
