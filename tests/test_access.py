@@ -18,6 +18,7 @@ from cadre.observatory import actions as observatory_actions
 from cadre.observatory.models import Anomaly, AnomalyKind, Campaign, Questionnaire, Submission, SubmissionStatus
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
+from tests.conftest import settle_constraints
 
 pytestmark = pytest.mark.django_db
 
@@ -386,7 +387,9 @@ def test_every_url_is_in_the_matrix():
 def objects(demo, django_db_blocker):
     # Built once in the module's transaction (see the `demo` fixture); each case runs in its own savepoint.
     with django_db_blocker.unblock():
-        return build_objects()
+        built = build_objects()
+        settle_constraints()
+        return built
 
 
 def build_objects():
