@@ -50,8 +50,9 @@ BROKEN_YEAR_SHARE = 0.06  # associations closing on 31 August
 # (unnamed), so that the alerts of France have volume.
 NATIONAL_DIFFICULTY_SHARE = 0.04
 DEMO_DEPARTMENTS = {"69", "13"}
-# Healthy structures keep at least this many days of expenses in cash (the usual threshold is 30).
-HEALTHY_CASH_DAYS = 45
+# Healthy structures keep at least this many days of expenses in cash: above the shipped rules' thresholds
+# (30 days for an alerte, 90 for vigilance), so that the demo's alerts are the structures in difficulty.
+HEALTHY_CASH_DAYS = 95
 RETURN_COMMENTS = [
     "Le total du bilan ne correspond pas aux comptes approuvés par l'assemblée générale : merci de vérifier les "
     "dettes fiscales et sociales.",
@@ -276,7 +277,8 @@ class Accounts:
     def healthy_margins(self):
         margins = []
         for _ in range(YEARS):
-            margin = max(-0.025, min(0.04, self.rng.gauss(0.006, 0.014)))
+            # Mostly small surpluses; a deficit now and then (each is a vigilance under the shipped rules).
+            margin = max(-0.025, min(0.04, self.rng.gauss(0.014, 0.008)))
             if margins and margins[-1] < 0 and margin < 0:
                 margin = -margin / 2 + 0.002  # a deficit is followed by a recovery
             margins.append(margin)
