@@ -115,7 +115,7 @@ class RegistryTarget(models.TextChoices):
     PARTNERS = "partners", "partenaires et leur territoire"
 
 
-class RegistryImportQuerySet(models.QuerySet):
+class OwnImportQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Administrators see every import; others their own (the report names what they may change)."""
         if not user.is_authenticated or not user.is_active:
@@ -125,23 +125,32 @@ class RegistryImportQuerySet(models.QuerySet):
         return self.filter(uploaded_by=user)
 
 
-class RegistryImport(ImportFile):
-    """A file of structures or partners: checked when uploaded (dry run), applied later on request."""
+class RecordsImport(ImportFile):
+    """A file of records to create or update (the registry, annual accounts…): checked when uploaded (dry run),
+    applied later on request by who uploaded it."""
 
-    target = models.CharField("contenu", max_length=20, choices=RegistryTarget.choices)
     row_count = models.PositiveIntegerField("lignes", default=0)
     created_count = models.PositiveIntegerField("créations", default=0)
     updated_count = models.PositiveIntegerField("mises à jour", default=0)
-    # What the dry run decided to write, with the versions it read (compressed JSON): applying
-    # re-checks those versions and the rights without reading the file again. Emptied once applied.
+    # What the dry run decided to write, with the versions it read (compressed JSON): applying re-checks those
+    # versions, the states and the rights without reading the file again. Emptied once applied.
     pending = models.BinaryField("écritures prévues", null=True, editable=False)
 
-    objects = RegistryImportQuerySet.as_manager()
+    objects = OwnImportQuerySet.as_manager()
 
     class Meta(ImportFile.Meta):
-        verbose_name = "import du répertoire"
-        verbose_name_plural = "imports du répertoire"
+        abstract = True
 
     @property
     def changed_count(self):
         return self.created_count + self.updated_count
+
+
+class RegistryImport(RecordsImport):
+    """A file of structures or partners."""
+
+    target = models.CharField("contenu", max_length=20, choices=RegistryTarget.choices)
+
+    class Meta(RecordsImport.Meta):
+        verbose_name = "import du répertoire"
+        verbose_name_plural = "imports du répertoire"
