@@ -77,6 +77,21 @@ def test_a_structure_sees_its_own_figures_beside_its_departement(client, world):
     assert client.get(reverse("indicators:structure", args=[world["marseille"].structure.uuid])).status_code == 404
 
 
+def test_a_structures_figures_follow_a_new_validation_in_its_departement(client, world, campaign):
+    """The page and the département's spread are kept in the cache: a validation elsewhere in the
+    département (which refreshes the values) shows at once."""
+    from cadre.indicators.compute import refresh_structure
+
+    client.force_login(world["staff"])
+    url = reverse("indicators:structure", args=[world["buers"].structure.uuid])
+    assert "200\u202f000\u00a0€" in client.get(url).content.decode()  # the Rhône's median of 100, 200, 300 k€
+    other = observe(campaign, VENISSIEUX, {"budget_total": D(900000), "etp_total": D(3)})
+    refresh_structure(other.structure_id, campaign.year)
+    html = client.get(url).content.decode()
+    assert "250\u202f000\u00a0€" in html and "4 structures" in html  # median of 100, 200, 300, 900 k€
+    assert "200\u202f000\u00a0€" not in html
+
+
 def test_the_report_page_its_workbook_and_its_pdf(client, world, tmp_path):
     import io
     import subprocess

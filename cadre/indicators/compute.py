@@ -60,13 +60,16 @@ def _places(commune):
     }
 
 
-def observed(year, department=None):
-    """{structure id: Fact} of the structures whose questionnaire of `year` is validated (in `department`)."""
+def observed(year, department=None, structure_ids=None):
+    """{structure id: Fact} of the structures whose questionnaire of `year` is validated (in `department`,
+    among `structure_ids`)."""
     structures = Structure.objects.filter(
         submissions__campaign__year=year, submissions__status=SubmissionStatus.VALIDATED
     )
     if department:
         structures = structures.filter(commune__department_id=department)
+    if structure_ids is not None:
+        structures = structures.filter(pk__in=structure_ids)
     first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     approvals = {}
     active = Approval.objects.filter(structure__in=structures, starts__lte=last, ends__gte=first)
@@ -610,27 +613,36 @@ def own_figure(indicator, part):
     return part
 
 
-def structure_profile(structure, indicators, years):
-    """What a structure gets back for filling the questionnaire: for each indicator and year, its own
-    figure and the distribution (median, quartiles, count) of the same figure among the structures of
-    its département. {(indicator id, year): (own figure, (q1, median, q3, n) or None)}."""
-    department = structure.commune.department_id
-    codes = sorted({code for i in indicators for code in i.question_codes()})
-    profile = {}
-    for year in years:
-        facts = observed(year, department)
-        _load_answers(year, facts, codes)
-        for indicator in indicators:
-            part_of = contributor(indicator)
-            figures = {pk: own_figure(indicator, part_of(fact)) for pk, fact in facts.items()}
-            numbers = sorted(f for f in figures.values() if f is not None and not isinstance(f, bool))
-            spread = None
-            if numbers:
-                if len(numbers) == 1:
-                    q1 = q3 = numbers[0]
-                else:
-                    q1, _, q3 = statistics.quantiles(numbers, n=4, method="inclusive")
-                spread = (q1, statistics.median(numbers), q3, len(numbers))
-            if structure.pk in facts:
-                profile[(indicator.pk, year)] = (figures[structure.pk], spread)
-    return profile
+def _spread(numbers):
+    """(q1, median, q3, n) of the sorted `numbers`, as the département medians are computed; None if empty."""
+    if not numbers:
+        return None
+    if len(numbers) == 1:
+        q1 = q3 = numbers[0]
+    else:
+        q1, _, q3 = statistics.quantiles(numbers, n=4, method="inclusive")
+    return (q1, statistics.median(numbers), q3, len(numbers))
+
+
+def department_spreads(year, department, indicators):
+    """{indicator id: (q1, median, q3, n) or None}: the distribution of the structures' own figures (see
+    own_figure) among the observed structures of `department` in `year` — what a structure compares itself
+    with. Read from the answers of that département only."""
+    facts = observed(year, department)
+    _load_answers(year, facts, _codes(indicators), structures=list(facts))
+    spreads = {}
+    for indicator in indicators:
+        part_of = contributor(indicator)
+        figures = (own_figure(indicator, part_of(fact)) for fact in facts.values())
+        spreads[indicator.pk] = _spread(sorted(f for f in figures if f is not None and not isinstance(f, bool)))
+    return spreads
+
+
+def own_figures(structure_id, year, indicators):
+    """{indicator id: the structure's own figure} in `year`; {} when its questionnaire is not validated."""
+    facts = observed(year, structure_ids=[structure_id])
+    fact = facts.get(structure_id)
+    if fact is None:
+        return {}
+    _load_answers(year, facts, _codes(indicators), structures=[structure_id])
+    return {indicator.pk: own_figure(indicator, contributor(indicator)(fact)) for indicator in indicators}

@@ -3,12 +3,14 @@ territory names, the display of a figure, and the statistical-secrecy rule of pu
 
 import collections
 import dataclasses
+import hashlib
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Max
 
 from cadre.core.charts import format_number
-from cadre.indicators.compute import ADDITIVE
+from cadre.indicators.compute import ADDITIVE, department_spreads, own_figures
 from cadre.indicators.models import Indicator, IndicatorKind, IndicatorValue, Level
 from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
@@ -327,3 +329,28 @@ def _mask(cells, parents, threshold):
                 queue.append(again)
                 queued.add(again)
     return frozenset(hidden - primary)
+
+
+def structure_profile(structure, indicators, years):
+    """What a structure gets back for filling the questionnaire: for each indicator and year, its own
+    figure and the distribution (q1, median, q3, n) of the same figure among the structures of its
+    département. {(indicator id, year): (own figure, spread or None)}, for the years it was observed.
+
+    The distributions read every answer of the département: kept in the cache until that year's values
+    change (values_stamp), which a validation or a reopening always does."""
+    department = structure.commune.department_id
+    stamp = values_stamp(years)
+    pks = hashlib.sha256(repr(sorted(indicator.pk for indicator in indicators)).encode()).hexdigest()
+    profile = {}
+    for year in years:
+        own = own_figures(structure.pk, year, indicators)
+        if not own:
+            continue
+        key = f"cadre:department-spreads:{department}:{year}:{stamp}:{pks}"
+        spreads = cache.get(key)
+        if spreads is None:
+            spreads = department_spreads(year, department, indicators)
+            cache.set(key, spreads, 24 * 3600)
+        for indicator in indicators:
+            profile[(indicator.pk, year)] = (own[indicator.pk], spreads[indicator.pk])
+    return profile

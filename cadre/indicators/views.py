@@ -11,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from cadre.core.charts import format_number, line_chart
 from cadre.core.exports import cached_file, file_response
-from cadre.indicators.compute import structure_profile
 from cadre.indicators.exports import report_xlsx as report_xlsx_bytes
 from cadre.indicators.exports import start_report_pdf
 from cadre.indicators.models import (
@@ -31,6 +30,7 @@ from cadre.indicators.queries import (
     dashboard_rows,
     display,
     parents,
+    structure_profile,
     territory_name,
     values_stamp,
 )
@@ -124,11 +124,11 @@ def _children(level, code, year):
     return found
 
 
-def _cached_body(key, year, render_body):
+def _cached_body(key, years, render_body):
     """A rendered page body, kept until the values it shows change: the key carries the time of the
-    last write of that year's and last year's national values (every refresh rewrites them) and of
-    the last definition change. Every signed-in user sees the same figures."""
-    stamp = values_stamp([year, year - 1])
+    last write of the national values of `years` (every refresh rewrites them) and of the last
+    definition change. Every signed-in user sees the same figures."""
+    stamp = values_stamp(years)
     full_key = "indicators:" + ":".join(str(part) for part in (*key, stamp))
     body = cache.get(full_key)
     if body is None:
@@ -159,7 +159,7 @@ def dashboard(request):
     name = territory_name(*place)
     body = _cached_body(
         ("dashboard", year, *place),
-        year,
+        [year, year - 1],
         lambda: render_to_string(
             "indicators/_dashboard_body.html",
             {
@@ -214,15 +214,28 @@ def _own_text(indicator, figure):
     return format_number(figure, indicator.decimals, indicator.unit)
 
 
-def _own_label(indicator):
+def _yes_question(indicator):
+    """The code of the question a share counts the « oui » of, or None."""
+    if indicator.kind != IndicatorKind.SHARE or indicator.operator != Operator.YES:
+        return None
+    origin, name = source_parts(indicator.source)
+    return name if origin == "question" else None
+
+
+def _question_labels(indicators):
+    """{code: label in the latest questionnaire} of the questions the shares among `indicators` count."""
+    codes = {code for indicator in indicators if (code := _yes_question(indicator))}
+    rows = Question.objects.filter(code__in=codes).order_by("questionnaire__version").values_list("code", "label")
+    return dict(rows)  # the latest version's label last, so kept
+
+
+def _own_label(indicator, labels):
     """The row heading of a structure's own figure: a share's condition as said of one structure (the
     question it answered when the share counts « oui »), not « part des structures… »."""
     if indicator.kind == IndicatorKind.SHARE:
-        origin, name = source_parts(indicator.source)
-        if origin == "question" and indicator.operator == Operator.YES:
-            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
-            if question is not None:
-                return question.label
+        label = labels.get(_yes_question(indicator))
+        if label is not None:
+            return label
         condition = f"{indicator._source_phrase(indicator.source)} {indicator._condition_phrase()}"
         return f"{condition[:1].upper()}{condition[1:]}"
     return indicator.title
@@ -269,13 +282,10 @@ def _own_chart(indicator, structure, own, years):
     )
 
 
-def structure_figures(request, uuid):
-    """The return a structure gets for its questionnaire: its own figures, its past years, and where
-    it stands among the structures of its département (median and quartiles)."""
-    structure = _profile_structure(request, uuid)
-    validated = Submission.objects.filter(structure=structure, status=SubmissionStatus.VALIDATED)
-    years = sorted(validated.values_list("campaign__year", flat=True), reverse=True)[:PROFILE_YEARS]
+def _structure_themes(structure, years):
+    """[(theme, rows)] of a structure's figures: its own over `years`, its département's spread and value."""
     indicators = [i for i in Indicator.objects.current() if i.kind != IndicatorKind.COUNT]
+    labels = _question_labels(indicators)
     profile = structure_profile(structure, indicators, years) if years else {}
     department = structure.commune.department
     department_values = {}
@@ -298,7 +308,7 @@ def structure_figures(request, uuid):
             items.append(
                 {
                     "indicator": indicator,
-                    "label": _own_label(indicator),
+                    "label": _own_label(indicator, labels),
                     "chart": _own_chart(indicator, structure, own, years),
                     "years": [(year, _own_text(indicator, entry[0] if entry else None)) for year, entry in own],
                     "spread": spread
@@ -313,6 +323,29 @@ def structure_figures(request, uuid):
             )
         if items:
             themes.append((theme, items))
+    return themes
+
+
+def structure_figures(request, uuid):
+    """The return a structure gets for its questionnaire: its own figures, its past years, and where
+    it stands among the structures of its département (median and quartiles)."""
+    structure = _profile_structure(request, uuid)
+    validated = Submission.objects.filter(structure=structure, status=SubmissionStatus.VALIDATED)
+    years = sorted(validated.values_list("campaign__year", flat=True), reverse=True)[:PROFILE_YEARS]
+    department = structure.commune.department
+    body = _cached_body(
+        ("structure", structure.pk, structure.version, *years),
+        years,
+        lambda: render_to_string(
+            "indicators/_structure_figures_body.html",
+            {
+                "structure": structure,
+                "department": department,
+                "years": years,
+                "themes": _structure_themes(structure, years),
+            },
+        ),
+    )
     return render(
         request,
         "indicators/structure_figures.html",
@@ -324,9 +357,7 @@ def structure_figures(request, uuid):
                 ("Ses indicateurs", None),
             ],
             "structure": structure,
-            "department": department,
-            "years": years,
-            "themes": themes,
+            "body": body,
         },
     )
 
@@ -348,7 +379,7 @@ def report(request):
     name = territory_name(*place)
     body = _cached_body(
         ("report", year, *place),
-        year,
+        [year, year - 1],
         lambda: render_to_string("indicators/_report_body.html", {"report": build_report(*place, year, request.user)}),
     )
     query = f"annee={year}&territoire={place[0]}:{place[1]}"
