@@ -8,12 +8,12 @@ metrics): labels get generous room and the table always carries the full text.
 """
 
 import hashlib
+import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 FONT_FAMILY = "Marianne, Arial, sans-serif"
@@ -116,14 +116,22 @@ def _n(number):
     return text[:-2] if text.endswith(".0") else text
 
 
+def escape(value):
+    """Text or an attribute value made safe in markup: the standard library's escape, which gives the same
+    entities as Django's without its lazy-string machinery (a chart escapes thousands of values)."""
+    return html.escape(str(value))
+
+
 def _attrs(attributes):
     parts = []
     for key, value in attributes.items():
         if value is None:
             continue
         if isinstance(value, float):
-            value = _n(value)
-        parts.append(f' {key.rstrip("_").replace("_", "-")}="{escape(value)}"')
+            value = _n(value)  # digits, a dot and a sign: nothing to escape
+        elif not isinstance(value, int):
+            value = escape(value)
+        parts.append(f' {key.rstrip("_").replace("_", "-")}="{value}"')
     return "".join(parts)
 
 

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 
 from cadre.core.models import TrackedHistory, VersionedModel
+from cadre.core.stamps import Stamped
 from cadre.monitoring.ratios import RATIOS
 from cadre.structures.models import Structure
 from cadre.territories.models import Department
@@ -395,3 +396,8 @@ class AlertSubscription(models.Model):
 
     def __str__(self):
         return f"{self.user} : {self.structure or 'toutes les structures financées'}"
+
+
+# A structure's ratio charts beside its département's quartiles, rendered once per change of the statuses or the
+# quartiles (any write, by a recompute or an import), not at each visit of its health page.
+HEALTH_FIGURES = Stamped("health-figures", [HealthStatus, RatioQuartiles])

@@ -7,8 +7,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from cadre.core.charts import line_chart
@@ -16,6 +18,7 @@ from cadre.core.exports import tabular_response
 from cadre.core.pagination import paginate
 from cadre.monitoring import alert_tasks, permissions
 from cadre.monitoring.alert_models import (
+    HEALTH_FIGURES,
     SIGNALS,
     AlertAcknowledgement,
     AlertRule,
@@ -272,6 +275,16 @@ def ratio_figures(structure, statuses, quartiles):
     return found
 
 
+def _figures_context(structure, statuses):
+    quartiles = {
+        (row.year, row.ratio): row
+        for row in RatioQuartiles.objects.filter(
+            department_id=structure.commune.department_id, year__in=[s.year for s in statuses if s.ratios]
+        )
+    }
+    return {"structure": structure, "figures": ratio_figures(structure, statuses, quartiles)}
+
+
 def health(request, uuid):
     """The structure's current status with its facts and acknowledgements, then each ratio over the years beside
     the département's quartiles, each chart followed by its table, its formula and its method."""
@@ -280,12 +293,6 @@ def health(request, uuid):
     statuses = list(HealthStatus.objects.filter(structure=structure).with_acknowledgement().order_by("year"))
     current = HealthStatus.objects.filter(structure=structure).current(today).values_list("year", flat=True).first()
     current = next((status for status in statuses if status.year == current), None)
-    quartiles = {
-        (row.year, row.ratio): row
-        for row in RatioQuartiles.objects.filter(
-            department_id=structure.commune.department_id, year__in=[s.year for s in statuses if s.ratios]
-        )
-    }
     can_subscribe = permissions.can_subscribe(request.user, structure, today)
     context = {
         "structure": structure,
@@ -297,7 +304,12 @@ def health(request, uuid):
         .select_related("acknowledged_by")
         .order_by("-acknowledged_at", "-pk"),
         "earlier": [status for status in reversed(statuses) if status is not current],
-        "figures": ratio_figures(structure, statuses, quartiles),
+        "figures": mark_safe(  # our own template rendered it (escaped)
+            HEALTH_FIGURES.get(
+                (structure.pk, structure.name, structure.commune.department_id),
+                lambda: render_to_string("monitoring/_health_figures.html", _figures_context(structure, statuses)),
+            )
+        ),
         "formulas": RATIOS,
         "rules": AlertRule.objects.active(),
         "can_subscribe": can_subscribe,
