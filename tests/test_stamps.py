@@ -19,6 +19,7 @@ from cadre.demo import cast
 from cadre.funding import calendar, views
 from cadre.funding.models import Document, DocumentStatus, RequiredDocument
 from cadre.observatory.models import Submission, SubmissionStatus
+from cadre.structures import overview
 from cadre.structures.models import Structure
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,18 @@ def test_the_calendar_declares_every_table_it_is_read_from(demo, email):
         lambda: calendar._calendar_and_overdue(user, today, today.replace(day=1), today + datetime.timedelta(days=400))
     )
     assert read and read <= calendar._CACHE.tables, sorted(read - calendar._CACHE.tables)
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_structure_page_tiles_declare_every_table_they_are_read_from(demo, email):
+    """Structure A (funded in the Rhône) and the Bouches-du-Rhône structure with a support case under way."""
+    user, today = scoped(email), timezone.localdate()
+    read = set()
+    for structure in Structure.objects.visible_to(user).filter(support_cases__isnull=False).distinct()[:2]:
+        read |= tables_read(lambda structure=structure: overview._links(structure, user, today))
+    for structure in Structure.objects.visible_to(user).filter(memberships__user__email=cast.STRUCTURE_A):
+        read |= tables_read(lambda structure=structure: overview._links(structure, user, today))
+    assert read and read <= overview._LINKS.tables, sorted(read - overview._LINKS.tables)
 
 
 def test_the_home_page_costs_the_same_few_queries_once_cached_and_shows_a_change_at_once(client, demo):

@@ -4,10 +4,14 @@ from django.db.models import Count, F, Max
 from django.urls import reverse
 
 from cadre.accounts.models import WRITE_ROLES
+from cadre.agreements.models import Committee, CommitteeMember, FrameworkAgreement
 from cadre.core.french import plural
 from cadre.monitoring import permissions_cases
-from cadre.monitoring.case_models import DifficultyReport, SupportCase
+from cadre.monitoring.case_models import CaseDocument, CaseNote, DifficultyReport, SupportCase
 from cadre.structures.overview import Link
+
+# What `links` reads (tests/test_stamps.py checks it): the case's committee decides who sees it.
+READS = [CaseDocument, CaseNote, Committee, CommitteeMember, DifficultyReport, FrameworkAgreement, SupportCase]
 
 
 def links(structure, user, today):

@@ -8,6 +8,8 @@ from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.models import FinancialStatement
 from cadre.structures.overview import Link
 
+READS = [FinancialStatement, HealthStatus]  # what `links` reads (tests/test_stamps.py checks it)
+
 
 def links(structure, user, today):
     """Whoever sees the structure sees its accounts (FinancialStatement.visible_to) and its health: no right to

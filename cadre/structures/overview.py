@@ -2,7 +2,8 @@
 questionnaires, indicators and calendar, each with a count or a short status.
 
 Only pages the user can open are linked (each through the queryset its page uses), and the whole costs
-a fixed number of queries, however many agreements, lines, years or questionnaires the structure has.
+a fixed number of queries, however many agreements, lines, years or questionnaires the structure has. The tiles
+are kept in the cache per user, structure and day until a table they read changes (cadre.core.stamps).
 """
 
 import dataclasses
@@ -11,10 +12,13 @@ import datetime
 from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 
-from cadre.agreements.models import Agreement
+from cadre.agreements.models import Agreement, Signatory
 from cadre.core.french import plural
-from cadre.funding.models import FundingLine, documents_owed
-from cadre.observatory.models import Submission, SubmissionStatus
+from cadre.core.stamps import Stamped, user_key
+from cadre.funding.models import Document, FundingLine, FundingScheme, RequiredDocument, documents_owed
+from cadre.observatory.models import Campaign, Submission, SubmissionStatus
+from cadre.structures.models import Approval, Structure
+from cadre.territories.models import Commune
 
 
 @dataclasses.dataclass
@@ -124,18 +128,39 @@ def _calendar(dates):
     return Link("Calendrier des échéances", reverse("funding:calendar"), detail)
 
 
+# The tables the tiles are read from (tests/test_stamps.py checks them against the queries made); apps that
+# register tiles add theirs.
+READS = [
+    Agreement,
+    Approval,
+    Campaign,
+    Commune,
+    Document,
+    FundingLine,
+    FundingScheme,
+    RequiredDocument,
+    Signatory,
+    Structure,
+    Submission,
+]
+_LINKS = Stamped("structure-links", READS)
 _MORE = []
 
 
-def register(provider):
+def register(provider, reads):
     """An app built on the registry adds its tiles: `provider(structure, user, today)` gives [Link], each read
-    in one query at most."""
+    in one query at most, from the models `reads`."""
     _MORE.append(provider)
+    _LINKS.add(reads)
 
 
 def structure_links(structure, user, today=None):
     """[Link] of the structure page's « Sur cette structure », for `user` (who can see `structure`)."""
     today = today or datetime.date.today()
+    return _LINKS.get((user_key(user), structure.pk, today), lambda: _links(structure, user, today))
+
+
+def _links(structure, user, today):
     agreements, agreement_end = _agreements(structure, user, today)
     documents, document_due = _documents(structure, today)
     approval_end = structure.approvals.filter(ends__gte=today).aggregate(next=Min("ends"))["next"]
