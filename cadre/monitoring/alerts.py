@@ -10,7 +10,7 @@ import datetime
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -101,21 +101,37 @@ def _change(now, before):
     return ((now - before) * 100 / before).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
 
 
-def financial_values(history):
-    """{year: {signal: value}} and {year: {ratio code: value}} of one structure's accepted statements."""
-    signals, ratios = {}, {}
-    for index, accounts in enumerate(history):
-        upto = history[: index + 1]
-        values = {ratio.code: ratio.compute(accounts, upto) for ratio in ratio_module.RATIOS}
-        ratios[accounts.year] = values
-        year_signals = {code: values[code] for code in values if code in SIGNALS}
-        year_signals["net_result"] = accounts.net_result
-        if index and ratio_module.follows(history[index - 1], accounts):
-            year_signals["tax_social_debts_change"] = _change(
-                accounts.tax_social_debts, history[index - 1].tax_social_debts
-            )
-        signals[accounts.year] = {code: (value, "") for code, value in year_signals.items()}
-    return signals, ratios
+# The same in SQL over ratios.STATEMENTS_SQL: NULL when the year before is not the fiscal year just before.
+DEBTS_CHANGE_SQL = (
+    "CASE WHEN follows THEN round((tax_social_debts - previous_tax_social_debts) * 100 "
+    "/ nullif(previous_tax_social_debts, 0), 1) END"
+)
+RATIO_CODES = [ratio.code for ratio in ratio_module.RATIOS]
+
+
+def statement_figures(structure_ids=None):
+    """(structure id, year, net result, change of the tax and social debts, {ratio code: value}) of every
+    accepted statement, oldest first by structure. On PostgreSQL, one query computes them all (each ratio's SQL
+    form); elsewhere ratios.py computes them from the statements read in one query."""
+    if connection.vendor == "postgresql":
+        sql, params = ratio_module.accepted_ratios_sql(structure_ids, ["net_result", DEBTS_CHANGE_SQL])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [
+            (structure_id, year, net_result, debts_change, dict(zip(RATIO_CODES, values, strict=True)))
+            for structure_id, year, net_result, debts_change, *values in rows
+        ]
+    figures = []
+    for history in read_accounts(structure_ids).values():
+        for index, accounts in enumerate(history):
+            before = history[index - 1] if index else None
+            debts_change = None
+            if before and ratio_module.follows(before, accounts):
+                debts_change = _change(accounts.tax_social_debts, before.tax_social_debts)
+            values = ratio_module.ratios_of(accounts, history[: index + 1])
+            figures.append((accounts.structure_id, accounts.year, accounts.net_result, debts_change, values))
+    return figures
 
 
 # -- Signals from Cadre's other data: each one query (or a few) for every structure in scope -------------------
@@ -309,20 +325,27 @@ def compute_statuses(structures=None, *, today=None):
     today = today or timezone.localdate()
     structure_ids = None if structures is None else [getattr(each, "pk", each) for each in structures]
     rules = list(AlertRule.objects.active())
-    accounts = read_accounts(structure_ids)
-    others = other_signals(structure_ids, today)
+    # {structure id: {year: {signal: (value, detail)}}}: every ratio is a signal, with the net result and the
+    # change of the tax and social debts; then the signals of Cadre's other data.
+    signals = defaultdict(dict)
+    ratios = {}
+    for structure_id, year, net_result, debts_change, values in statement_figures(structure_ids):
+        year_signals = {code: (value, "") for code, value in values.items()}
+        year_signals["net_result"] = (net_result, "")
+        year_signals["tax_social_debts_change"] = (debts_change, "")
+        signals[structure_id][year] = year_signals
+        ratios[structure_id, year] = values
+    for structure_id, years in other_signals(structure_ids, today).items():
+        for year, values in years.items():
+            signals[structure_id].setdefault(year, {}).update(values)
     departments = dict(
         _scoped(Structure.objects.all(), structure_ids, "pk").values_list("pk", "commune__department_id")
     )
     now = timezone.now()
     computed = []
     for structure_id in departments:
-        history = accounts.get(structure_id, [])
-        signals, ratios = financial_values(history)
-        for year, values in others.get(structure_id, {}).items():
-            signals.setdefault(year, {}).update(values)
-        for year, (level, facts) in apply_rules(rules, signals).items():
-            computed.append((structure_id, year, level, facts, ratios.get(year, {})))
+        for year, (level, facts) in apply_rules(rules, signals.get(structure_id, {})).items():
+            computed.append((structure_id, year, level, facts, ratios.get((structure_id, year), {})))
     with transaction.atomic():
         if structure_ids is not None:
             # Two recomputes of one structure (two payments in a row, two workers) write one after the other:
