@@ -343,7 +343,9 @@ def _fact(rule, span, seen):
 
 
 def _as_text(values):
-    return {code: None if value is None else str(value) for code, value in values.items()}
+    """Ratios as stored: the text of each Decimal, a zero without sign (« 0.0 », as PostgreSQL writes it, not the
+    « -0.0 » of a small loss rounded)."""
+    return {code: None if value is None else str(abs(value) if value == 0 else value) for code, value in values.items()}
 
 
 def _decimal(text):
