@@ -285,6 +285,14 @@ def read_signals(structure_ids, today, watched):
 
 def format_value(value, signal):
     """« 17,6 jours de charges », « 18 jours de charges » (a decimal of zero is not written), « -12 400 € »."""
+    return _value_text(value, signal.code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_text(value, code):
+    """The same values recur across structures (days of cash, shares, a deficit told again the next year): each is
+    written once."""
+    signal = SIGNALS[code]
     decimals = signal.decimals if value != round(value) else 0
     return format_number(value, decimals, signal.unit)
 
@@ -311,9 +319,11 @@ def apply_rules(rules, signals_by_year):
             if entry is None or not rule.matches(entry[0]):  # most rules stop here: checked first
                 continue
             span = range(year - rule.consecutive_years + 1, year + 1)
-            seen = [signals_by_year.get(each, {}).get(rule.signal) for each in span]
-            if not all(entry is not None and rule.matches(entry[0]) for entry in seen):
-                continue
+            seen = [entry]
+            if rule.consecutive_years > 1:
+                seen = [signals_by_year.get(each, {}).get(rule.signal) for each in span]
+                if not all(entry is not None and rule.matches(entry[0]) for entry in seen):
+                    continue
             facts.append(
                 {
                     "rule": rule.code or rule.pk,
