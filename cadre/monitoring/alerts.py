@@ -1,9 +1,11 @@
 """The early-warning engine: every ratio of the accepted statements, every signal Cadre knows, the active rules
 applied to them, and a status per structure and year with its facts written out; then the département quartiles.
 
-At national scale (4,000 structures × 10 years) the statements are read in one query as plain rows, the ratios
-are those of ratios.py applied to light objects (one formula, whatever reads it), every other signal is one
-query for all structures, and the results are written in bulk. A single structure goes the same way, scoped.
+At national scale (4,000 structures × 10 years) one query computes every ratio of every accepted statement on
+PostgreSQL (each ratio's SQL form, beside its Python one in ratios.py; SQLite reads the statements and applies
+ratios.py), every other signal is one query for all structures, the rules are applied as the statuses are
+written in bulk (COPY), and the quartiles come from the ratios already in memory. A single structure goes the
+same way, scoped.
 """
 
 import datetime
@@ -116,8 +118,7 @@ def statement_figures(structure_ids=None):
     nothing is lost in JSON. On PostgreSQL, one query computes them all (each ratio's SQL form, written as text
     by the database); elsewhere ratios.py computes them from the statements read in one query."""
     if connection.vendor == "postgresql":
-        ratios_as_text = [f"({ratio.sql})::text" for ratio in ratio_module.RATIOS]
-        sql, params = ratio_module.accepted_ratios_sql(structure_ids, ["net_result", DEBTS_CHANGE_SQL], ratios_as_text)
+        sql, params = ratio_module.accepted_ratios_sql(structure_ids, ["net_result", DEBTS_CHANGE_SQL])
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()

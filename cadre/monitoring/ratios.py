@@ -255,17 +255,16 @@ WITH totals AS (
 )"""
 
 
-def accepted_ratios_sql(structure_ids=None, columns=(), ratios=None):
+def accepted_ratios_sql(structure_ids=None, columns=()):
     """SQL (PostgreSQL) and parameters of one row per accepted statement (of these structures; None: all),
     oldest first by structure: the structure id, the year, the other `columns` asked (SQL over the columns of
-    STATEMENTS_SQL), then every ratio in the order of RATIOS (or the `ratios` expressions given instead: each
-    ratio's SQL written as text, say)."""
+    STATEMENTS_SQL), then every ratio in the order of RATIOS, as text: the text of its Decimal, as
+    HealthStatus.ratios stores it."""
     scope, params = "", [StatementStatus.ACCEPTED]
     if structure_ids is not None:
         scope = "AND structure_id = ANY(%s)"
         params.append(list(structure_ids))
-    ratios = ratios or [ratio.sql for ratio in RATIOS]
-    selected = ", ".join(["structure_id", "year", *columns, *ratios])
+    selected = ", ".join(["structure_id", "year", *columns, *(f"({ratio.sql})::text" for ratio in RATIOS)])
     return (
         f"{STATEMENTS_SQL.format(scope=scope)}\nSELECT {selected} FROM statements ORDER BY structure_id, ends_on",
         params,
