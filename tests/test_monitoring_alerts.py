@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from cadre.funding.models import Document, DocumentKind, DocumentStatus, FundingLine, FundingScheme
 from cadre.funding.schemes import load_default_schemes
 from cadre.monitoring import ratios
-from cadre.monitoring.alerts import compute_statuses, ratio_quartiles
+from cadre.monitoring.alerts import _change, compute_statuses, ratio_quartiles, statement_figures
 from cadre.monitoring.default_rules import DEFAULT_RULES, load_default_rules
 from cadre.monitoring.enums import StatementStatus
 from cadre.monitoring.forms_alerts import AlertRuleForm
@@ -264,3 +264,75 @@ def test_signals_from_cadre_own_data(rules):
     texts = facts(structure, 2025)[1]
     # The accounts of 2025 were due by 30 June 2026 (the scheme's requirement): 160 days late on 7 December.
     assert any(text.startswith("comptes annuels non déposés : ") and "jours de retard" in text for text in texts)
+
+
+def test_every_ratio_in_one_query_is_the_ratio_of_ratios_py():
+    """On PostgreSQL the recompute computes every ratio of every accepted statement in one SQL query (each ratio's
+    `sql`): the same values, written the same way, as ratios.py on the statements themselves. Ties round half
+    away from zero, a zero has no sign, a ratio without meaning is None, a trend needs the year just before."""
+    a, b = StructureFactory(), StructureFactory()
+
+    def statement(structure, year, *, starts=None, ends=None, status=StatementStatus.ACCEPTED, **fields):
+        return FinancialStatement(
+            structure=structure,
+            year=year,
+            starts_on=starts or datetime.date(year, 1, 1),
+            ends_on=ends or datetime.date(year, 12, 31),
+            status=status,
+            **fields,
+        )
+
+    def figures(caf, net_result, tax_social_debts, **fields):
+        return {
+            "subsidy_caf_service": D(caf),
+            "subsidy_municipal": D(150000),
+            "subsidy_other": D(250000),
+            "staff_costs": D(400000),
+            "depreciation": D(15000),
+            "external_charges": D(385000),
+            "net_result": D(net_result),
+            "balance_result": D(net_result),
+            "tax_social_debts": D(tax_social_debts),
+            "cash": D("60000.50"),
+            "association_funds": D(100000),
+            "reserves": D("20000.25"),
+            "fixed_assets": D(70000),
+            "receivables": D(90000),
+            "supplier_debts": D(30000),
+            **fields,
+        }
+
+    nothing = {"subsidy_municipal": D(0), "subsidy_other": D(0), "staff_costs": D(0), "depreciation": D(0)}
+    FinancialStatement.objects.bulk_create(
+        [
+            statement(a, 2020, **figures(400000, -100, 1800)),  # debts 1 800 for 400 000 of staff: 0,45 % → 0,5
+            statement(a, 2021, **figures(399600, -200, 2000)),  # income 800 000 → 799 600: −0,05 % → −0,1
+            statement(a, 2022, **figures(399500, 50, 2000)),  # −100 of 799 600, −0,0125 %: 0,0 without sign
+            statement(a, 2024, **figures(399500, -10, 0)),  # 2023 missing: no trend, a run of one deficit
+            statement(a, 2025, ends=datetime.date(2025, 6, 30), **figures(200000, -10, 100)),  # six months
+            statement(b, 2024, status=StatementStatus.SUBMITTED, **figures(1, -1, 1)),  # not accepted: not read
+            statement(b, 2025, **figures(0, 0, 0, external_charges=D(0), **nothing)),  # no income, no expenses
+        ]
+    )
+    found = {(structure_id, year): rest for structure_id, year, *rest in statement_figures()}
+
+    expected = {}
+    for structure in (a, b):
+        history = list(FinancialStatement.objects.accepted().filter(structure=structure).order_by("ends_on"))
+        for index, accounts in enumerate(history):
+            before = history[index - 1] if index else None
+            change = None
+            if before and ratios.follows(before, accounts):
+                change = _change(accounts.tax_social_debts, before.tax_social_debts)
+            values = ratios.ratios_of(accounts, history[: index + 1])
+            texts = {code: None if v is None else str(abs(v) if v == 0 else v) for code, v in values.items()}
+            expected[structure.pk, accounts.year] = [accounts.net_result, change, texts]
+    assert found == expected
+    deficits = [found[a.pk, year][2]["consecutive_deficits"] for year in (2020, 2021, 2022, 2024, 2025)]
+    assert deficits == ["1", "2", "0", "1", "2"]
+    assert found[a.pk, 2020][2]["tax_social_debts_share"] == "0.5"
+    assert [found[a.pk, year][2]["income_change"] for year in (2021, 2022, 2024)] == ["-0.1", "0.0", None]
+    assert [found[a.pk, year][1] for year in (2021, 2022, 2024, 2025)] == [D("11.1"), D("0.0"), None, None]
+    assert found[a.pk, 2025][2]["cash_days"] == "13.8"  # 60 000,50 × 181 days ÷ 785 000
+    empty = found[b.pk, 2025][2]
+    assert empty["staff_share"] is None and empty["cash_days"] is None and empty["working_capital"] == "50000.25"

@@ -5,6 +5,7 @@ finds models there); the engine that fills them is in alerts.py.
 
 import dataclasses
 import datetime
+import operator
 from decimal import Decimal
 
 from django.conf import settings
@@ -133,11 +134,11 @@ class Comparison(models.TextChoices):
 
 
 COMPARE = {
-    Comparison.BELOW: lambda value, threshold: value < threshold,
-    Comparison.AT_MOST: lambda value, threshold: value <= threshold,
-    Comparison.EQUAL: lambda value, threshold: value == threshold,
-    Comparison.AT_LEAST: lambda value, threshold: value >= threshold,
-    Comparison.ABOVE: lambda value, threshold: value > threshold,
+    Comparison.BELOW: operator.lt,
+    Comparison.AT_MOST: operator.le,
+    Comparison.EQUAL: operator.eq,
+    Comparison.AT_LEAST: operator.ge,
+    Comparison.ABOVE: operator.gt,
 }
 
 

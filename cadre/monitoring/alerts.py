@@ -1,16 +1,19 @@
 """The early-warning engine: every ratio of the accepted statements, every signal Cadre knows, the active rules
 applied to them, and a status per structure and year with its facts written out; then the département quartiles.
 
-At national scale (4,000 structures × 10 years) the statements are read in one query as plain rows, the ratios
-are those of ratios.py applied to light objects (one formula, whatever reads it), every other signal is one
-query for all structures, and the results are written in bulk. A single structure goes the same way, scoped.
+At national scale (4,000 structures × 10 years) one query computes every ratio of every accepted statement on
+PostgreSQL (each ratio's SQL form, beside its Python one in ratios.py; SQLite reads the statements and applies
+ratios.py), every other signal is one query for all structures, the rules are applied as the statuses are
+written in bulk (COPY), and the quartiles come from the ratios already in memory. A single structure goes the
+same way, scoped.
 """
 
 import datetime
+import functools
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -101,21 +104,38 @@ def _change(now, before):
     return ((now - before) * 100 / before).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
 
 
-def financial_values(history):
-    """{year: {signal: value}} and {year: {ratio code: value}} of one structure's accepted statements."""
-    signals, ratios = {}, {}
-    for index, accounts in enumerate(history):
-        upto = history[: index + 1]
-        values = {ratio.code: ratio.compute(accounts, upto) for ratio in ratio_module.RATIOS}
-        ratios[accounts.year] = values
-        year_signals = {code: values[code] for code in values if code in SIGNALS}
-        year_signals["net_result"] = accounts.net_result
-        if index and ratio_module.follows(history[index - 1], accounts):
-            year_signals["tax_social_debts_change"] = _change(
-                accounts.tax_social_debts, history[index - 1].tax_social_debts
-            )
-        signals[accounts.year] = {code: (value, "") for code, value in year_signals.items()}
-    return signals, ratios
+# The same in SQL over ratios.STATEMENTS_SQL: NULL when the year before is not the fiscal year just before.
+DEBTS_CHANGE_SQL = (
+    "CASE WHEN follows THEN round((tax_social_debts - previous_tax_social_debts) * 100 "
+    "/ nullif(previous_tax_social_debts, 0), 1) END"
+)
+RATIO_CODES = [ratio.code for ratio in ratio_module.RATIOS]
+
+
+def statement_figures(structure_ids=None):
+    """(structure id, year, net result, change of the tax and social debts, {ratio code: value as stored}) of
+    every accepted statement, oldest first by structure; a ratio is stored as the text of its Decimal, so that
+    nothing is lost in JSON. On PostgreSQL, one query computes them all (each ratio's SQL form, written as text
+    by the database); elsewhere ratios.py computes them from the statements read in one query."""
+    if connection.vendor == "postgresql":
+        sql, params = ratio_module.accepted_ratios_sql(structure_ids, ["net_result", DEBTS_CHANGE_SQL])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [
+            (structure_id, year, net_result, debts_change, dict(zip(RATIO_CODES, values, strict=True)))
+            for structure_id, year, net_result, debts_change, *values in rows
+        ]
+    figures = []
+    for history in read_accounts(structure_ids).values():
+        for index, accounts in enumerate(history):
+            before = history[index - 1] if index else None
+            debts_change = None
+            if before and ratio_module.follows(before, accounts):
+                debts_change = _change(accounts.tax_social_debts, before.tax_social_debts)
+            values = _as_text(ratio_module.ratios_of(accounts, history[: index + 1]))
+            figures.append((accounts.structure_id, accounts.year, accounts.net_result, debts_change, values))
+    return figures
 
 
 # -- Signals from Cadre's other data: each one query (or a few) for every structure in scope -------------------
@@ -242,17 +262,50 @@ def other_signals(structure_ids, today):
     return found
 
 
+def read_signals(structure_ids, today, watched):
+    """The signals of these structures (None: all) that rules watch, {structure id: {year: {signal: (value,
+    detail)}}}, and the ratios of their accepted statements, {(structure id, year): {ratio code: value}}. Every
+    ratio is a signal, as are the net result and the change of the tax and social debts; then come the signals
+    of Cadre's other data."""
+    signals, ratios = defaultdict(dict), {}
+    financial = [code for code in RATIO_CODES if code in watched]
+    for structure_id, year, net_result, debts_change, values in statement_figures(structure_ids):
+        year_signals = {code: (_decimal(values[code]), "") for code in financial}
+        year_signals["net_result"] = (net_result, "")
+        year_signals["tax_social_debts_change"] = (debts_change, "")
+        signals[structure_id][year] = year_signals
+        ratios[structure_id, year] = values
+    for structure_id, years in other_signals(structure_ids, today).items():
+        for year, values in years.items():
+            signals[structure_id].setdefault(year, {}).update(values)
+    return signals, ratios
+
+
 # -- Rules and facts --------------------------------------------------------------------------------------------
 
 
 def format_value(value, signal):
     """« 17,6 jours de charges », « 18 jours de charges » (a decimal of zero is not written), « -12 400 € »."""
+    return _value_text(value, signal.code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_text(value, code):
+    """The same values recur across structures (days of cash, shares, a deficit told again the next year): each is
+    written once."""
+    signal = SIGNALS[code]
     decimals = signal.decimals if value != round(value) else 0
     return format_number(value, decimals, signal.unit)
 
 
 def format_threshold(rule):
-    return format_number(rule.threshold, 0 if rule.threshold == rule.threshold.to_integral_value() else 2)
+    return _threshold_text(rule.threshold)
+
+
+@functools.lru_cache(maxsize=256)
+def _threshold_text(threshold):
+    """A rule's threshold as written in its facts, once per threshold rather than once per fact."""
+    return format_number(threshold, 0 if threshold == threshold.to_integral_value() else 2)
 
 
 def apply_rules(rules, signals_by_year):
@@ -267,9 +320,11 @@ def apply_rules(rules, signals_by_year):
             if entry is None or not rule.matches(entry[0]):  # most rules stop here: checked first
                 continue
             span = range(year - rule.consecutive_years + 1, year + 1)
-            seen = [signals_by_year.get(each, {}).get(rule.signal) for each in span]
-            if not all(entry is not None and rule.matches(entry[0]) for entry in seen):
-                continue
+            seen = [entry]
+            if rule.consecutive_years > 1:
+                seen = [signals_by_year.get(each, {}).get(rule.signal) for each in span]
+                if not all(entry is not None and rule.matches(entry[0]) for entry in seen):
+                    continue
             facts.append(
                 {
                     "rule": rule.code or rule.pk,
@@ -280,8 +335,8 @@ def apply_rules(rules, signals_by_year):
             )
             if LEVEL_RANK[LEVEL_OF_SEVERITY[rule.severity]] > LEVEL_RANK[level]:
                 level = LEVEL_OF_SEVERITY[rule.severity]
-        # The graver facts first: they are what a reader must see.
-        facts.sort(key=lambda fact: -LEVEL_RANK[LEVEL_OF_SEVERITY[fact["severity"]]])
+        if len(facts) > 1:  # the graver facts first: they are what a reader must see
+            facts.sort(key=lambda fact: -LEVEL_RANK[LEVEL_OF_SEVERITY[fact["severity"]]])
         statuses[year] = (level, facts)
     return statuses
 
@@ -299,7 +354,13 @@ def _fact(rule, span, seen):
 
 
 def _as_text(values):
-    return {code: None if value is None else str(value) for code, value in values.items()}
+    """Ratios as stored: the text of each Decimal, a zero without sign (« 0.0 », as PostgreSQL writes it, not the
+    « -0.0 » of a small loss rounded)."""
+    return {code: None if value is None else str(abs(value) if value == 0 else value) for code, value in values.items()}
+
+
+def _decimal(text):
+    return None if text is None else Decimal(text)
 
 
 def compute_statuses(structures=None, *, today=None):
@@ -309,20 +370,18 @@ def compute_statuses(structures=None, *, today=None):
     today = today or timezone.localdate()
     structure_ids = None if structures is None else [getattr(each, "pk", each) for each in structures]
     rules = list(AlertRule.objects.active())
-    accounts = read_accounts(structure_ids)
-    others = other_signals(structure_ids, today)
+    signals, ratios = read_signals(structure_ids, today, {rule.signal for rule in rules})
     departments = dict(
         _scoped(Structure.objects.all(), structure_ids, "pk").values_list("pk", "commune__department_id")
     )
     now = timezone.now()
-    computed = []
-    for structure_id in departments:
-        history = accounts.get(structure_id, [])
-        signals, ratios = financial_values(history)
-        for year, values in others.get(structure_id, {}).items():
-            signals.setdefault(year, {}).update(values)
-        for year, (level, facts) in apply_rules(rules, signals).items():
-            computed.append((structure_id, year, level, facts, ratios.get(year, {})))
+    # Applied as the statuses are written (a generator): the database takes each batch of rows in while the rules
+    # are applied to the next structures.
+    computed = (
+        (structure_id, year, level, facts, ratios.get((structure_id, year), {}))
+        for structure_id in departments
+        for year, (level, facts) in apply_rules(rules, signals.get(structure_id, {})).items()
+    )
     with transaction.atomic():
         if structure_ids is not None:
             # Two recomputes of one structure (two payments in a row, two workers) write one after the other:
@@ -336,25 +395,29 @@ def compute_statuses(structures=None, *, today=None):
             (structure_id, year): (level, since)
             for structure_id, year, level, since in previous.values_list("structure_id", "year", "level", "level_since")
         }
-        statuses, rows, turned = [], [], {}
-        for structure_id, year, level, facts, year_ratios in computed:
-            old_level, since = before.get((structure_id, year), (None, None))
-            if old_level != level or since is None:
-                since = now
-            statuses.append((structure_id, year, level, facts, _as_text(year_ratios), now, since))
-            if year_ratios:
-                rows.append((departments[structure_id], year, year_ratios))
-            # The very first computation of all (nothing stored yet) is no change: nobody is told of the whole
-            # past. A structure's own first status (its first accounts accepted) is news.
-            if level == HealthLevel.ALERT and old_level != HealthLevel.ALERT and (before or structure_ids is not None):
-                if year >= turned.get(structure_id, (0, None))[0]:
-                    turned[structure_id] = (year, facts)
+        rows, turned = [], {}  # the ratios for the quartiles, the structures turning to alerte: as written
+
+        def statuses():
+            for structure_id, year, level, facts, year_ratios in computed:
+                old_level, since = before.get((structure_id, year), (None, None))
+                if old_level != level or since is None:
+                    since = now
+                if year_ratios:
+                    rows.append((departments[structure_id], year, year_ratios))
+                # The very first computation of all (nothing stored yet) is no change: nobody is told of the
+                # whole past. A structure's own first status (its first accounts accepted) is news.
+                news = before or structure_ids is not None
+                if level == HealthLevel.ALERT and old_level != HealthLevel.ALERT and news:
+                    if year >= turned.get(structure_id, (0, None))[0]:
+                        turned[structure_id] = (year, facts)
+                yield (structure_id, year, level, facts, year_ratios, now, since)
+
         # The quartiles a structure was part of: a year it no longer has must be refreshed too.
         pairs = (
             set() if structure_ids is None else set(previous.values_list("structure__commune__department_id", "year"))
         )
         previous.delete()
-        write_rows(HealthStatus, STATUS_COLUMNS, statuses)
+        count = write_rows(HealthStatus, STATUS_COLUMNS, statuses())
         if structure_ids is None:
             RatioQuartiles.objects.all().delete()
             write_rows(RatioQuartiles, QUARTILE_COLUMNS, quartile_rows(rows))
@@ -362,7 +425,7 @@ def compute_statuses(structures=None, *, today=None):
             refresh_quartiles(pairs | {(department, year) for department, year, _ in rows})
         if turned:
             transaction.on_commit(lambda: notify_turned_to_alert(turned, today))
-    return len(statuses)
+    return count
 
 
 STATUS_COLUMNS = ["structure_id", "year", "level", "facts", "ratios", "computed_at", "level_since"]
@@ -371,8 +434,9 @@ QUARTILE_COLUMNS = ["department_id", "year", "ratio", "count", "first_quartile",
 
 def write_rows(model, columns, rows):
     """Write rows (tuples in the order of `columns`; JSON columns as Python values) in a few statements: binary
-    COPY on PostgreSQL (cadre.core.bulk), where bulk_create's parameters would cost more than the rows."""
-    insert_rows(model, columns, rows)
+    COPY on PostgreSQL (cadre.core.bulk), where bulk_create's parameters would cost more than the rows. Returns
+    the count."""
+    return insert_rows(model, columns, rows)
 
 
 def _quartile(ordered, share):
@@ -387,25 +451,27 @@ def _quartile(ordered, share):
 
 
 def quartile_rows(rows):
-    """RatioQuartiles rows (in the order of QUARTILE_COLUMNS) from (département, year, {ratio code: value}) rows."""
-    values = defaultdict(list)
+    """RatioQuartiles rows (in the order of QUARTILE_COLUMNS) from (département, year, {ratio code: value as
+    stored}) rows."""
+    places = defaultdict(list)
     for department, year, ratios in rows:
-        for code, value in ratios.items():
-            if value is not None:
-                values[(department, year, code)].append(Decimal(value))
+        places[department, year].append(ratios)
     found = []
-    for (department, year, code), numbers in values.items():
-        numbers.sort()
-        first, median, third = (_quartile(numbers, share) for share in (QUARTER, HALF, 3 * QUARTER))
-        found.append(
-            (
-                department,
-                year,
-                code,
-                len(numbers),
-                *(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) for value in (first, median, third)),
+    for (department, year), structures in places.items():
+        for code in RATIO_CODES:
+            numbers = sorted(Decimal(value) for ratios in structures if (value := ratios.get(code)) is not None)
+            if not numbers:
+                continue
+            quartiles = (_quartile(numbers, share) for share in (QUARTER, HALF, 3 * QUARTER))
+            found.append(
+                (
+                    department,
+                    year,
+                    code,
+                    len(numbers),
+                    *(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) for value in quartiles),
+                )
             )
-        )
     return found
 
 

@@ -3,6 +3,11 @@
 A ratio reads one statement and, for the trends, the statements of the years before it (`history`: the
 structure's statements, oldest first, up to and including this one). A ratio without meaning for a statement
 (a share of zero income) is None, shown « — », never 0.
+
+Each ratio is also written in SQL (`sql`), over the columns of STATEMENTS_SQL: the national recompute of the
+statuses computes every ratio of every accepted statement in one query on PostgreSQL (statement_figures). Both
+forms give the same values (exact numeric arithmetic, rounded half away from zero), which
+tests/test_monitoring_alerts.py checks on hand-built accounts.
 """
 
 import dataclasses
@@ -11,7 +16,16 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from cadre.funding.models import FundingLine, expected_payments
-from cadre.monitoring.models import PUBLIC_SUBSIDY_FIELDS
+from cadre.monitoring.enums import StatementStatus
+from cadre.monitoring.models import (
+    EQUITY_FIELDS,
+    OPERATING_EXPENSE_FIELDS,
+    OPERATING_INCOME_FIELDS,
+    OTHER_EXPENSE_FIELDS,
+    OTHER_INCOME_FIELDS,
+    PUBLIC_SUBSIDY_FIELDS,
+    FinancialStatement,
+)
 
 HUNDRED = Decimal(100)
 ONE_DECIMAL = Decimal("0.1")
@@ -24,6 +38,7 @@ class Ratio:
     unit: str  # "%", "jours", "mois", "€", "exercices"
     formula: str
     compute: Callable  # (statement, history) -> Decimal | int | None
+    sql: str  # the same, over the columns of STATEMENTS_SQL
 
 
 def _share(part, whole):
@@ -36,6 +51,16 @@ def _per_days(amount, daily_base):
     if not daily_base:
         return None
     return (Decimal(amount) / daily_base).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+
+# PostgreSQL's numeric division keeps at least 16 significant digits: far more than a ratio of amounts in cents
+# needs to be rounded to one decimal as Decimal's 28 digits round it; round() goes half away from zero.
+def _share_sql(part, whole):
+    return f"round(({part}) * 100 / nullif({whole}, 0), 1)"
+
+
+def _per_days_sql(amount, daily_base):
+    return f"round(({amount}) / nullif({daily_base}, 0), 1)"
 
 
 def working_capital(s):
@@ -95,6 +120,7 @@ RATIOS = [
         "%",
         "résultat net de l'exercice ÷ total des produits × 100",
         lambda s, h: _share(s.net_result, s.income),
+        _share_sql("net_result", "income"),
     ),
     Ratio(
         "equity_months",
@@ -103,6 +129,7 @@ RATIOS = [
         "fonds propres (fonds associatifs, réserves, report à nouveau, résultat) ÷ total des charges "
         "× durée de l'exercice en mois",
         lambda s, h: _per_days(s.equity * s.days * 12, s.expenses * 365),
+        _per_days_sql("equity * days * 12", "expenses * 365"),
     ),
     Ratio(
         "cash_days",
@@ -110,6 +137,7 @@ RATIOS = [
         "jours",
         "disponibilités ÷ charges décaissables (total des charges moins dotations) × jours de l'exercice",
         lambda s, h: _per_days(s.cash * s.days, s.expenses - s.depreciation),
+        _per_days_sql("cash * days", "expenses - depreciation"),
     ),
     Ratio(
         "working_capital",
@@ -117,6 +145,7 @@ RATIOS = [
         "€",
         "fonds propres + provisions + fonds dédiés + emprunts et dettes financières − immobilisations nettes",
         lambda s, h: working_capital(s),
+        "working_capital",
     ),
     Ratio(
         "working_capital_requirement",
@@ -124,6 +153,7 @@ RATIOS = [
         "€",
         "créances − (dettes fournisseurs + dettes fiscales et sociales + produits constatés d'avance)",
         lambda s, h: working_capital_requirement(s),
+        "working_capital_requirement",
     ),
     Ratio(
         "net_cash",
@@ -132,6 +162,7 @@ RATIOS = [
         "fonds de roulement − besoin en fonds de roulement : la trésorerie nette (disponibilités moins concours "
         "bancaires courants), négative quand la structure vit de découverts",
         lambda s, h: working_capital(s) - working_capital_requirement(s),
+        "working_capital - working_capital_requirement",
     ),
     Ratio(
         "tax_social_debts_share",
@@ -139,6 +170,7 @@ RATIOS = [
         "%",
         "dettes fiscales et sociales ÷ charges de personnel × 100",
         lambda s, h: _share(s.tax_social_debts, s.staff_costs),
+        _share_sql("tax_social_debts", "staff_costs"),
     ),
     Ratio(
         "staff_share",
@@ -146,6 +178,7 @@ RATIOS = [
         "%",
         "charges de personnel ÷ total des charges × 100",
         lambda s, h: _share(s.staff_costs, s.expenses),
+        _share_sql("staff_costs", "expenses"),
     ),
     Ratio(
         "first_funder_share",
@@ -154,6 +187,7 @@ RATIOS = [
         "subventions du premier financeur (la Caf : prestations de service et autres subventions ensemble) "
         "÷ total des produits × 100",
         lambda s, h: _share(max(_funders(s)), s.income),
+        _share_sql("first_funder", "income"),
     ),
     Ratio(
         "public_share",
@@ -162,6 +196,7 @@ RATIOS = [
         "subventions de la Caf, de l'État, de la Région, du Département, des communes et EPCI, de la MSA et de "
         "la Carsat ÷ total des produits × 100",
         lambda s, h: _share(sum(getattr(s, name) for name in PUBLIC_SUBSIDY_FIELDS), s.income),
+        _share_sql("public_subsidies", "income"),
     ),
     Ratio(
         "income_change",
@@ -169,6 +204,7 @@ RATIOS = [
         "%",
         "(total des produits − celui de l'exercice précédent) ÷ celui de l'exercice précédent × 100",
         _income_change,
+        "CASE WHEN follows THEN " + _share_sql("income - previous_income", "previous_income") + " END",
     ),
     Ratio(
         "consecutive_deficits",
@@ -176,9 +212,63 @@ RATIOS = [
         "exercices",
         "nombre d'exercices de suite, jusqu'à celui-ci, clos sur un résultat net négatif",
         consecutive_deficits,
+        "CASE WHEN net_result < 0 THEN row_number() OVER (PARTITION BY structure_id, run ORDER BY ends_on) ELSE 0 END",
     ),
 ]
 BY_CODE = {ratio.code: ratio for ratio in RATIOS}
+
+
+def _sum(fields):
+    return " + ".join(fields)
+
+
+# One row per accepted statement with the columns the ratios' SQL reads: its totals, what finances it and what it
+# needs, and — through `follows`, when the statement before is the fiscal year just before — that year's income,
+# debts and loss. `run` numbers the runs of deficits: a new run starts at each statement that does not follow a
+# year closed on a loss.
+STATEMENTS_SQL = f"""
+WITH totals AS (
+  SELECT structure_id, year, starts_on, ends_on, net_result, cash, depreciation, staff_costs, tax_social_debts,
+    ends_on - starts_on + 1 AS days,
+    {_sum(OPERATING_INCOME_FIELDS + OTHER_INCOME_FIELDS)} AS income,
+    {_sum(OPERATING_EXPENSE_FIELDS + OTHER_EXPENSE_FIELDS)} AS expenses,
+    {_sum(EQUITY_FIELDS)} AS equity,
+    {_sum(EQUITY_FIELDS)} + provisions + dedicated_funds + financial_debts - fixed_assets AS working_capital,
+    receivables - (supplier_debts + tax_social_debts + deferred_income) AS working_capital_requirement,
+    greatest(subsidy_caf_service + subsidy_caf_other, subsidy_state, subsidy_region, subsidy_department,
+      subsidy_municipal, subsidy_msa, subsidy_carsat, subsidy_other) AS first_funder,
+    {_sum(PUBLIC_SUBSIDY_FIELDS)} AS public_subsidies
+  FROM {FinancialStatement._meta.db_table}
+  WHERE status = %s {{scope}}
+), chained AS (
+  SELECT totals.*,
+    starts_on - lag(ends_on) OVER w <= 1 AS follows,
+    lag(income) OVER w AS previous_income,
+    lag(tax_social_debts) OVER w AS previous_tax_social_debts,
+    lag(net_result < 0) OVER w AS previous_deficit
+  FROM totals WINDOW w AS (PARTITION BY structure_id ORDER BY ends_on)
+), statements AS (
+  SELECT chained.*,
+    count(*) FILTER (WHERE (follows AND previous_deficit) IS NOT TRUE)
+      OVER (PARTITION BY structure_id ORDER BY ends_on) AS run
+  FROM chained
+)"""
+
+
+def accepted_ratios_sql(structure_ids=None, columns=()):
+    """SQL (PostgreSQL) and parameters of one row per accepted statement (of these structures; None: all),
+    oldest first by structure: the structure id, the year, the other `columns` asked (SQL over the columns of
+    STATEMENTS_SQL), then every ratio in the order of RATIOS, as text: the text of its Decimal, as
+    HealthStatus.ratios stores it."""
+    scope, params = "", [StatementStatus.ACCEPTED]
+    if structure_ids is not None:
+        scope = "AND structure_id = ANY(%s)"
+        params.append(list(structure_ids))
+    selected = ", ".join(["structure_id", "year", *columns, *(f"({ratio.sql})::text" for ratio in RATIOS)])
+    return (
+        f"{STATEMENTS_SQL.format(scope=scope)}\nSELECT {selected} FROM statements ORDER BY structure_id, ends_on",
+        params,
+    )
 
 
 def ratios_of(statement, history):
