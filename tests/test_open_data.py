@@ -13,6 +13,7 @@ import csv
 import decimal
 import functools
 import io
+import re
 import statistics
 
 import pytest
@@ -633,3 +634,19 @@ def test_the_territories_offered_are_read_once_until_the_values_change(client, c
     assert f"commune:{MARSEILLE_3E}" not in offered()  # not refreshed yet: the values are the same
     rebuild()
     assert f"commune:{MARSEILLE_3E}" in offered()
+
+
+def test_the_page_of_a_territory_shows_new_values_at_once(client, campaign, data):
+    """Its tables and map are kept rendered until the values change."""
+
+    def observed_in_69():
+        html = client.get(reverse("open_data:index"), {"year": 2025, "territory": "department:69"}).content.decode()
+        url = reverse("open_data:indicator", args=[data["observees"].uuid])
+        row = html.split(f'href="{url}"')[1].split("</tr>")[0]
+        return re.sub(r"<[^>]+>", " ", row).split()
+
+    before = observed_in_69()
+    assert observed_in_69() == before
+    observe_all(campaign, VILLEURBANNE, 1)
+    rebuild()
+    assert observed_in_69() != before

@@ -16,8 +16,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.charts import NOT_COMPUTABLE, format_number, round_decimal
@@ -168,6 +170,27 @@ def cached_place_choices(indicators, year, masked):
         places = place_choices(indicators, year, masked)
         cache.set(key, places, PLACES_CACHE_SECONDS)
     return places
+
+
+def cached_figures(indicators, year, level, code, mapped, masked):
+    """The tables of a territory's values by theme and the map, rendered: the same for every visitor, kept
+    until the values, the definitions or the secrecy threshold change."""
+    stamp = queries.values_stamp([year])
+    key = f"open-data-figures:{year}:{level}:{code}:{mapped.pk}:{stamp}:{queries.min_structures()}"
+    body = cache.get(key)
+    if body is None:
+        body = render_to_string(
+            "indicators/public/_figures.html",
+            {
+                "place": place_title(level, code),
+                "year": year,
+                "is_national": level == Level.NATIONAL,
+                "themes": lines_by_theme(indicators, year, level, code, masked),
+                "figure": map_figure(mapped, year, level, code, masked[(mapped.pk, year)]),
+            },
+        )
+        cache.set(key, body, PLACES_CACHE_SECONDS)
+    return mark_safe(body)  # our own template rendered it (escaped)
 
 
 def place_title(level, code):
@@ -366,8 +389,7 @@ def index(request):
             place=place_title(level, code),
             incomplete=incomplete_year(level, code, year),
             is_national=level == Level.NATIONAL,
-            themes=lines_by_theme(indicators, year, level, code, masked),
-            figure=map_figure(mapped, year, level, code, masked[(mapped.pk, year)]),
+            figures=cached_figures(indicators, year, level, code, mapped, masked),
             downloads=csv_links(year, level, code),
         )
     return render(request, "indicators/public/index.html", context)
