@@ -63,6 +63,7 @@ class DocumentOut(Schema):
 class ActionOut(Schema):
     circle: str
     title: str
+    description: str
     due: datetime.date
     done_on: datetime.date | None
     late: bool
@@ -193,7 +194,14 @@ def get_case(request, uuid: UUID):
             for d in CaseDocument.objects.visible_to(user).filter(case=case).defer("content")
         ],
         "actions": [
-            {"circle": a.circle, "title": a.title, "due": a.due, "done_on": a.done_on, "late": a.is_late(today)}
+            {
+                "circle": a.circle,
+                "title": a.title,
+                "description": a.description,
+                "due": a.due,
+                "done_on": a.done_on,
+                "late": a.is_late(today),
+            }
             for a in CaseAction.objects.visible_to(user).filter(case=case)
         ],
         "timeline": [
