@@ -97,6 +97,13 @@ ROWS = {
         lambda o: reverse("api-1.0.0:difficulty_report", args=[a_report().uuid]),
         API_REPORT,
     ),
+    # A report written with an empty body: every caller signed in is told the missing fields (the scope and the
+    # rights come after, tests/test_api_cases.py).
+    "api-1.0.0:difficulty_reports (POST)": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:difficulty_reports"),
+        {**dict.fromkeys(API_SIGNED_IN, 422), "anonymous": 401},
+    ),
     "api-1.0.0:support_cases": ("get", lambda o: reverse("api-1.0.0:support_cases"), API_SIGNED_IN),
     "api-1.0.0:support_case": (
         "get",
