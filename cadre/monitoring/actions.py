@@ -490,7 +490,7 @@ def edit_action(
                 f"{_owner_label(case, owner, owner_is_structure)}"
             )
         if description.strip() != locked.description:
-            changes.append("précisions modifiées")
+            changes.append("précisions modifiées" if locked.description else "précisions ajoutées")
         if not changes and not reopen:
             return locked
         locked.title, locked.due, locked.description = title, due, description.strip()

@@ -165,7 +165,7 @@ class ActionForm(DsfrBaseForm):
 
     title = forms.CharField(label="Action", max_length=250)
     description = forms.CharField(
-        label="Précisions (facultatif)", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
+        label="Précisions", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
     )
     owner = forms.ChoiceField(label="Porteur")
     due = forms.DateField(label="Échéance", widget=date_input())
