@@ -465,7 +465,7 @@ def edit_action(
     action's own circle (which does not change: what was written for the body stays the body's), and its people
     are told by e-mail; the calendar shows the new due date, since it reads the action itself."""
     with transaction.atomic():
-        locked = CaseAction.objects.select_for_update().select_related("case__structure", "owner").get(pk=action.pk)
+        locked = CaseAction.objects.select_for_update().get(pk=action.pk)
         case = _writable(locked.case)
         if locked.version != expected_version:
             raise CaseStateError(
