@@ -31,6 +31,9 @@ CASE_MANAGE_POST = row(LOGIN, 404, 403, 404, 302, 404, 404, 302)
 # A form with errors comes back with its messages (422); structure B may write shared notes.
 CASE_WRITE_POST = row(LOGIN, 404, 422, 404, 422, 404, 404, 422)
 CASE_MANAGE_FORM_POST = row(LOGIN, 404, 403, 404, 422, 404, 404, 422)
+# Changing an action: the cell's writers and the administrators; structure B reads the shared action only.
+CASE_MANAGE_GET = row(LOGIN, 404, 403, 404, 200, 404, 404, 200)
+CASE_BODY_MANAGE_GET = row(LOGIN, 404, 404, 404, 200, 404, 404, 200)
 # Structure A's report: its own people, the partners that fund it (the Caf 69, the Ville de Villeurbanne), its
 # federation, the administrators.
 A_REPORT = row(LOGIN, 200, 404, 200, 404, 200, 200, 200)
@@ -76,6 +79,16 @@ ROWS = {
         lambda o: reverse("monitoring:case_action_done", args=[action(Circle.STRUCTURE).uuid]),
         CASE_MANAGE_POST,
     ),
+    "monitoring:case_action_edit": (
+        "get",
+        lambda o: reverse("monitoring:case_action_edit", args=[action(Circle.STRUCTURE).uuid]),
+        CASE_MANAGE_GET,
+    ),
+    "monitoring:case_action_edit (body, POST)": (
+        "post",
+        lambda o: reverse("monitoring:case_action_edit", args=[action(Circle.BODY).uuid]),
+        {**CASE_BODY_MANAGE_GET, "caf13": 422, "admin": 422},
+    ),
     "monitoring:case_status": ("post", case_url("monitoring:case_status"), CASE_MANAGE_FORM_POST),
     "monitoring:case_link": ("post", case_url("monitoring:case_link"), CASE_MANAGE_FORM_POST),
     "api-1.0.0:difficulty_reports": ("get", lambda o: reverse("api-1.0.0:difficulty_reports"), API_SIGNED_IN),
@@ -83,6 +96,13 @@ ROWS = {
         "get",
         lambda o: reverse("api-1.0.0:difficulty_report", args=[a_report().uuid]),
         API_REPORT,
+    ),
+    # A report written with an empty body: every caller signed in is told the missing fields (the scope and the
+    # rights come after, tests/test_api_cases.py).
+    "api-1.0.0:difficulty_reports (POST)": (
+        "api_post",
+        lambda o: reverse("api-1.0.0:difficulty_reports"),
+        {**dict.fromkeys(API_SIGNED_IN, 422), "anonymous": 401},
     ),
     "api-1.0.0:support_cases": ("get", lambda o: reverse("api-1.0.0:support_cases"), API_SIGNED_IN),
     "api-1.0.0:support_case": (

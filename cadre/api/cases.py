@@ -3,15 +3,22 @@ and cases it sees, and of a case only the notes, documents, actions and timeline
 (cadre/monitoring/case_models.py decides, through visible_to). Files are not served here: a document gives its
 name and the address of its download page, which checks the circle again."""
 
+import base64
+import binascii
 import datetime
 from uuid import UUID
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.urls import reverse
-from ninja import Field, Query, Router, Schema
+from django.utils.datastructures import MultiValueDict
+from ninja import Field, Query, Router, Schema, Status
 
+from cadre.api.errors import ApiError, FieldErrors, form_errors
 from cadre.api.pagination import PageParams, paginate
-from cadre.api.schemas import ErrorOut, Page
+from cadre.api.schemas import WRITE_CONFIG, ErrorOut, Page
 from cadre.api.writes import get_or_404
+from cadre.monitoring import actions, permissions_cases
 from cadre.monitoring.case_models import (
     CaseAction,
     CaseDocument,
@@ -20,6 +27,8 @@ from cadre.monitoring.case_models import (
     DifficultyReport,
     SupportCase,
 )
+from cadre.monitoring.forms_cases import MAX_ATTACHMENTS, ReportForm
+from cadre.structures.models import Structure
 
 router = Router(tags=["Prévention"])
 
@@ -33,6 +42,35 @@ class ReportOut(Schema):
     description: str
     attachments: list[str] = Field(description="Noms des pièces jointes.")
     notified: list[UUID] = Field(description="Partenaires informés du signalement.")
+
+
+class AttachmentIn(Schema):
+    model_config = WRITE_CONFIG
+
+    name: str = Field(description="Nom du fichier, avec son extension (par exemple releve.pdf).")
+    content: str = Field(description="Contenu du fichier encodé en base64.")
+
+
+class ReportIn(Schema):
+    """Un signalement : les mêmes champs et les mêmes contrôles que le formulaire « Signaler une difficulté »."""
+
+    model_config = WRITE_CONFIG
+
+    structure: UUID = Field(description="Identifiant de la structure en difficulté.")
+    category: str = Field(description="financial, governance, staff, premises, partnership ou other")
+    urgency: str = Field("normal", description="normal (par défaut), high ou critical")
+    description: str = Field(
+        description="Ce qui se passe, depuis quand, ce qui est fait, ce dont la structure a besoin."
+    )
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list, description=f"Pièces jointes (au plus {MAX_ATTACHMENTS}), contrôlées comme sur le site."
+    )
+
+
+CANNOT_REPORT = (
+    "Seules les personnes de la structure qui peuvent écrire pour elle (et les administrateurs) signalent ses "
+    "difficultés. Rien n'a été enregistré."
+)
 
 
 class CaseOut(Schema):
@@ -63,6 +101,7 @@ class DocumentOut(Schema):
 class ActionOut(Schema):
     circle: str
     title: str
+    description: str
     due: datetime.date
     done_on: datetime.date | None
     late: bool
@@ -133,6 +172,54 @@ def get_report(request, uuid: UUID):
     return report_out(get_or_404(reports(request.user), "Signalement introuvable.", uuid=uuid))
 
 
+def _uploads(attachments):
+    """The attachments as the form's file field reads them; a content that is not base64 is told at its field."""
+    uploads = []
+    for index, attachment in enumerate(attachments):
+        try:
+            content = base64.b64decode(attachment.content, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise FieldErrors(
+                {f"attachments.{index}.content": [f"{attachment.name} : contenu illisible (base64 attendu)."]}
+            ) from error
+        uploads.append(SimpleUploadedFile(attachment.name, content))
+    return MultiValueDict({"files": uploads}) if uploads else None
+
+
+@router.post(
+    "/difficulty-reports",
+    response={201: ReportOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    url_name="difficulty_reports",
+    summary="Signaler une difficulté (la structure, les administrateurs)",
+)
+def create_report(request, payload: ReportIn, response: HttpResponse):
+    """Checked by the web form's own ReportForm and written by the same workflow (actions.report_difficulty), which
+    tells the partners that fund the structure and its federation, by e-mail and on their home page."""
+    user = request.user
+    structure = get_or_404(Structure.objects.visible_to(user), "Structure introuvable.", uuid=payload.structure)
+    if not permissions_cases.can_report(user, structure):
+        raise ApiError(403, CANNOT_REPORT)
+    form = ReportForm(
+        {"category": payload.category, "urgency": payload.urgency, "description": payload.description},
+        _uploads(payload.attachments),
+    )
+    if not form.is_valid():
+        errors = form_errors(form)
+        if "files" in errors:
+            errors["attachments"] = errors.pop("files")
+        raise FieldErrors(errors)
+    report = actions.report_difficulty(
+        structure,
+        actor=user,
+        category=form.cleaned_data["category"],
+        description=form.cleaned_data["description"],
+        urgency=form.cleaned_data["urgency"],
+        files=form.checked,
+    )
+    response["Location"] = reverse("api-1.0.0:difficulty_report", args=[report.uuid])
+    return Status(201, report_out(get_or_404(reports(user), "Signalement introuvable.", pk=report.pk)))
+
+
 def case_out(case):
     return {
         "id": case.uuid,
@@ -193,7 +280,14 @@ def get_case(request, uuid: UUID):
             for d in CaseDocument.objects.visible_to(user).filter(case=case).defer("content")
         ],
         "actions": [
-            {"circle": a.circle, "title": a.title, "due": a.due, "done_on": a.done_on, "late": a.is_late(today)}
+            {
+                "circle": a.circle,
+                "title": a.title,
+                "description": a.description,
+                "due": a.due,
+                "done_on": a.done_on,
+                "late": a.is_late(today),
+            }
             for a in CaseAction.objects.visible_to(user).filter(case=case)
         ],
         "timeline": [

@@ -407,13 +407,14 @@ def add_document(case, *, actor, checked, title, circle):
     return document
 
 
-def add_action(case, *, actor, title, due, circle, owner=None, owner_is_structure=False):
+def add_action(case, *, actor, title, due, circle, owner=None, owner_is_structure=False, description=""):
     with transaction.atomic():
         locked = _writable(case)
         action = CaseAction.objects.create(
             case=locked,
             circle=circle,
             title=title.strip(),
+            description=description.strip(),
             owner=None if owner_is_structure else owner,
             owner_is_structure=owner_is_structure,
             due=due,
@@ -435,8 +436,87 @@ def complete_action(action, *, actor, done_on=None):
         if locked.done_on:
             raise CaseStateError(f"Cette action est déjà faite (le {locked.done_on:%d/%m/%Y}).")
         locked.done_on = done_on or timezone.localdate()
-        locked.save(update_fields=["done_on"])
+        locked.version += 1  # an editor who read it still to do is told it changed
+        locked.save(update_fields=["done_on", "version"])
         _event(locked.case, EventKind.ACTION_DONE, f"Action faite : {locked.title}", actor=actor, circle=locked.circle)
+    return locked
+
+
+def _owner_label(case, owner, owner_is_structure):
+    if owner_is_structure:
+        return case.structure.name
+    return (owner.short_name or owner.name) if owner else "sans porteur"
+
+
+def edit_action(
+    action,
+    *,
+    actor,
+    expected_version,
+    title,
+    due,
+    description="",
+    owner=None,
+    owner_is_structure=False,
+    reopen=False,
+):
+    """Change an action (its title, précisions, owner, due date), or reopen it once done, on the version the editor
+    read: a change made meanwhile is a CaseStateError and nothing is written. The change joins the timeline in the
+    action's own circle (which does not change: what was written for the body stays the body's), and its people
+    are told by e-mail; the calendar shows the new due date, since it reads the action itself."""
+    with transaction.atomic():
+        locked = CaseAction.objects.select_for_update().get(pk=action.pk)
+        case = _writable(locked.case)
+        if locked.version != expected_version:
+            raise CaseStateError(
+                "Cette action a été modifiée entre-temps (elle se lit désormais : "
+                f"« {locked.title} », échéance le {locked.due:%d/%m/%Y}, porteur : "
+                f"{_owner_label(case, locked.owner, locked.owner_is_structure)}"
+                f"{f', faite le {locked.done_on:%d/%m/%Y}' if locked.done_on else ''}). "
+                "Rien n'a été enregistré : relisez-la puis refaites vos changements."
+            )
+        if reopen and not locked.done_on:
+            raise CaseStateError("Cette action n'est pas faite : il n'y a rien à rouvrir.")
+        owner = None if owner_is_structure else owner
+        changes = []
+        title = title.strip()
+        if title != locked.title:
+            changes.append(f"intitulé « {locked.title} » → « {title} »")
+        if due != locked.due:
+            changes.append(f"échéance {locked.due:%d/%m/%Y} → {due:%d/%m/%Y}")
+        if (owner and owner.pk) != locked.owner_id or owner_is_structure != locked.owner_is_structure:
+            changes.append(
+                f"porteur {_owner_label(case, locked.owner, locked.owner_is_structure)} → "
+                f"{_owner_label(case, owner, owner_is_structure)}"
+            )
+        if description.strip() != locked.description:
+            changes.append("précisions modifiées" if locked.description else "précisions ajoutées")
+        if not changes and not reopen:
+            return locked
+        locked.title, locked.due, locked.description = title, due, description.strip()
+        locked.owner, locked.owner_is_structure = owner, owner_is_structure
+        if reopen:
+            locked.done_on = None
+        locked.version += 1
+        locked.save()
+        if reopen:
+            text = f"Action rouverte : {locked.title}" + (f" ({' ; '.join(changes)})" if changes else "")
+            _event(case, EventKind.ACTION_REOPEN, text, actor=actor, circle=locked.circle)
+        else:
+            _event(
+                case,
+                EventKind.ACTION_EDIT,
+                f"Action modifiée : {locked.title} ({' ; '.join(changes)})",
+                actor=actor,
+                circle=locked.circle,
+            )
+        _tell(
+            case,
+            locked.circle,
+            "action rouverte" if reopen else "action modifiée",
+            f"Une action du dossier est {'rouverte' if reopen else 'modifiée'} : échéance le {locked.due:%d/%m/%Y}.",
+            actor,
+        )
     return locked
 
 

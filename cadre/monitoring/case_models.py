@@ -321,6 +321,18 @@ class SupportCase(VersionedModel):
         near = CASE_STATUS_ORDER[max(index - 1, 0) : index + 2]
         return [CaseStatus(s) for s in [*near, CaseStatus.CLOSED] if s != self.status and s in CASE_STATUS_ORDER][:3]
 
+    def owner_reads(self, circle, *, owner=None, owner_is_structure=False):
+        """Whether the owner of an action (a partner, or the structure) belongs to the action's `circle`: an owner
+        who could not read the action could neither see it nor mark it done, and naming the structure on a
+        body-only action would tell it that something is planned about it."""
+        if owner_is_structure:
+            return circle == Circle.STRUCTURE
+        if owner is None:
+            return True
+        if self.committee.members.filter(partner_id=owner.pk).exists():
+            return True
+        return circle != Circle.BODY and self.members.filter(pk=owner.pk).exists()
+
     def circles_of(self, user):
         """The circles `user` may write in on this case (and read): for the page's choices."""
         if user.is_administrator:
@@ -405,12 +417,16 @@ class CaseAction(CircleItem):
     uuid = models.UUIDField("identifiant public", default=uuid_module.uuid4, unique=True, editable=False)
     case = models.ForeignKey(SupportCase, on_delete=models.CASCADE, related_name="actions")
     title = models.CharField("action", max_length=250)
+    description = models.TextField("précisions", blank=True)
     owner = models.ForeignKey(
         Partner, verbose_name="porteur", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     owner_is_structure = models.BooleanField("portée par la structure", default=False)
     due = models.DateField("échéance")
     done_on = models.DateField("faite le", null=True, blank=True)
+    # Read by the edit form and checked on save (actions.edit_action), so that two editors never overwrite each
+    # other. No history table: the changes are told in the timeline, in the action's circle.
+    version = models.PositiveIntegerField("version", default=1, editable=False)
 
     objects = CaseActionQuerySet.as_manager()
 
@@ -438,6 +454,8 @@ class EventKind(models.TextChoices):
     DOCUMENT = "document", "Document"
     ACTION = "action", "Action"
     ACTION_DONE = "action_done", "Action faite"
+    ACTION_EDIT = "action_edit", "Action modifiée"
+    ACTION_REOPEN = "action_redo", "Action rouverte"
     PLAN = "plan", "Plan de retour à l'équilibre"
     LINK = "link", "Lien"
     CLOSED = "closed", "Clôture"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import FastInput, FastSelect, VersionedModelForm, french_decimals
+from cadre.core.sorting import ASCENDING, DESCENDING, SortColumn, SortOrder
 from cadre.monitoring.alert_models import LEVEL_RANK, SIGNALS, AlertAcknowledgement, AlertRule, HealthLevel
 from cadre.structures.models import StructureKind, areas_in_scope
 from cadre.territories.forms import AreaChoiceField
@@ -30,13 +31,41 @@ class AlertRuleForm(VersionedModelForm):
 
 
 _RANK = Case(*(When(level=level, then=Value(rank)) for level, rank in LEVEL_RANK.items()), output_field=IntegerField())
+# The values of the `sort` parameter: set by the list's column headers (ALERT_COLUMNS), read by the page, its htmx
+# fragment and its exports alike. The first five are those of the former select, kept for the links made with it.
 SORTS = {
     "level": ("Gravité (alerte d'abord)", [_RANK.desc(), Lower("structure__name")]),
     "name": ("Nom de la structure (A → Z)", [Lower("structure__name"), "-year"]),
     "department": ("Département", ["structure__commune__department_id", Lower("structure__name")]),
     "-year": ("Exercice le plus récent", ["-year", _RANK.desc(), Lower("structure__name")]),
     "-computed": ("Calculés récemment", ["-level_since", Lower("structure__name")]),
+    "-level": ("Gravité (vert d'abord)", [_RANK.asc(), Lower("structure__name")]),
+    "-name": ("Nom de la structure (Z → A)", [Lower("structure__name").desc(), "-year"]),
+    "-department": ("Département (décroissant)", ["-structure__commune__department_id", Lower("structure__name")]),
+    "year": ("Exercice le plus ancien", ["year", _RANK.desc(), Lower("structure__name")]),
 }
+ALERT_COLUMNS = [
+    SortColumn("Structure", (SortOrder("name", ASCENDING, "de A à Z"), SortOrder("-name", DESCENDING, "de Z à A"))),
+    SortColumn(
+        "Commune",
+        (
+            SortOrder("department", ASCENDING, "par département croissant"),
+            SortOrder("-department", DESCENDING, "par département décroissant"),
+        ),
+    ),
+    SortColumn(
+        "Exercice",
+        (
+            SortOrder("-year", DESCENDING, "le plus récent d'abord"),
+            SortOrder("year", ASCENDING, "le plus ancien d'abord"),
+        ),
+    ),
+    SortColumn(
+        "État", (SortOrder("level", DESCENDING, "alerte d'abord"), SortOrder("-level", ASCENDING, "vert d'abord"))
+    ),
+    SortColumn("Faits"),
+    SortColumn("Prise en compte"),
+]
 LEVELS = [
     ("", "Vigilance et alerte"),
     (HealthLevel.ALERT, "Alerte"),
@@ -77,8 +106,10 @@ class AlertFilterForm(DsfrBaseForm):
         label="Type de structure", choices=[("", "Tous"), *StructureKind.choices], required=False, widget=FastSelect
     )
     acknowledged = forms.ChoiceField(label="Prise en compte", choices=ACKNOWLEDGED, required=False, widget=FastSelect)
+    # Chosen by the column headers; a hidden input of the results (form="alert-filters") keeps it when a filter
+    # changes.
     sort = forms.ChoiceField(
-        label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False, widget=FastSelect
+        label="Trier par", choices=[(k, v[0]) for k, v in SORTS.items()], required=False, widget=forms.HiddenInput
     )
 
     def __init__(self, *args, user=None, **kwargs):
@@ -86,6 +117,12 @@ class AlertFilterForm(DsfrBaseForm):
         areas = areas_in_scope(user) if user is not None else None
         if areas is not None:
             self.fields["department"].limit_to(areas[1])
+
+    @property
+    def sort_key(self):
+        """The sort applied: the one asked for when valid, else the default."""
+        sort = self.cleaned_data.get("sort") if self.is_valid() else None
+        return sort or "level"
 
     def apply(self, queryset):
         """Filter and sort HealthStatus `queryset` (already scoped); an invalid filter narrows to nothing."""
@@ -113,7 +150,7 @@ class AlertFilterForm(DsfrBaseForm):
         elif data.get("acknowledged") == "no":
             queryset = queryset.filter(acknowledged=False)
         # The primary key breaks ties, so that no status shows on two pages.
-        return queryset.order_by(*SORTS[data.get("sort") or "level"][1], "pk")
+        return queryset.order_by(*SORTS[self.sort_key][1], "pk")
 
 
 class AcknowledgementForm(DsfrBaseForm, forms.ModelForm):

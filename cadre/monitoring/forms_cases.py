@@ -164,12 +164,16 @@ class ActionForm(DsfrBaseForm):
     prefix = "action"
 
     title = forms.CharField(label="Action", max_length=250)
+    description = forms.CharField(
+        label="Précisions", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
+    )
     owner = forms.ChoiceField(label="Porteur")
     due = forms.DateField(label="Échéance", widget=date_input())
     circle = forms.ChoiceField(label="Visible par", widget=forms.RadioSelect)
 
     def __init__(self, *args, case, circles, **kwargs):
         super().__init__(*args, **kwargs)
+        self.case = case
         partners = Partner.objects.filter(
             Q(pk__in=case.members.values("pk")) | Q(pk__in=case.committee.members.values("partner_id"))
         ).order_by("name")
@@ -178,14 +182,86 @@ class ActionForm(DsfrBaseForm):
             (STRUCTURE_OWNER, f"La structure ({case.structure.name})"),
             *[(key, p.name) for key, p in self.partners.items()],
         ]
-        self.fields["circle"].choices = [(c.value, c.label) for c in circles]
-        self.fields["circle"].initial = Circle.PARTNERS if Circle.PARTNERS in circles else circles[0].value
+        if "circle" in self.fields:
+            self.fields["circle"].choices = [(c.value, c.label) for c in circles]
+            self.fields["circle"].initial = Circle.PARTNERS if Circle.PARTNERS in circles else circles[0].value
 
     def clean_due(self):
         due = self.cleaned_data["due"]
         if due < datetime.date.today() - datetime.timedelta(days=365):
             raise ValidationError("Cette échéance est passée depuis plus d'un an : vérifiez la date.")
         return due
+
+    def action_circle(self):
+        return self.cleaned_data.get("circle")
+
+    def clean(self):
+        data = super().clean()
+        owner, circle = data.get("owner"), self.action_circle()
+        if owner and circle:
+            is_structure = owner == STRUCTURE_OWNER
+            if not self.case.owner_reads(circle, owner=self.partners.get(owner), owner_is_structure=is_structure):
+                who = "La structure" if is_structure else "Ce partenaire"
+                self.add_error(
+                    "owner",
+                    f"{who} ne lit pas une action « {Circle(circle).label.lower()} » : choisissez un autre porteur "
+                    "ou un cercle plus large.",
+                )
+        return data
+
+    @property
+    def owner_partner(self):
+        return self.partners.get(self.cleaned_data["owner"])
+
+    @property
+    def owner_is_structure(self):
+        return self.cleaned_data["owner"] == STRUCTURE_OWNER
+
+
+class ActionEditForm(ActionForm):
+    """Change an action: everything but its circle (what was written for the body stays the body's), on the version
+    read; a done action may be reopened."""
+
+    prefix = None
+    circle = None
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    reopen = forms.BooleanField(
+        label="Rouvrir l'action", required=False, help_text="Elle redevient à faire et reparaît dans le calendrier."
+    )
+
+    def __init__(self, *args, action, **kwargs):
+        self.action = action
+        kwargs.setdefault(
+            "initial",
+            {
+                "title": action.title,
+                "description": action.description,
+                "owner": STRUCTURE_OWNER
+                if action.owner_is_structure
+                else (str(action.owner.uuid) if action.owner else ""),
+                "due": action.due,
+                "version": action.version,
+            },
+        )
+        super().__init__(*args, case=action.case, circles=[], **kwargs)
+        if not action.owner_is_structure and action.owner is None:
+            self.fields["owner"].choices = [("", "—"), *self.fields["owner"].choices]
+            self.fields["owner"].required = False
+        if not action.done_on:
+            del self.fields["reopen"]
+
+    def action_circle(self):
+        return self.action.circle
+
+    def clean_due(self):
+        due = self.cleaned_data["due"]
+        if due == self.action.due:  # an old date kept as it was is not refused
+            return due
+        return super().clean_due()
+
+    @property
+    def owner_partner(self):
+        return self.partners.get(self.cleaned_data.get("owner") or "")
 
 
 class StatusForm(DsfrBaseForm):

@@ -72,3 +72,9 @@ def can_complete_action(user, action):
     if action.owner_is_structure:
         return case.structure_id in user.structure_ids(WRITE_ROLES)
     return action.owner_id is not None and action.owner_id in user.partner_ids(WRITE_ROLES)
+
+
+def can_edit_action(user, action):
+    """Those who add actions (the body's writers, administrators) change them, and reopen a done one, while the
+    case is open."""
+    return can_manage_case(user, action.case)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("dossiers/documents/<uuid:uuid>/", views_cases.case_document_download, name="case_document_download"),
     path("dossiers/<uuid:uuid>/actions/", views_cases.case_action, name="case_action"),
     path("dossiers/actions/<uuid:uuid>/faite/", views_cases.case_action_done, name="case_action_done"),
+    path("dossiers/actions/<uuid:uuid>/modifier/", views_cases.case_action_edit, name="case_action_edit"),
     path("dossiers/<uuid:uuid>/etat/", views_cases.case_status, name="case_status"),
     path("dossiers/<uuid:uuid>/liens/", views_cases.case_link, name="case_link"),
     path("dossiers/<uuid:uuid>/plan/", views_cases.case_plan, name="case_plan"),

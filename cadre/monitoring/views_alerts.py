@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from cadre.core.charts import line_chart
 from cadre.core.exports import tabular_response
 from cadre.core.pagination import paginate
+from cadre.core.sorting import sort_headers
 from cadre.monitoring import alert_tasks, permissions
 from cadre.monitoring.alert_models import (
     HEALTH_FIGURES,
@@ -27,7 +28,7 @@ from cadre.monitoring.alert_models import (
     HealthStatus,
     RatioQuartiles,
 )
-from cadre.monitoring.forms_alerts import AcknowledgementForm, AlertFilterForm, AlertRuleForm
+from cadre.monitoring.forms_alerts import ALERT_COLUMNS, AcknowledgementForm, AlertFilterForm, AlertRuleForm
 from cadre.monitoring.ratios import RATIOS
 from cadre.structures.models import Structure, StructureKind
 
@@ -96,7 +97,8 @@ def _rows(statuses, user):
                 "health_url": reverse("monitoring:health", args=[structure.uuid]),
                 "acknowledge_url": reverse("monitoring:alert_acknowledge", args=[structure.uuid, status.year]),
                 "is_evs": structure.kind == StructureKind.EVS,
-                "commune": f"{structure.commune.name} ({structure.commune.department_id})",
+                "commune": structure.commune.name,
+                "department": structure.commune.department_id,
                 "badge": LEVEL_BADGES[status.level],
                 "facts": " ; ".join(status.fact_texts),
                 "state": state,
@@ -108,7 +110,8 @@ def _rows(statuses, user):
 
 
 def alerts(request):
-    """The statuses of the structures in the user's scope, vigilance and alerte first (filters, sort, pages)."""
+    """The statuses of the structures in the user's scope, vigilance and alerte first (filters, pages), sorted by
+    its column headers (the `sort` parameter, which the exports follow too)."""
     form, queryset = _filtered(request)
     page = paginate(queryset, request.GET.get("page"), settings.CADRE_PAGE_SIZE)
     query = request.GET.copy()
@@ -118,6 +121,8 @@ def alerts(request):
         "page": page,
         "rows": _rows(page.object_list, request.user),
         "query": query.urlencode(),
+        "headers": sort_headers(ALERT_COLUMNS, request.GET, form.sort_key),
+        "sort": form.sort_key,
         "subscribed_to_all": AlertSubscription.objects.filter(user=request.user, structure__isnull=True).exists(),
         "can_subscribe_to_all": permissions.can_subscribe_to_all(request.user),
         "can_edit_rules": permissions.can_edit_rules(request.user),

@@ -28,7 +28,7 @@ from cadre.monitoring.case_models import (
     SupportCase,
 )
 from cadre.monitoring.forms_cases import (
-    STRUCTURE_OWNER,
+    ActionEditForm,
     ActionForm,
     CaseDocumentForm,
     CaseOpenForm,
@@ -261,6 +261,7 @@ def _case_page(request, case, bound, status=200):
     for action in actions_list:
         action.late = action.is_late(today)
         action.can_complete = permissions_cases.can_complete_action(user, action)
+        action.can_edit = can_manage
     context = {
         "case": case,
         "structure": case.structure,
@@ -349,15 +350,15 @@ def case_action(request, uuid):
     form = ActionForm(request.POST, case=case, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"action": form}, status=422)
-    owner = form.cleaned_data["owner"]
     actions.add_action(
         case,
         actor=request.user,
         title=form.cleaned_data["title"],
+        description=form.cleaned_data["description"],
         due=form.cleaned_data["due"],
         circle=form.cleaned_data["circle"],
-        owner=form.partners.get(owner),
-        owner_is_structure=owner == STRUCTURE_OWNER,
+        owner=form.owner_partner,
+        owner_is_structure=form.owner_is_structure,
     )
     messages.success(request, "L'action est ajoutée : elle paraît dans le calendrier des échéances.")
     return _back(case, "#actions-title")
@@ -375,6 +376,60 @@ def case_action_done(request, uuid):
     else:
         messages.success(request, "L'action est marquée faite.")
     return _back(action.case, "#actions-title")
+
+
+def case_action_edit(request, uuid):
+    """Change an action of a case (or reopen it once done), on the version read: its own page, so that it works
+    without JavaScript. Only an action the user reads can be found here (a body-only one is a 404 to others)."""
+    action = get_object_or_404(
+        CaseAction.objects.visible_to(request.user).select_related("case__structure", "case__committee", "owner"),
+        uuid=uuid,
+    )
+    case = action.case
+    if not permissions_cases.can_edit_action(request.user, action):
+        raise PermissionDenied
+    form = ActionEditForm(request.POST or None, action=action)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                changed = actions.edit_action(
+                    action,
+                    actor=request.user,
+                    expected_version=data["version"],
+                    title=data["title"],
+                    description=data["description"],
+                    due=data["due"],
+                    owner=form.owner_partner,
+                    owner_is_structure=form.owner_is_structure,
+                    reopen=data.get("reopen", False),
+                )
+            except actions.CaseStateError as error:
+                form.add_error(None, str(error))
+                status = 409
+                # Sent again as it is, the form now overwrites the change it was told about, knowingly.
+                form.data = form.data.copy()
+                form.data["version"] = CaseAction.objects.values_list("version", flat=True).get(pk=action.pk)
+            else:
+                done = "rouverte" if data.get("reopen") else "modifiée"
+                messages.success(request, f"L'action « {changed.title} » est {done} : le calendrier suit son échéance.")
+                return _back(case, "#actions-title")
+        else:
+            status = 422
+    context = {
+        "form": form,
+        "action": action,
+        "case": case,
+        "structure": case.structure,
+        "title": f"Modifier une action : {case.structure.name}",
+        "breadcrumb": [
+            ("Dossiers d'accompagnement", reverse("monitoring:cases")),
+            (case.structure.name, reverse("monitoring:case", args=[case.uuid])),
+            ("Modifier une action", None),
+        ],
+    }
+    return render(request, "monitoring/case_action_form.html", context, status=status)
 
 
 @require_POST
