@@ -40,7 +40,6 @@ from cadre.agreements.models import (
     Meeting,
     ProgressNote,
     Registration,
-    Roadmap,
     RoadmapItem,
     Signatory,
 )
@@ -348,8 +347,8 @@ def agreement_create(request):
     return _form_page(request, form, "Nouvelle convention", [("Nouvelle convention", None)], reverse(LIST[1]), intro)
 
 
-def _managed_agreement(request, uuid):
-    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), uuid=uuid)
+def _managed_agreement(request, uuid, *related):
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user).select_related(*related), uuid=uuid)
     if not permissions.can_manage_agreement(request.user, agreement):
         raise PermissionDenied
     return agreement
@@ -399,8 +398,10 @@ def roadmap_start(request, uuid):
 
 
 def item_create(request, uuid):
-    agreement = _managed_agreement(request, uuid)
-    roadmap = get_object_or_404(Roadmap, agreement=agreement)
+    agreement = _managed_agreement(request, uuid, "roadmap")
+    roadmap = getattr(agreement, "roadmap", None)
+    if roadmap is None:
+        raise Http404
     form = NewItemForm(
         request.POST or None,
         roadmap=roadmap,
