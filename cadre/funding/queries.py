@@ -130,4 +130,6 @@ def partner_funding(partner, year=None):
 
 
 def partner_years(partner):
-    return sorted(set(FundingLine.objects.filter(partner=partner).values_list("year", flat=True)), reverse=True)
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    years = FundingLine.objects.filter(partner=partner).order_by().values_list("year", flat=True).distinct()
+    return sorted(years, reverse=True)

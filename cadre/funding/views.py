@@ -335,7 +335,8 @@ def scheme_step(request, uuid):
 
 
 def _document_years(structure):
-    years = set(FundingLine.objects.filter(structure=structure).values_list("year", flat=True))
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    years = set(FundingLine.objects.filter(structure=structure).order_by().values_list("year", flat=True))
     today = datetime.date.today()
     return sorted(y for y in years if y <= today.year + 1)
 
