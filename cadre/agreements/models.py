@@ -157,7 +157,8 @@ class FrameworkAgreement(VersionedModel):
             chain.append(current)
         chain.reverse()
         current = self
-        while (current := FrameworkAgreement.objects.filter(previous=current).first()) is not None:
+        # `next_edition` is a reverse one-to-one: no query when the page selected it with the framework.
+        while (current := getattr(current, "next_edition", None)) is not None:
             chain.append(current)
         return chain
 
@@ -165,10 +166,16 @@ class FrameworkAgreement(VersionedModel):
         """(joined, left): partners signing this edition and not the previous one, and the reverse."""
         if not self.previous_id:
             return [], []
-        # Unordered: the signatories' default order would join their partners and structures only to sort.
-        now = set(self.signatories.filter(left_on__isnull=True).order_by().values_list("partner_id", flat=True))
-        before = set(self.previous.signatories.order_by().values_list("partner_id", flat=True))
-        partners = Partner.objects.in_bulk(now ^ before)
+        # Both editions' signatories with their partners in one query, unordered: the signatories' default
+        # order would join their structures only to sort.
+        rows = (
+            Signatory.objects.filter(Q(framework=self, left_on__isnull=True) | Q(framework=self.previous_id))
+            .select_related("partner")
+            .order_by()
+        )
+        partners = {row.partner_id: row.partner for row in rows}
+        now = {row.partner_id for row in rows if row.framework_id == self.pk}
+        before = {row.partner_id for row in rows if row.framework_id == self.previous_id}
         by_name = lambda ids: sorted((partners[i] for i in ids), key=lambda p: p.name)  # noqa: E731
         return by_name(now - before), by_name(before - now)
 

@@ -4,7 +4,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -40,7 +40,6 @@ from cadre.agreements.models import (
     Meeting,
     ProgressNote,
     Registration,
-    Roadmap,
     RoadmapItem,
     Signatory,
 )
@@ -96,7 +95,8 @@ def agreement_list(request):
 
 def framework_detail(request, uuid):
     framework = get_object_or_404(
-        FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous"), uuid=uuid
+        FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous", "next_edition"),
+        uuid=uuid,
     )
     signatories = framework.signatories.select_related("partner")
     joined, left = framework.signatory_changes()
@@ -173,10 +173,13 @@ def framework_amend(request, uuid):
 
 def agreement_detail(request, uuid):
     agreement = get_object_or_404(
-        Agreement.objects.visible_to(request.user).select_related("framework", "commune"), uuid=uuid
+        Agreement.objects.visible_to(request.user)
+        .select_related("framework", "commune", "roadmap")
+        .prefetch_related(Prefetch("parties", Signatory.objects.select_related("partner", "structure__commune"))),
+        uuid=uuid,
     )
-    can_manage = permissions.can_manage_agreement(request.user, agreement)
-    parties = list(agreement.parties.select_related("partner", "structure__commune"))
+    parties = list(agreement.parties.all())
+    can_manage = permissions.can_manage_agreement(request.user, agreement)  # from the parties: no query
     # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
     openable = set(
         Structure.objects.visible_to(request.user)
@@ -185,7 +188,7 @@ def agreement_detail(request, uuid):
     )
     for party in parties:
         party.can_open = party.structure_id is None or party.structure_id in openable
-    roadmap = Roadmap.objects.filter(agreement=agreement).first()
+    roadmap = getattr(agreement, "roadmap", None)
     themes = []
     today = datetime.date.today()
     if roadmap:
@@ -344,8 +347,8 @@ def agreement_create(request):
     return _form_page(request, form, "Nouvelle convention", [("Nouvelle convention", None)], reverse(LIST[1]), intro)
 
 
-def _managed_agreement(request, uuid):
-    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), uuid=uuid)
+def _managed_agreement(request, uuid, *related):
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user).select_related(*related), uuid=uuid)
     if not permissions.can_manage_agreement(request.user, agreement):
         raise PermissionDenied
     return agreement
@@ -395,8 +398,10 @@ def roadmap_start(request, uuid):
 
 
 def item_create(request, uuid):
-    agreement = _managed_agreement(request, uuid)
-    roadmap = get_object_or_404(Roadmap, agreement=agreement)
+    agreement = _managed_agreement(request, uuid, "roadmap")
+    roadmap = getattr(agreement, "roadmap", None)
+    if roadmap is None:
+        raise Http404
     form = NewItemForm(
         request.POST or None,
         roadmap=roadmap,
@@ -468,16 +473,22 @@ def meeting_create(request, uuid):
 
 def meeting_detail(request, uuid):
     meeting = get_object_or_404(
-        Meeting.objects.filter(committee__in=Committee.objects.visible_to(request.user)).select_related("committee"),
+        Meeting.objects.filter(committee__in=Committee.objects.visible_to(request.user))
+        .select_related("committee__framework")
+        .prefetch_related("present"),
         uuid=uuid,
     )
     committee = meeting.committee
+    members = list(committee.members.select_related("partner"))
     can_manage = permissions.can_manage_committee(request.user, committee)
     form = decision_form = None
     if can_manage:
         posted = request.POST if request.method == "POST" else None
         form = MeetingForm(
-            posted if request.POST.get("action") == "meeting" else None, instance=meeting, committee=committee
+            posted if request.POST.get("action") == "meeting" else None,
+            instance=meeting,
+            committee=committee,
+            members=members,
         )
         decision_form = DecisionForm(posted if request.POST.get("action") == "decision" else None, committee=committee)
     if request.method == "POST":
@@ -495,8 +506,8 @@ def meeting_detail(request, uuid):
     context = {
         "meeting": meeting,
         "committee": committee,
-        "present": set(meeting.present.values_list("pk", flat=True)),
-        "members": committee.members.select_related("partner"),
+        "present": {member.pk for member in meeting.present.all()},
+        "members": members,
         "decisions": meeting.decisions.prefetch_related("follow_ups__owner"),
         "form": form,
         "decision_form": decision_form,

@@ -147,7 +147,8 @@ class FundingScheme(VersionedModel):
             raise ValidationError(errors)
 
     def year_rule(self, year):
-        return self.years.filter(year=year).first()
+        # Among the scheme's years (one row a year), so that a page prefetching them reads them once.
+        return next((rule for rule in self.years.all() if rule.year == year), None)
 
 
 class SchemeYear(models.Model):

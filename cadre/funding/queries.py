@@ -91,9 +91,27 @@ class PartnerYear:
         return self.voted - self.paid
 
 
+PARTNER_LINE_FIELDS = [
+    "uuid",
+    "year",
+    "forecast",
+    "voted",
+    "decision_reference",
+    "decision_date",
+    "structure__name",
+    "structure__commune__name",
+    "scheme__name",
+]
+
+
 def partner_funding(partner, year=None):
     """A partner's commitments and payments by year and structure (for its own staff)."""
-    lines = FundingLine.objects.filter(partner=partner).select_related("structure__commune", "scheme")
+    # Only what the page shows: a large partner has thousands of lines, each with three related rows.
+    lines = (
+        FundingLine.objects.filter(partner=partner)
+        .select_related("structure__commune", "scheme")
+        .only(*PARTNER_LINE_FIELDS)
+    )
     if year:
         lines = lines.filter(year=year)
     years = {}
@@ -112,4 +130,6 @@ def partner_funding(partner, year=None):
 
 
 def partner_years(partner):
-    return sorted(set(FundingLine.objects.filter(partner=partner).values_list("year", flat=True)), reverse=True)
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    years = FundingLine.objects.filter(partner=partner).order_by().values_list("year", flat=True).distinct()
+    return sorted(years, reverse=True)

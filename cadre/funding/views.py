@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from cadre.agreements.models import Agreement, Roadmap, RoadmapItem
+from cadre.agreements.models import Agreement, RoadmapItem
 from cadre.core.exports import EUROS_FORMAT, cached_file, file_response, xlsx_bytes
 from cadre.core.forms import add_model_errors
 from cadre.core.french import plural
@@ -122,9 +122,11 @@ def agreement_funding(request, uuid):
     return render(request, "funding/agreement.html", context)
 
 
-def _line(request, uuid):
-    queryset = FundingLine.objects.visible_to(request.user).select_related(
-        "structure", "partner", "scheme", "agreement"
+def _line(request, uuid, *prefetched):
+    queryset = (
+        FundingLine.objects.visible_to(request.user)
+        .select_related("structure", "partner", "scheme", "agreement")
+        .prefetch_related(*prefetched)
     )
     return get_object_or_404(queryset, uuid=uuid)
 
@@ -139,7 +141,7 @@ def _line_crumbs(line, last):
 
 
 def line_detail(request, uuid):
-    line = _line(request, uuid)
+    line = _line(request, uuid, "scheme__years")  # the year's rule, read for the amount and shown
     can_manage = permissions.can_manage_line(request.user, line)
     expected = expected_payments(FundingLine.objects.filter(pk=line.pk))
     # The next payment the schedule expects, offered as the one to record.
@@ -333,7 +335,8 @@ def scheme_step(request, uuid):
 
 
 def _document_years(structure):
-    years = set(FundingLine.objects.filter(structure=structure).values_list("year", flat=True))
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    years = set(FundingLine.objects.filter(structure=structure).order_by().values_list("year", flat=True))
     today = datetime.date.today()
     return sorted(y for y in years if y <= today.year + 1)
 
@@ -723,7 +726,7 @@ def partner_scdl(request, uuid):
 def agreement_pdf(request, uuid):
     """A printable summary of an agreement: parties, funding by year and funder, roadmap, amendments."""
     agreement = get_object_or_404(
-        Agreement.objects.visible_to(request.user).select_related("framework", "commune"), uuid=uuid
+        Agreement.objects.visible_to(request.user).select_related("framework", "commune", "roadmap"), uuid=uuid
     )
     lines = queries.with_paid(
         FundingLine.objects.visible_to(request.user).filter(agreement=agreement).select_related("partner", "scheme")
@@ -740,7 +743,7 @@ def agreement_pdf(request, uuid):
         (year, rows, sum((r["amount"] for r in rows), ZERO), sum((r["paid"] for r in rows), ZERO))
         for year, rows in years.items()
     ]
-    roadmap = Roadmap.objects.filter(agreement=agreement).first()
+    roadmap = getattr(agreement, "roadmap", None)  # selected with the agreement
     themes = []
     if roadmap:
         items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
