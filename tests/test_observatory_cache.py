@@ -1,15 +1,17 @@
-"""The campaign dashboard is kept in the cache (cadre.observatory.dashboard) until a table it reads changes: it
-declares every table it reads, and shows a change of the data on the next visit."""
+"""Observatory pages kept in the cache: the campaign dashboard (cadre.observatory.dashboard) until a table it reads
+changes — it declares every table it reads, and shows a change of the data on the next visit —, a questionnaire's
+questions while the version loaded stays the same."""
 
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from cadre.accounts.models import User
 from cadre.demo import cast
 from cadre.observatory import dashboard
-from cadre.observatory.models import Anomaly, AnomalyStatus, Campaign, Submission, SubmissionStatus
+from cadre.observatory.models import Anomaly, AnomalyStatus, Campaign, Question, Submission, SubmissionStatus
 from tests.test_stamps import READERS, scoped, tables_read, without_token
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +77,16 @@ def test_the_remind_buttons_post_the_page_forms_with_their_token(client, demo):
         assert f'form="{form}"' in html
         declared = html.split(f'id="{form}"')[1].split("</form>")[0]
         assert 'name="csrfmiddlewaretoken"' in declared and 'name="next"' in declared
+
+
+def test_the_questionnaire_page_shows_a_version_loaded_again(client, questionnaire):
+    client.force_login(User.objects.create_user(email="lecteur@exemple.fr", password="x"))
+    url = reverse("observatory:questionnaire", args=[questionnaire.uuid])
+    question = questionnaire.questions.first()
+    assert escape(question.label) in client.get(url).content.decode()
+    # Loaded again from a changed file (not used by a campaign): its load time changes with it.
+    Question.objects.filter(pk=question.pk).update(label="Libellé revu")
+    questionnaire.digest = "0" * 64
+    questionnaire.save()
+    html = client.get(url).content.decode()
+    assert "Libellé revu" in html and escape(question.label) not in html
