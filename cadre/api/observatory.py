@@ -180,10 +180,6 @@ class SectionOut(Schema):
     applies_to: list[StructureKind]
     questions: list[QuestionOut]
 
-    @staticmethod
-    def resolve_questions(obj):
-        return obj.questions.all()
-
 
 class RuleOut(Schema):
     code: str
@@ -593,11 +589,22 @@ def get_campaign_questions(request, campaign_id: UUID):
         Campaign.objects.visible_to(request.user).select_related("questionnaire"), CAMPAIGN_NOT_FOUND, uuid=campaign_id
     )
     questionnaire = campaign.questionnaire
+    # The version a campaign uses never changes in place: read once per process.
+    sections, questions, rules = definition(questionnaire)
     return {
         "campaign": campaign.uuid,
         "questionnaire": questionnaire,
-        "sections": list(questionnaire.sections.prefetch_related("questions")),
-        "rules": list(questionnaire.rules.all()),
+        "sections": [
+            {
+                "code": section.code,
+                "title": section.title,
+                "description": section.description,
+                "applies_to": section.applies_to,
+                "questions": [q for q in questions if q.section_id == section.pk],
+            }
+            for section in sections
+        ],
+        "rules": rules,
     }
 
 
