@@ -25,6 +25,7 @@ from cadre.api.schemas import ErrorOut, Page
 from cadre.api.territories import known_code
 from cadre.api.writes import etag, expected_version, get_or_404
 from cadre.observatory import actions, permissions
+from cadre.observatory.entry import definition
 from cadre.observatory.models import (
     NUMERIC_KINDS,
     TO_REVIEW_STATUSES,
@@ -178,10 +179,6 @@ class SectionOut(Schema):
     description: str
     applies_to: list[StructureKind]
     questions: list[QuestionOut]
-
-    @staticmethod
-    def resolve_questions(obj):
-        return obj.questions.all()
 
 
 class RuleOut(Schema):
@@ -535,10 +532,14 @@ def allowed_actions(user, submission, today):
 
 def with_details(user, submission):
     """`submission` with what SubmissionOut shows beyond its own fields."""
-    questionnaire = submission.campaign.questionnaire
-    questions = list(questionnaire.questions.select_related("section"))
-    rules = list(questionnaire.rules.all())
-    answers = list(submission.answers.select_related("question", "updated_by").order_by("question__position"))
+    # The questionnaire's version, read once per process (cadre.observatory.entry.definition), gives each answer
+    # its question.
+    _, questions, rules = definition(submission.campaign.questionnaire)
+    by_id = {q.pk: q for q in questions}
+    answers = list(submission.answers.select_related("updated_by"))
+    for answer in answers:
+        answer.question = by_id[answer.question_id]
+    answers.sort(key=lambda a: a.question.position)
     today = timezone.localdate()
     submission.answers_by_code = {a.question.code: answer_out(a) for a in answers}
     submission.issue_list = [issue_out(i) for i in actions.submission_issues(submission, questions, rules, answers)]
@@ -588,11 +589,22 @@ def get_campaign_questions(request, campaign_id: UUID):
         Campaign.objects.visible_to(request.user).select_related("questionnaire"), CAMPAIGN_NOT_FOUND, uuid=campaign_id
     )
     questionnaire = campaign.questionnaire
+    # The version a campaign uses never changes in place: read once per process.
+    sections, questions, rules = definition(questionnaire)
     return {
         "campaign": campaign.uuid,
         "questionnaire": questionnaire,
-        "sections": list(questionnaire.sections.prefetch_related("questions")),
-        "rules": list(questionnaire.rules.all()),
+        "sections": [
+            {
+                "code": section.code,
+                "title": section.title,
+                "description": section.description,
+                "applies_to": section.applies_to,
+                "questions": [q for q in questions if q.section_id == section.pk],
+            }
+            for section in sections
+        ],
+        "rules": rules,
     }
 
 

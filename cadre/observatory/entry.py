@@ -28,8 +28,16 @@ class Item:
     answer: object
     asked: bool
     issues: list
-    previous: object = None
     anomalies: list = dataclasses.field(default_factory=list)
+    entry: object = dataclasses.field(default=None, repr=False)
+
+    @property
+    def previous(self):
+        """Last year's validated answer offered for this question, or None. Read (for the whole submission, in
+        one query) by the first item asked: the overview, the return page and the printable copy never ask."""
+        if self.entry is None or not self.question.prefill:
+            return None
+        return self.entry.previous.get(self.code)
 
     @property
     def code(self):
@@ -242,12 +250,20 @@ class Entry:
             answer=self.answers.get(code),
             asked=code in self.asked_codes,
             issues=self.issues.get(code, []),
-            previous=self.previous.get(code) if question.prefill else None,
             anomalies=self.anomalies.get(code, []),
+            entry=self,
         )
 
     def items(self, section):
-        return [self.item(q) for q in self.questions if q.section_id == section.pk]
+        return [self.item(q) for q in self.by_section[section.pk]]
+
+    @cached_property
+    def by_section(self):
+        """{section id: its questions, in order}."""
+        found = {s.pk: [] for s in self.sections}
+        for question in self.questions:
+            found[question.section_id].append(question)
+        return found
 
     def section(self, code):
         return next((s for s in self.sections if s.code == code), None)
@@ -258,7 +274,7 @@ class Entry:
     def progress(self):
         rows = []
         for section in self.sections:
-            asked = [q for q in self.questions if q.section_id == section.pk and q.code in self.asked_codes]
+            asked = [q for q in self.by_section[section.pk] if q.code in self.asked_codes]
             issues = [i for q in asked for i in self.issues.get(q.code, [])]
             rows.append(
                 SectionProgress(

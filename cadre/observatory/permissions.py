@@ -6,7 +6,7 @@ Reading goes through `visible_to(user)`; these say who may act.
 from django.utils import timezone
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.observatory.models import TO_REVIEW_STATUSES, Correspondent, Submission, SubmissionStatus
+from cadre.observatory.models import TO_REVIEW_STATUSES, Correspondent, SubmissionStatus
 
 
 def _active(user):
@@ -48,12 +48,16 @@ def is_correspondent(user, campaign, department_code=None):
 
 
 def can_review(user, submission):
-    """Return or validate: administrators, and the campaign's correspondants of the structure's département."""
+    """Return or validate: administrators, and the campaign's correspondants of the structure's département.
+
+    `submission` is one the user sees (read through `Submission.objects.visible_to`, as every page and endpoint
+    does, with its structure's commune): what remains to ask is whether the user is a correspondant there, on
+    one small table, rather than the user's whole scope again (`Submission.objects.reviewable_by`)."""
     if not _active(user):
         return False
     if user.is_administrator:
         return True
-    return Submission.objects.reviewable_by(user).filter(pk=submission.pk).exists()
+    return is_correspondent(user, submission.campaign_id, submission.structure.commune.department_id)
 
 
 def can_review_now(user, submission):

@@ -1,43 +1,32 @@
-from collections import Counter
-
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from cadre.core.pagination import paginate
 from cadre.exchanges import permissions as exchange_permissions
 from cadre.observatory import actions, permissions
+from cadre.observatory.dashboard import dashboard
+from cadre.observatory.entry import definition
 from cadre.observatory.forms import CampaignForm, CorrespondentForm
 from cadre.observatory.models import (
-    NOT_SENT_STATUSES,
-    OPEN_ANOMALY_STATUSES,
     TO_REVIEW_STATUSES,
-    Anomaly,
-    AnomalyStatus,
     Campaign,
     Questionnaire,
     RuleLevel,
     Submission,
     SubmissionStatus,
 )
-from cadre.territories.reference import department_place
 
-DASHBOARD_ROWS = 25
 # A campaign has one or two correspondants per département: about 200 at national scale.
 CORRESPONDENTS_PER_PAGE = 50
-# The bar of the dashboard, in DSFR colours; the table under it gives the same figures.
-STATUS_COLOURS = {
-    SubmissionStatus.NOT_STARTED: "#cecece",
-    SubmissionStatus.DRAFT: "#8585f6",
-    SubmissionStatus.SUBMITTED: "#000091",
-    SubmissionStatus.RETURNED: "#b34000",
-    SubmissionStatus.RESUBMITTED: "#465f9d",
-    SubmissionStatus.VALIDATED: "#18753c",
-}
+BODY_CACHE_SECONDS = 24 * 3600
 
 
 def questionnaire_list(request):
@@ -57,22 +46,40 @@ def questionnaire_list(request):
 
 def questionnaire_detail(request, uuid):
     questionnaire = get_object_or_404(Questionnaire.objects.visible_to(request.user), uuid=uuid)
-    sections = list(questionnaire.sections.prefetch_related("questions"))
-    rules = list(questionnaire.rules.all())
+    sections, questions, rules = definition(questionnaire)
     return render(
         request,
         "observatory/questionnaire_detail.html",
         {
             "questionnaire": questionnaire,
-            "sections": sections,
-            "question_count": sum(len(s.questions.all()) for s in sections),
-            "rules": rules,
+            "section_count": len(sections),
+            "question_count": len(questions),
+            "rule_count": len(rules),
+            "body": _questionnaire_body(questionnaire),
             "campaigns": questionnaire.campaigns.all(),
-            "error_level": RuleLevel.ERROR,
             "title": str(questionnaire),
             "breadcrumb": [("Questionnaires", reverse("observatory:questionnaires")), (str(questionnaire), None)],
         },
     )
+
+
+def _questionnaire_body(questionnaire):
+    """Its sections, questions and rules rendered: about 130 rows, kept in the cache under the same key as
+    `definition` (a loaded version never changes in place)."""
+    key = f"cadre:questionnaire-body:{questionnaire.pk}:{questionnaire.digest}:{questionnaire.loaded_at.isoformat()}"
+    body = cache.get(key)
+    if body is None:
+        sections, questions, rules = definition(questionnaire)
+        body = render_to_string(
+            "observatory/_questionnaire_body.html",
+            {
+                "sections": [(s, [q for q in questions if q.section_id == s.pk]) for s in sections],
+                "rules": rules,
+                "error_level": RuleLevel.ERROR,
+            },
+        )
+        cache.set(key, str(body), BODY_CACHE_SECONDS)
+    return mark_safe(body)  # our own template rendered it (escaped)
 
 
 # -- campaigns -----------------------------------------------------------------------------------
@@ -231,126 +238,23 @@ def campaign_open(request, uuid):
     return redirect("observatory:campaign", uuid=campaign.uuid)
 
 
-def _dashboard_scope(request, campaign):
-    """(submissions the page lists, their number by status, the départements offered in its filter, the one
-    chosen, those reviewed).
-
-    A scoped user's rules (territories, federations) are evaluated once, in one query that also gives each
-    submission's status and département; the rest of the page reads plain ids. An administrator's scope is
-    the campaign itself, counted in one grouped query.
-    """
-    user = request.user
-    campaign_submissions = Submission.objects.filter(campaign=campaign)
-    reviewed = permissions.reviewed_departments(user, campaign)
-    if user.is_administrator:
-        rows = None
-        codes = sorted(set(campaign_submissions.values_list("structure__commune__department_id", flat=True)))
-    else:
-        rows = list(
-            Submission.objects.visible_to(user)
-            .filter(campaign=campaign)
-            .values_list("pk", "structure__commune__department_id", "status")
-        )
-        codes = sorted({code for _, code, _ in rows} | (reviewed or set()))
-    chosen = request.GET.get("departement")
-    if chosen is None:
-        chosen = "mine" if reviewed else ""
-    if chosen == "mine" and reviewed:
-        wanted = reviewed
-    elif chosen in codes:
-        wanted = {chosen}
-    else:
-        chosen, wanted = "", None
-    if rows is None:
-        submissions = campaign_submissions
-        if wanted is not None:
-            submissions = submissions.filter(structure__commune__department_id__in=wanted)
-        counts = dict(submissions.values_list("status").annotate(n=Count("pk")).order_by())
-        return submissions, counts, codes, chosen, reviewed
-    rows = [(pk, status) for pk, code, status in rows if wanted is None or code in wanted]
-    # The ids come from the campaign already: filtering on it again would only cost the planner an index.
-    return (
-        Submission.objects.filter(pk__in=[pk for pk, _ in rows]),
-        Counter(s for _, s in rows),
-        codes,
-        chosen,
-        reviewed,
-    )
-
-
 def campaign_detail(request, uuid):
     campaign = _campaign(request, uuid)
-    today = timezone.localdate()
     can_manage = permissions.can_manage_campaigns(request.user)
-    submissions, counts, codes, chosen, reviewed = _dashboard_scope(request, campaign)
-    total = sum(counts.values())
-    by_status, offset = [], 0.0
-    for status, label in SubmissionStatus.choices:
-        count = counts.get(status, 0)
-        width = 100 * count / total if total else 0
-        by_status.append({"label": label, "count": count, "x": offset, "width": width, "color": STATUS_COLOURS[status]})
-        offset += width
-    # Each list reads only the columns its table shows: whole structures, 25 rows at a time, cost more than
-    # the queries themselves.
-    shown = ["uuid", "status", "structure__name", "structure__commune__name", "structure__commune__department_id"]
-    late = list(
-        submissions.filter(status__in=NOT_SENT_STATUSES)
-        .select_related("structure__commune")
-        .only(*shown, "reminded_at", "reminder_count")
-        .order_by("structure__commune__department_id", "structure__name")[:DASHBOARD_ROWS]
-    )
-    to_review = list(
-        submissions.filter(status__in=TO_REVIEW_STATUSES)
-        .select_related("structure__commune")
-        .only(*shown, "submitted_at")
-        .annotate(open_anomalies=Count("anomalies", filter=Q(anomalies__status__in=OPEN_ANOMALY_STATUSES)))
-        .order_by("submitted_at")[:DASHBOARD_ROWS]
-    )
-    anomalies = Anomaly.objects.filter(submission__in=submissions)
-    anomaly_counts = list(
-        anomalies.values("submission__structure__commune__department_id")
-        .annotate(
-            open=Count("pk", filter=Q(status=AnomalyStatus.OPEN)),
-            queried=Count("pk", filter=Q(status=AnomalyStatus.QUERIED)),
-            corrected=Count("pk", filter=Q(status=AnomalyStatus.CORRECTED)),
-            justified=Count("pk", filter=Q(status=AnomalyStatus.JUSTIFIED)),
-        )
-        .order_by("submission__structure__commune__department_id")
-    )
-    unresolved = list(
-        anomalies.unresolved()
-        .select_related("submission__structure", "question")
-        .only("kind", "status", "detail", "submission__uuid", "submission__structure__name", "question__label")
-        .order_by("submission__structure__name", "question__position")[:DASHBOARD_ROWS]
-    )
+    can_remind = permissions.can_remind(request.user, campaign) and campaign.opened_at is not None
+    figures = dashboard(request.user, campaign, request.GET.get("departement"), can_remind)
     return render(
         request,
         "observatory/campaign_detail.html",
         {
             "campaign": campaign,
-            "phase": campaign.phase(today),
-            "total": total,
-            "by_status": by_status,
-            "sent_share": round(100 * (total - sum(counts.get(s, 0) for s in NOT_SENT_STATUSES)) / total)
-            if total
-            else 0,
-            "late": late,
-            "late_count": sum(counts.get(s, 0) for s in NOT_SENT_STATUSES),
-            "to_review": to_review,
-            "to_review_count": sum(counts.get(s, 0) for s in TO_REVIEW_STATUSES),
-            "anomaly_counts": anomaly_counts,
-            "unresolved": unresolved,
-            # Unresolved: open or queried (OPEN_ANOMALY_STATUSES), already counted by département.
-            "unresolved_count": sum(row["open"] + row["queried"] for row in anomaly_counts),
-            "departments": [(code, department_place(code)[0]) for code in codes],
-            "chosen": chosen,
-            "reviewed": sorted(reviewed) if reviewed else [],
+            "phase": campaign.phase(timezone.localdate()),
+            **figures,
             "can_manage": can_manage,
-            "can_remind": permissions.can_remind(request.user, campaign) and campaign.opened_at is not None,
+            "can_remind": can_remind,
             "can_import": exchange_permissions.can_import(request.user, campaign),
             # Shown on the managers' button only.
             "correspondent_count": campaign.correspondents.count() if can_manage else None,
-            "dashboard_rows": DASHBOARD_ROWS,
             "title": campaign.title,
             "breadcrumb": _campaign_breadcrumb(None, (campaign.title, None)),
         },
