@@ -74,6 +74,38 @@ def test_a_rolled_back_write_leaves_the_stamp_it_found(demo):
     assert structures.stamp() == before
 
 
+def test_the_writing_transaction_never_gets_back_what_it_cached_between_its_own_writes(demo):
+    structures = Stamped("test-structures", [Structure])
+    first, second = Structure.objects.order_by("pk")[:2]
+
+    def build():
+        return Structure.objects.filter(name="Centre témoin").count()
+
+    with transaction.atomic():
+        Structure.objects.filter(pk=first.pk).update(name="Centre témoin")
+        assert structures.get(["key"], build) == 1
+        Structure.objects.filter(pk=second.pk).update(name="Centre témoin")
+        assert structures.get(["key"], build) == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL keeps row versions")
+def test_a_long_transaction_writes_the_stamp_row_once_not_once_per_statement(demo):
+    """Updating one row at every statement of a transaction made each update slower than the last."""
+    structure = Structure.objects.first()
+
+    def stamp_row_version():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT ctid::text FROM core_tablestamp WHERE name = 'structures_structure'")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        structure.save()
+        version = stamp_row_version()
+        for _ in range(20):
+            structure.save()
+        assert stamp_row_version() == version
+
+
 def test_a_cached_result_is_computed_again_once_a_table_it_reads_changes(demo):
     structures = Stamped("test-structures", [Structure])
     computed = []

@@ -11,6 +11,12 @@ imports use. Why a random value rather than a counter: a rolled-back transaction
 later, different change takes again. On PostgreSQL the trigger runs once per statement; it keeps the table's
 stamp row locked until the writer commits, so two transactions writing the same tracked table commit one
 after the other — only tables some cached result reads are tracked.
+
+On PostgreSQL the stamp row is written once per transaction, not once per statement: updating one row many
+times in one transaction leaves a chain of versions that every later update walks (20,000 inserts took
+3.4 s instead of 0.1 s). The statements that follow are counted in a transaction-local setting, part of the
+stamp as that transaction sees it: the writer never reuses a result cached before its own later writes, and
+once it commits (the settings end with it) everyone sees the one new value.
 """
 
 import hashlib
@@ -48,8 +54,13 @@ class Stamped:
 
     def stamp(self):
         """The current values of the tables read, in one query."""
-        versions = dict(TableStamp.objects.filter(name__in=self.tables).values_list("name", "version"))
-        return tuple(versions.get(table, 0) for table in sorted(self.tables))
+        connection = connections["default"]
+        if connection.vendor != "postgresql":
+            versions = dict(TableStamp.objects.filter(name__in=self.tables).values_list("name", "version"))
+            return tuple(versions.get(table, 0) for table in sorted(self.tables))
+        with connection.cursor() as cursor:
+            cursor.execute(_POSTGRESQL_STAMP, [sorted(self.tables)])
+            return tuple(cursor.fetchall())
 
     def get(self, key_parts, build):
         """`build()`, or what it gave last time for the same `key_parts` if no table read changed since.
@@ -72,12 +83,26 @@ def user_key(user):
 
 _POSTGRESQL_FUNCTION = """
 CREATE OR REPLACE FUNCTION cadre_stamp_table() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    writes text := coalesce(current_setting('cadre.writes_' || TG_TABLE_NAME, true), '');
 BEGIN
-    INSERT INTO core_tablestamp (name, version) VALUES (TG_TABLE_NAME, (random() * 9e15)::bigint)
-    ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version;
+    IF writes = '' THEN
+        INSERT INTO core_tablestamp (name, version) VALUES (TG_TABLE_NAME, (random() * 9e15)::bigint)
+        ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version;
+        writes := '0';
+    END IF;
+    PERFORM set_config('cadre.writes_' || TG_TABLE_NAME, (writes::bigint + 1)::text, true);
     RETURN NULL;
 END;
 $$
+"""
+
+# Each table's value and, inside a transaction that wrote it, how many statements did.
+_POSTGRESQL_STAMP = """
+SELECT coalesce(stamp.version, 0), coalesce(current_setting('cadre.writes_' || tracked.name, true), '')
+FROM unnest(%s::text[]) WITH ORDINALITY AS tracked (name, position)
+LEFT JOIN core_tablestamp AS stamp ON stamp.name = tracked.name
+ORDER BY tracked.position
 """
 
 
