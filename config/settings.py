@@ -24,7 +24,7 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,test
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cadre.core.admin_site.CadreAdminConfig",  # django.contrib.admin with its site (see there)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

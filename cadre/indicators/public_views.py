@@ -13,7 +13,6 @@ import unicodedata
 
 from django import forms
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -80,7 +79,6 @@ CSV_HEADERS = [
     "statut",
 ]
 DEFAULT_MAP_INDICATOR = "structures_observees"
-PLACES_CACHE_SECONDS = 24 * 3600
 
 
 def published():
@@ -164,22 +162,22 @@ def place_choices(indicators, year, masked):
 def cached_place_choices(indicators, year, masked):
     """`place_choices`, the same for every visitor: kept until the values, the definitions or the
     secrecy threshold change (a few thousand territories, read and named in six queries otherwise)."""
-    key = f"open-data-places:{year}:{queries.values_stamp([year])}:{queries.min_structures()}"
-    places = cache.get(key)
-    if places is None:
-        places = place_choices(indicators, year, masked)
-        cache.set(key, places, PLACES_CACHE_SECONDS)
-    return places
+    return queries.until_values_change(
+        "open-data-places",
+        queries.values_stamp([year]),
+        (year, queries.min_structures()),
+        lambda: place_choices(indicators, year, masked),
+    )
 
 
 def cached_figures(indicators, year, level, code, mapped, masked):
     """The tables of a territory's values by theme and the map, rendered: the same for every visitor, kept
     until the values, the definitions or the secrecy threshold change."""
-    stamp = queries.values_stamp([year])
-    key = f"open-data-figures:{year}:{level}:{code}:{mapped.pk}:{stamp}:{queries.min_structures()}"
-    body = cache.get(key)
-    if body is None:
-        body = render_to_string(
+    body = queries.until_values_change(
+        "open-data-figures",
+        queries.values_stamp([year]),
+        (year, level, code, mapped.pk, queries.min_structures()),
+        lambda: render_to_string(
             "indicators/public/_figures.html",
             {
                 "place": place_title(level, code),
@@ -188,8 +186,8 @@ def cached_figures(indicators, year, level, code, mapped, masked):
                 "themes": lines_by_theme(indicators, year, level, code, masked),
                 "figure": map_figure(mapped, year, level, code, masked[(mapped.pk, year)]),
             },
-        )
-        cache.set(key, body, PLACES_CACHE_SECONDS)
+        ),
+    )
     return mark_safe(body)  # our own template rendered it (escaped)
 
 

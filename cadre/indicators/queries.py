@@ -39,6 +39,19 @@ def values_stamp(years):
     return "-".join([str(latest), *(str(v.timestamp()) if v else "0" for v in changes)])
 
 
+def until_values_change(name, stamp, key_parts, build):
+    """`build()`, or what it gave for the same `key_parts` while the values and definitions stay as
+    `stamp` (`values_stamp` of the years it reads) says. The results kept this way are the same for
+    every visitor who may see them: the key names what else they depend on."""
+    digest = hashlib.sha256(repr((tuple(key_parts), stamp)).encode()).hexdigest()
+    key = f"cadre:indicator-values:{name}:{digest}"
+    result = cache.get(key)
+    if result is None:
+        result = build()
+        cache.set(key, result, 24 * 3600)  # a refresh always makes a new stamp: the day is a bound on memory
+    return result
+
+
 def territory_name(level, code):
     if level == Level.NATIONAL:
         return "France"
@@ -346,11 +359,12 @@ def structure_profile(structure, indicators, years):
         own = own_figures(structure.pk, year, indicators)
         if not own:
             continue
-        key = f"cadre:department-spreads:{department}:{year}:{stamp}:{pks}"
-        spreads = cache.get(key)
-        if spreads is None:
-            spreads = department_spreads(year, department, indicators)
-            cache.set(key, spreads, 24 * 3600)
+        spreads = until_values_change(
+            "department-spreads",
+            stamp,
+            (department, year, pks),
+            lambda year=year: department_spreads(year, department, indicators),
+        )
         for indicator in indicators:
             profile[(indicator.pk, year)] = (own[indicator.pk], spreads[indicator.pk])
     return profile

@@ -1,6 +1,5 @@
 """The indicators dashboard (a territory and a year, drill-down) and a structure's own figures."""
 
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,6 +31,7 @@ from cadre.indicators.queries import (
     parents,
     structure_profile,
     territory_name,
+    until_values_change,
     values_stamp,
 )
 from cadre.indicators.report import build_report, campaign_title, comparison_figure, default_year, incomplete_year
@@ -41,7 +41,6 @@ from cadre.territories import reference
 from cadre.territories.models import Commune, Department, Epci, Region
 
 PROFILE_YEARS = 4
-BODY_CACHE_SECONDS = 3600
 
 
 def _years():
@@ -125,16 +124,9 @@ def _children(level, code, year):
 
 
 def _cached_body(key, years, render_body):
-    """A rendered page body, kept until the values it shows change: the key carries the time of the
-    last write of the national values of `years` (every refresh rewrites them) and of the last
-    definition change. Every signed-in user sees the same figures."""
-    stamp = values_stamp(years)
-    full_key = "indicators:" + ":".join(str(part) for part in (*key, stamp))
-    body = cache.get(full_key)
-    if body is None:
-        body = render_body()
-        cache.set(full_key, body, BODY_CACHE_SECONDS)
-    return mark_safe(body)  # our own template rendered it (escaped)
+    """A rendered page body, kept until the values it shows change. Every signed-in user sees the same
+    figures."""
+    return mark_safe(until_values_change("body", values_stamp(years), key, render_body))  # our own template
 
 
 def _dashboard_themes(user, year, place, name):
