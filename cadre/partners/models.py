@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from stdnum.fr import siret as stdnum_siret
 
 from cadre.core.models import TrackedHistory, VersionedModel
@@ -117,6 +118,11 @@ class PartnerContact(VersionedModel):
     class Meta:
         verbose_name = "contact du partenaire"
         ordering = ["name"]
+        # A person's data requests find their records by e-mail or name, case ignored (« Mes données »).
+        indexes = [
+            models.Index(Upper("email"), name="partner_contact_email_upper"),
+            models.Index(Upper("name"), name="partner_contact_name_upper"),
+        ]
 
     def __str__(self):
         return self.name

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 from cadre.core.models import TrackedHistory, VersionedModel
@@ -425,6 +425,11 @@ class StructureContact(VersionedModel):
     class Meta:
         verbose_name = "contact de la structure"
         ordering = ["name"]
+        # A person's data requests find their records by e-mail or name, case ignored (« Mes données »).
+        indexes = [
+            models.Index(Upper("email"), name="structure_contact_email_upper"),
+            models.Index(Upper("name"), name="structure_contact_name_upper"),
+        ]
 
     def __str__(self):
         return self.name
