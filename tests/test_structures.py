@@ -268,6 +268,20 @@ class TestListFiltersAndExports:
         assert self.names(client, q="gamma") == ["Gamma EVS"]
         assert self.names(client, sort="-name") == ["Gamma EVS", "Bêta Marseille", "Alpha Villeurbanne"]
 
+    def test_column_headers_sort_the_list_and_keep_the_filters(self, client, registry):
+        client.force_login(UserFactory(is_superuser=True))
+        page = client.get(reverse("structures:list"), {"kind": "centre_social"}).content.decode()
+        # Sorted by name now: its header says so, and its link turns the order round, filters kept.
+        assert 'aria-sort="ascending"' in page
+        link = re.search(r'href="\?([^"]*)"\s+title="Trier par nom, de Z à A"', page)
+        assert link and "kind=centre_social" in link.group(1) and "sort=-name" in link.group(1)
+        assert 'title="Trier par fin d’agrément, la plus proche d\'abord"' in page.replace("&#x27;", "'")
+        assert self.names(client, sort="-commune")[-1] == "Bêta Marseille"  # after Villeurbanne and Vénissieux
+        # The approval ending last first; none in force last whatever the direction.
+        assert self.names(client, sort="-approval") == ["Bêta Marseille", "Alpha Villeurbanne", "Gamma EVS"]
+        page = client.get(reverse("structures:list"), {"sort": "-approval"}).content.decode()
+        assert page.count('aria-sort="descending"') == 1 and "sort=approval" in page
+
     def test_htmx_request_gets_only_the_results_fragment(self, client, registry):
         client.force_login(UserFactory(is_superuser=True))
         response = client.get(reverse("structures:list"), {"department": "13"}, HTTP_HX_REQUEST="true")

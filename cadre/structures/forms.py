@@ -7,6 +7,7 @@ from django.urls import reverse
 from dsfr.forms import DsfrBaseForm
 
 from cadre.core.forms import FastInput, FastSelect, FieldsetsMixin, VersionedModelForm
+from cadre.core.sorting import ASCENDING, DESCENDING, SortColumn, SortOrder
 from cadre.partners.models import Partner
 from cadre.structures.models import (
     MAX_PROJECT_AXES,
@@ -188,11 +189,28 @@ class StructureContactForm(VersionedModelForm):
 SORTS = {
     "name": ("Nom (A → Z)", [Lower("name")]),
     "-name": ("Nom (Z → A)", [Lower("name").desc()]),
-    "commune": ("Commune", ["commune__name", Lower("name")]),
+    "commune": ("Commune (A → Z)", ["commune__name", Lower("name")]),
+    "-commune": ("Commune (Z → A)", [F("commune__name").desc(), Lower("name")]),
     "department": ("Département", ["commune__department_id", "commune__name", Lower("name")]),
     "approval": ("Fin d'agrément la plus proche", [F("approval_ends").asc(nulls_last=True), Lower("name")]),
+    "-approval": ("Fin d'agrément la plus lointaine", [F("approval_ends").desc(nulls_last=True), Lower("name")]),
     "-updated": ("Modifiées récemment", ["-updated_at"]),
 }
+# The list's column headers that sort it (the « Trier par » select offers the same orders and more).
+COLUMNS = [
+    SortColumn("Nom", (SortOrder("name", ASCENDING, "de A à Z"), SortOrder("-name", DESCENDING, "de Z à A"))),
+    SortColumn("Type"),
+    SortColumn("Commune", (SortOrder("commune", ASCENDING, "de A à Z"), SortOrder("-commune", DESCENDING, "de Z à A"))),
+    SortColumn("Gestion"),
+    SortColumn("QPV"),
+    SortColumn(
+        "Fin d’agrément",
+        (
+            SortOrder("approval", ASCENDING, "la plus proche d'abord"),
+            SortOrder("-approval", DESCENDING, "la plus lointaine d'abord"),
+        ),
+    ),
+]
 QPV_CHOICES = [
     ("", "Toutes"),
     ("yes", "En lien avec un QPV"),
@@ -274,7 +292,11 @@ class StructureFilterForm(DsfrBaseForm):
             queryset = queryset.approval_ending_within(int(data.get("approval_ending")))
         queryset = queryset.with_current_approval_end()
         # The primary key breaks ties, so that no structure shows on two pages.
-        return queryset.order_by(*SORTS[data.get("sort") or "name"][1], "pk")
+        return queryset.order_by(*SORTS[self.sort_key][1], "pk")
+
+    @property
+    def sort_key(self):
+        return (self.cleaned_data.get("sort") if self.is_valid() else None) or "name"
 
 
 class PublicStructureFilterForm(StructureFilterForm):

@@ -17,10 +17,11 @@ from cadre.core.contacts import contact_form_page, delete_contact
 from cadre.core.exports import cached_file, file_response, table_bytes
 from cadre.core.french import plural
 from cadre.core.pagination import paginate
+from cadre.core.sorting import sort_headers
 from cadre.core.views import history_page
 from cadre.structures import permissions, privacy
 from cadre.structures.exports import HEADERS, export_rows, export_stamp
-from cadre.structures.forms import ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
+from cadre.structures.forms import COLUMNS, ApprovalForm, StructureContactForm, StructureFilterForm, StructureForm
 from cadre.structures.models import Approval, Structure, StructureContact, StructureKind
 from cadre.structures.overview import structure_links
 from cadre.territories.reference import department_place, epci_name
@@ -68,6 +69,7 @@ def structure_list(request):
         "form": form,
         "page": page,
         "rows": _table_rows(page.object_list),
+        "headers": sort_headers(COLUMNS, request.GET, form.sort_key),
         "query": query.urlencode(),
         "can_create": permissions.can_create_structure(request.user),
         "today": timezone.localdate(),
