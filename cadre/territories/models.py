@@ -1,5 +1,6 @@
 """Official French geography (INSEE COG 2026, DGCL EPCI 2026, ANCT QPV 2024)."""
 
+import functools
 import math
 
 from django.db import models
@@ -158,23 +159,31 @@ def _distance_km(lat1, lon1, lat2, lon2):
 
 
 def priority_areas_around(commune):
-    """The QPV to propose for a structure of `commune`: [(area, neighbour name or "")], in two queries.
+    """The QPV to propose for a structure of `commune`: [(area, neighbour name or "")].
 
     Its own first (those of the commune, or of its parent for an arrondissement: QPV are drawn on Paris,
     Lyon and Marseille as a whole), sorted by name; then those of the neighbours (NEIGHBOUR_RADIUS_KM),
-    by neighbour then name, each named after its nearest neighbour.
+    by neighbour then name, each named after its nearest neighbour. Reference data, which only changes
+    with `load_territories` (followed by a restart): read in two queries once per process and commune.
+    The areas are shared between requests: read them, never change them.
     """
-    own_codes = {commune.code, commune.parent_id} - {None}
+    key = (commune.code, commune.parent_id, commune.department_id, commune.latitude, commune.longitude)
+    return list(_priority_areas_around(*key))
+
+
+@functools.lru_cache(maxsize=2048)
+def _priority_areas_around(code, parent_id, department_id, latitude, longitude):
+    own_codes = {code, parent_id} - {None}
     own = list(PriorityArea.objects.filter(communes__in=own_codes).distinct().order_by("name", "code"))
     result = [(area, "") for area in own]
-    if commune.latitude is None or commune.longitude is None:
-        return result
-    lat, lon = commune.latitude, commune.longitude
+    if latitude is None or longitude is None:
+        return tuple(result)
+    lat, lon = latitude, longitude
     dlat = NEIGHBOUR_RADIUS_KM / _KM_PER_DEGREE
     dlon = dlat / max(math.cos(math.radians(lat)), 0.1)
     links = (
         PriorityArea.communes.through.objects.filter(
-            commune__department_id=commune.department_id,
+            commune__department_id=department_id,
             commune__latitude__range=(lat - dlat, lat + dlat),
             commune__longitude__range=(lon - dlon, lon + dlon),
         )
@@ -191,4 +200,4 @@ def priority_areas_around(commune):
         ):
             nearest[link.priorityarea_id] = (distance, link.priorityarea, c.name)
     neighbours = sorted(nearest.values(), key=lambda n: (n[2], n[1].name, n[1].code))
-    return result + [(area, name) for _, area, name in neighbours]
+    return tuple(result + [(area, name) for _, area, name in neighbours])
