@@ -159,23 +159,23 @@ def place_choices(indicators, year, masked):
     return choices
 
 
-def cached_place_choices(indicators, year, masked):
+def cached_place_choices(indicators, year, masked, stamp):
     """`place_choices`, the same for every visitor: kept until the values, the definitions or the
     secrecy threshold change (a few thousand territories, read and named in six queries otherwise)."""
     return queries.until_values_change(
         "open-data-places",
-        queries.values_stamp([year]),
+        stamp,
         (year, queries.min_structures()),
         lambda: place_choices(indicators, year, masked),
     )
 
 
-def cached_figures(indicators, year, level, code, mapped, masked):
+def cached_figures(indicators, year, level, code, mapped, masked, stamp):
     """The tables of a territory's values by theme and the map, rendered: the same for every visitor, kept
     until the values, the definitions or the secrecy threshold change."""
     body = queries.until_values_change(
         "open-data-figures",
-        queries.values_stamp([year]),
+        stamp,
         (year, level, code, mapped.pk, queries.min_structures()),
         lambda: render_to_string(
             "indicators/public/_figures.html",
@@ -352,7 +352,8 @@ def index(request):
     asked = request.GET.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else default_year(years)
     masked = queries.masked_places(indicators, [year]) if year else {}
-    places = cached_place_choices(indicators, year, masked) if year else [(NATIONAL, "France")]
+    stamp = queries.values_stamp([year]) if year else ""  # what the places and the figures kept are made of
+    places = cached_place_choices(indicators, year, masked, stamp) if year else [(NATIONAL, "France")]
     codes = [i.code for i in indicators]
     default_map = DEFAULT_MAP_INDICATOR if DEFAULT_MAP_INDICATOR in codes else (codes[0] if codes else "")
     # A link may give only some of the choices: the others take their defaults, without an error.
@@ -387,7 +388,7 @@ def index(request):
             place=place_title(level, code),
             incomplete=incomplete_year(level, code, year),
             is_national=level == Level.NATIONAL,
-            figures=cached_figures(indicators, year, level, code, mapped, masked),
+            figures=cached_figures(indicators, year, level, code, mapped, masked, stamp),
             downloads=csv_links(year, level, code),
         )
     return render(request, "indicators/public/index.html", context)
