@@ -1,0 +1,79 @@
+"""Agreement and funding pages kept in the cache until a table they read changes (cadre.core.stamps): each
+declares every table it is read from, costs a few queries once kept, and shows a change at once."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cadre.accounts.models import User
+from cadre.agreements.models import Agreement
+from cadre.demo import cast
+from cadre.funding import actions, queries
+from cadre.funding.models import DocumentStatus, FundingLine
+from cadre.structures.models import Structure
+from tests.test_stamps import READERS, scoped, tables_read
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_documents_page_declares_every_table_it_is_read_from(demo, email):
+    """Structures with deposits awaiting review (read for who may review them), and the user's own."""
+    user, today = scoped(email), datetime.date.today()
+    structures = Structure.objects.visible_to(user).order_by("pk")
+    awaiting = structures.filter(documents__status=DocumentStatus.SUBMITTED).distinct()[:2]
+    read = set()
+    for structure in [*awaiting, *structures.filter(memberships__user=user)]:
+        read |= tables_read(lambda structure=structure: queries._structure_documents(structure, user, today))
+    assert read and read <= queries._DOCUMENTS.tables, sorted(read - queries._DOCUMENTS.tables)
+
+
+def test_the_documents_page_shows_a_deposit_to_its_funder_at_once(client, demo):
+    structure = Structure.objects.get(memberships__user__email=cast.STRUCTURE_A)
+    advisor = User.objects.get(email=cast.CAF69)
+    client.force_login(advisor)
+    url = reverse("funding:documents", args=[structure.uuid])
+    client.get(url)
+    with CaptureQueriesContext(connection) as kept:
+        page = client.get(url)
+    assert len(kept) <= 4, [q["sql"] for q in kept]  # session, user, structure, the stamps
+    item = next(item for item in page.context["owed"] if item.is_open and not item.is_questionnaire)
+    document = actions.deposit(structure, item.required, item.year, SimpleUploadedFile("piece.pdf", PDF), actor=None)
+    html = client.get(url).content.decode()
+    assert reverse("funding:document_review", args=[document.uuid]) in html  # its funder may review it
+    actions.review(document, actor=advisor, accept=True)
+    html = client.get(url).content.decode()
+    assert reverse("funding:document", args=[document.uuid]) in html
+    assert reverse("funding:document_review", args=[document.uuid]) not in html
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_agreement_sheet_declares_every_table_it_is_read_from(demo, email):
+    user = scoped(email)
+    agreements = Agreement.objects.visible_to(user).select_related("framework", "commune", "roadmap")
+    read = tables_read(lambda: agreements.first())  # the page reads the agreement, then its sheet
+    with_roadmap = agreements.filter(roadmap__isnull=False)[:1]
+    with_lines = agreements.filter(funding_lines__isnull=False).distinct()[:1]
+    for agreement in [*with_roadmap, *with_lines]:
+        read |= tables_read(lambda agreement=agreement: queries.agreement_sheet(agreement, user))
+    assert read <= queries.AGREEMENT_SHEET.tables, sorted(read - queries.AGREEMENT_SHEET.tables)
+
+
+def test_the_agreement_pdf_is_kept_and_follows_a_change_at_once(client, demo):
+    agreement = Agreement.objects.filter(funding_lines__voted__isnull=False).distinct().first()
+    client.force_login(User.objects.get(email=cast.ADMIN))
+    url = reverse("funding:agreement_pdf", args=[agreement.uuid])
+    first = client.get(url)
+    with CaptureQueriesContext(connection) as kept:
+        again = client.get(url)
+    assert again.content == first.content
+    assert len(kept) <= 4, [q["sql"] for q in kept]  # session, user, the stamps, the agreement
+    line = FundingLine.objects.filter(agreement=agreement, voted__isnull=False).first()
+    FundingLine.objects.filter(pk=line.pk).update(voted=line.voted + 1000)
+    changed = client.get(url)
+    assert changed.content != first.content and changed.context["total"] == first.context["total"] + 1000
