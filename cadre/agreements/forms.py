@@ -232,10 +232,15 @@ class DecisionForm(DsfrBaseForm):
     )
     due = forms.DateField(label="Échéance de la suite", required=False, widget=date_input())
 
-    def __init__(self, *args, committee, **kwargs):
+    def __init__(self, *args, committee, members=None, **kwargs):
+        """`members`: the committee's members with their partners, when the page has them already."""
         super().__init__(*args, **kwargs)
-        members = Partner.objects.filter(pk__in=committee.members.values("partner"))
-        self.fields["owner"].queryset = members.order_by("name").only("pk", "name")
+        partners = Partner.objects.filter(pk__in=committee.members.values("partner"))
+        self.fields["owner"].queryset = partners.order_by("name").only("pk", "name")
+        if members is not None:
+            # Listed from the members read once; a posted choice is still checked against the queryset.
+            owners = sorted({member.partner_id: member.partner for member in members}.values(), key=lambda p: p.name)
+            self.fields["owner"].choices = [("", self.fields["owner"].empty_label)] + [(p.pk, p.name) for p in owners]
 
     def clean(self):
         cleaned = super().clean()

@@ -4,7 +4,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -98,8 +98,9 @@ def framework_detail(request, uuid):
         FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous", "next_edition"),
         uuid=uuid,
     )
-    signatories = framework.signatories.select_related("partner")
-    joined, left = framework.signatory_changes()
+    read = list(framework.editions_signatories())  # with the previous edition's, for what changed
+    signatories = [signatory for signatory in read if signatory.framework_id == framework.pk]
+    joined, left = framework.signatory_changes(read)
     can_manage = permissions.can_manage_framework(request.user, framework)
     context = {
         "framework": framework,
@@ -172,29 +173,23 @@ def framework_amend(request, uuid):
 
 
 def agreement_detail(request, uuid):
+    # A party seen only through the agreement is named, not linked to a page that would refuse the visitor:
+    # whether the visitor sees each party's structure is read with the parties.
+    openable = Exists(Structure.objects.visible_to(request.user).filter(pk=OuterRef("structure_id")))
+    parties = Signatory.objects.select_related("partner", "structure__commune").annotate(can_open=openable)
     agreement = get_object_or_404(
         Agreement.objects.visible_to(request.user)
         .select_related("framework", "commune", "roadmap")
-        .prefetch_related(Prefetch("parties", Signatory.objects.select_related("partner", "structure__commune"))),
+        .prefetch_related(Prefetch("parties", parties)),
         uuid=uuid,
     )
     parties = list(agreement.parties.all())
     can_manage = permissions.can_manage_agreement(request.user, agreement)  # from the parties: no query
-    # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
-    openable = set(
-        Structure.objects.visible_to(request.user)
-        .filter(pk__in=[party.structure_id for party in parties if party.structure_id])
-        .values_list("pk", flat=True)
-    )
-    for party in parties:
-        party.can_open = party.structure_id is None or party.structure_id in openable
     roadmap = getattr(agreement, "roadmap", None)
     themes = []
     today = datetime.date.today()
     if roadmap:
-        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related(
-            "theme", "owner_partner", "owner_structure"
-        )
+        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
         by_theme = {}
         for item in items:
             by_theme.setdefault(item.theme_id, []).append(item)
@@ -490,7 +485,9 @@ def meeting_detail(request, uuid):
             committee=committee,
             members=members,
         )
-        decision_form = DecisionForm(posted if request.POST.get("action") == "decision" else None, committee=committee)
+        decision_form = DecisionForm(
+            posted if request.POST.get("action") == "decision" else None, committee=committee, members=members
+        )
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied
@@ -508,7 +505,9 @@ def meeting_detail(request, uuid):
         "committee": committee,
         "present": {member.pk for member in meeting.present.all()},
         "members": members,
-        "decisions": meeting.decisions.prefetch_related("follow_ups__owner"),
+        "decisions": meeting.decisions.prefetch_related(
+            Prefetch("follow_ups", FollowUp.objects.select_related("owner"))
+        ),
         "form": form,
         "decision_form": decision_form,
         "today": datetime.date.today(),

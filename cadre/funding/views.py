@@ -45,7 +45,7 @@ from cadre.funding.models import (
     RequiredDocument,
     SchemeYear,
     SubsidyImport,
-    expected_payments,
+    expected_of_line,
     owed_for_lines,
 )
 from cadre.partners.models import Partner
@@ -141,7 +141,8 @@ def _line_crumbs(line, last):
 def line_detail(request, uuid):
     line = _line(request, uuid, "scheme__years")  # the year's rule, read for the amount and shown
     can_manage = permissions.can_manage_line(request.user, line)
-    expected = expected_payments(FundingLine.objects.filter(pk=line.pk))
+    payments = list(line.payments.all())
+    expected = expected_of_line(line, payments)
     # The next payment the schedule expects, offered as the one to record.
     initial = {"kind": expected[0].step.kind, "amount": expected[0].amount} if expected else None
     form = PaymentForm(request.POST or None, line=line, initial=initial) if can_manage else None
@@ -165,7 +166,6 @@ def line_detail(request, uuid):
                 messages.success(request, "Le versement a été enregistré.")
                 return redirect("funding:line", uuid=line.uuid)
     computed, reason = line.computed_amount()
-    payments = list(line.payments.all())
     paid = sum((p.amount for p in payments), ZERO)
     # The envelope that created the line, linked for those who see it (its partner's staff).
     envelope = (
