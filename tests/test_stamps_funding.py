@@ -10,11 +10,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cadre.accounts.models import User
+from cadre.agreements import actions as agreement_actions
+from cadre.agreements import forms
 from cadre.agreements.models import Agreement
 from cadre.demo import cast
 from cadre.funding import actions, queries
 from cadre.funding.models import DocumentStatus, FundingLine
+from cadre.partners.models import Partner
 from cadre.structures.models import Structure
+from cadre.territories.models import Commune
+from tests.factories import VILLEURBANNE, StructureFactory
 from tests.test_stamps import READERS, scoped, tables_read
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +82,36 @@ def test_the_agreement_pdf_is_kept_and_follows_a_change_at_once(client, demo):
     FundingLine.objects.filter(pk=line.pk).update(voted=line.voted + 1000)
     changed = client.get(url)
     assert changed.content != first.content and changed.context["total"] == first.context["total"] + 1000
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_party_lists_declare_every_table_they_are_read_from(demo, email):
+    user = scoped(email)
+    read = set()
+    for agreement in Agreement.objects.visible_to(user)[:2]:
+        read |= tables_read(lambda agreement=agreement: forms._party_choices(agreement, user))
+    assert read and read <= forms._PARTY_CHOICES.tables, sorted(read - forms._PARTY_CHOICES.tables)
+
+
+def test_the_party_lists_show_a_new_structure_at_once_and_drop_a_new_party(client, demo):
+    client.force_login(User.objects.get(email=cast.ADMIN))
+    agreement = Agreement.objects.filter(kind="tripartite").first()
+    url = reverse("agreements:party", args=[agreement.uuid])
+
+    def listed():
+        form = client.get(url).context["form"]
+        return {label for _, label in form.fields["partner"].choices}, {
+            label for _, label in form.fields["structure"].choices
+        }
+
+    partners, structures = listed()
+    with CaptureQueriesContext(connection) as kept:
+        assert listed() == (partners, structures)
+    assert len(kept) <= 5, [q["sql"] for q in kept]  # session, user, agreement, its parties, the stamps
+    new = StructureFactory(name="Centre social tout neuf", commune=Commune.objects.get(code=VILLEURBANNE))
+    assert "Centre social tout neuf" in listed()[1]
+    partner = sorted(partners - {"---------"})[0]
+    agreement_actions.add_party(agreement, partner=Partner.objects.get(name=partner))
+    agreement_actions.add_party(agreement, structure=new)
+    now_partners, now_structures = listed()
+    assert partner not in now_partners and "Centre social tout neuf" not in now_structures

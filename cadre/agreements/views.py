@@ -364,7 +364,7 @@ def agreement_edit(request, uuid):
 def agreement_party(request, uuid):
     agreement = _managed_agreement(request, uuid)
     data = request.POST if request.method == "POST" else None  # every field is optional: an empty POST is bound
-    form = PartyForm(data, agreement=agreement, structures=Structure.objects.visible_to(request.user))
+    form = PartyForm(data, agreement=agreement, user=request.user)
     url = reverse("agreements:detail", args=[agreement.uuid])
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
