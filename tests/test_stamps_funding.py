@@ -115,3 +115,28 @@ def test_the_party_lists_show_a_new_structure_at_once_and_drop_a_new_party(clien
     agreement_actions.add_party(agreement, structure=new)
     now_partners, now_structures = listed()
     assert partner not in now_partners and "Centre social tout neuf" not in now_structures
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_overdue_documents_declare_every_table_they_are_read_from(demo, email):
+    user, today = scoped(email), datetime.date.today()
+    read = tables_read(lambda: queries._overdue_documents(user, today))
+    assert read and read <= queries._OVERDUE.tables, sorted(read - queries._OVERDUE.tables)
+
+
+def test_the_overdue_documents_page_drops_a_document_deposited_at_once(client, demo):
+    advisor = User.objects.get(email=cast.CAF69)
+    client.force_login(advisor)
+    url = reverse("funding:overdue")
+    rows = client.get(url).context["rows"]
+    with CaptureQueriesContext(connection) as kept:
+        client.get(url)
+    assert len(kept) <= 3, [q["sql"] for q in kept]  # session, user, the stamps
+    structure, owed = next((s, o) for s, o in rows if not o.is_questionnaire)
+    document = actions.deposit(structure, owed.required, owed.year, SimpleUploadedFile("piece.pdf", PDF), actor=None)
+    actions.review(document, actor=advisor, accept=True)
+    after = client.get(url).context["rows"]
+    assert len(after) == len(rows) - 1
+    assert (structure.pk, owed.required.share_key, owed.year) not in {
+        (s.pk, o.required.share_key, o.year) for s, o in after
+    }

@@ -913,7 +913,8 @@ def owed_for_lines(lines, today=None):
     """[(structure, Owed)] of every document the schemes of `lines` require, once per structure, year
     and shared requirement, with its latest deposit (a few queries, whatever the number of lines)."""
     today = today or datetime.date.today()
-    triples = set(lines.values_list("structure_id", "year", "scheme_id"))
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    triples = set(lines.order_by().values_list("structure_id", "year", "scheme_id"))
     if not triples:
         return []
     required = {}

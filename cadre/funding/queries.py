@@ -29,6 +29,7 @@ from cadre.funding.models import (
     Payment,
     RequiredDocument,
     documents_owed,
+    owed_for_lines,
 )
 from cadre.observatory.models import Campaign, Submission
 from cadre.partners.models import Partner
@@ -271,3 +272,23 @@ def agreement_sheet(agreement, user):
         "themes": themes,
         "amendments": agreement.amendments.all(),
     }
+
+
+# What the overdue documents page is read from (tests/test_stamps_funding.py checks it against the queries made).
+OVERDUE_READS = [Campaign, Document, FundingLine, FundingScheme, RequiredDocument, Structure, Submission]
+_OVERDUE = Stamped("overdue-documents", OVERDUE_READS)
+
+
+def overdue_documents(user, today=None):
+    """[(structure, Owed)] past their due date and not deposited (or refused), over the lines `user` follows
+    (its partner's, its structure's, all for an administrator), the earliest first; kept until a table read
+    changes."""
+    today = today or datetime.date.today()
+    return _OVERDUE.get((user_key(user), today), lambda: _overdue_documents(user, today))
+
+
+def _overdue_documents(user, today):
+    lines = FundingLine.objects.followed_by(user).filter(year__lte=today.year)
+    rows = [(structure, owed) for structure, owed in owed_for_lines(lines, today) if owed.is_overdue]
+    rows.sort(key=lambda row: (row[1].due, row[0].name))
+    return rows

@@ -46,7 +46,6 @@ from cadre.funding.models import (
     SchemeYear,
     SubsidyImport,
     expected_of_line,
-    owed_for_lines,
 )
 from cadre.partners.models import Partner
 from cadre.structures import permissions as structure_permissions
@@ -403,11 +402,8 @@ def overdue_documents(request):
     """The documents past their due date and not deposited (or refused), over the structures the
     user's partner funds, the user's own structures, or all of them for an administrator."""
     today = datetime.date.today()
-    lines = FundingLine.objects.followed_by(request.user).filter(year__lte=today.year)
-    rows = [(structure, owed) for structure, owed in owed_for_lines(lines, today) if owed.is_overdue]
-    rows.sort(key=lambda row: (row[1].due, row[0].name))
     context = {
-        "rows": rows,
+        "rows": queries.overdue_documents(request.user, today),
         "today": today,
         "title": "Pièces justificatives en retard",
         "breadcrumb": [("Conventions", reverse("agreements:list")), ("Pièces en retard", None)],
