@@ -140,3 +140,33 @@ def test_the_overdue_documents_page_drops_a_document_deposited_at_once(client, d
     assert (structure.pk, owed.required.share_key, owed.year) not in {
         (s.pk, o.required.share_key, o.year) for s, o in after
     }
+
+
+def test_the_partner_page_declares_every_table_it_is_read_from(demo):
+    partner = Partner.objects.get(short_name="Caf 69")
+    read = tables_read(lambda: queries._partner_page(partner, None)) | tables_read(
+        lambda: queries._partner_page(partner, 2025)
+    )
+    assert read and read <= queries._PARTNER.tables, sorted(read - queries._PARTNER.tables)
+
+
+def test_the_partner_page_shows_a_payment_at_once(client, demo):
+    from decimal import Decimal
+
+    from cadre.funding.models import PaymentKind
+
+    partner = Partner.objects.get(short_name="Caf 69")
+    client.force_login(User.objects.get(email=cast.CAF69))
+    url = reverse("funding:partner", args=[partner.uuid]) + "?annee=2025"
+
+    def paid():
+        (year,) = client.get(url).context["years"]
+        return year.paid
+
+    before = paid()
+    with CaptureQueriesContext(connection) as kept:
+        assert paid() == before
+    assert len(kept) <= 4, [q["sql"] for q in kept]  # session, user, partner, the stamps
+    line = FundingLine.objects.filter(partner=partner, year=2025, voted__gt=100, payments__isnull=True).first()
+    actions.record_payment(line, actor=None, kind=PaymentKind.ADVANCE, amount=Decimal("10"), paid_on=line.decision_date)
+    assert paid() == before + 10

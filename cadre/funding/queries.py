@@ -156,6 +156,23 @@ def partner_funding(partner, year=None):
     ]
 
 
+# What a partner's funding page is read from (tests/test_stamps_funding.py checks it against the queries made).
+PARTNER_READS = [Commune, FundingLine, FundingScheme, Payment, Structure]
+_PARTNER = Stamped("partner-funding", PARTNER_READS)
+
+
+def partner_page(partner, year=None):
+    """(its years, the year shown or None, `partner_funding`) for a partner's page asking for `year` (shown when
+    the partner has lines that year): thousands of lines for a large partner, kept until a table read changes."""
+    return _PARTNER.get((partner.pk, year), lambda: _partner_page(partner, year))
+
+
+def _partner_page(partner, year):
+    years = partner_years(partner)
+    year = year if year in years else None
+    return years, year, partner_funding(partner, year)
+
+
 def partner_years(partner):
     # Unordered: the lines' default order would join their structures and partners only to sort.
     years = FundingLine.objects.filter(partner=partner).order_by().values_list("year", flat=True).distinct()

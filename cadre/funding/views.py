@@ -72,16 +72,14 @@ def partner_funding(request, uuid):
     partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
     if not permissions.can_see_partner_funding(request.user, partner):
         raise PermissionDenied
-    years = queries.partner_years(partner)
     try:
         year = int(request.GET.get("annee") or 0) or None
     except ValueError:
         year = None
-    if year is not None and year not in years:
-        year = None
+    years, year, funding = queries.partner_page(partner, year)
     context = {
         "partner": partner,
-        "years": queries.partner_funding(partner, year),
+        "years": funding,
         "all_years": years,
         "year": year,
         "title": f"Financements de {partner.name}",
