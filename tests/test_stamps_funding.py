@@ -170,3 +170,32 @@ def test_the_partner_page_shows_a_payment_at_once(client, demo):
     line = FundingLine.objects.filter(partner=partner, year=2025, voted__gt=100, payments__isnull=True).first()
     actions.record_payment(line, actor=None, kind=PaymentKind.ADVANCE, amount=Decimal("10"), paid_on=line.decision_date)
     assert paid() == before + 10
+
+
+@pytest.mark.parametrize("email", [cast.ADMIN, cast.CAF13])  # the demo's frameworks are in the Bouches-du-Rhône
+def test_the_framework_page_declares_every_table_it_is_read_from(demo, email):
+    from cadre.agreements import pages
+    from cadre.agreements.models import FrameworkAgreement
+
+    user = scoped(email)
+    read = set()
+    for framework in FrameworkAgreement.objects.visible_to(user).order_by("-previous")[:2]:
+        read |= tables_read(lambda framework=framework: pages._framework_page(user, framework.uuid))
+    assert read and read <= pages._FRAMEWORK.tables, sorted(read - pages._FRAMEWORK.tables)
+
+
+def test_the_framework_page_shows_a_new_signatory_at_once(client, demo):
+    from cadre.agreements.models import FrameworkAgreement, Signatory
+
+    client.force_login(User.objects.get(email=cast.ADMIN))
+    framework = FrameworkAgreement.objects.filter(signatories__isnull=False).first()
+    url = reverse("agreements:framework", args=[framework.uuid])
+    client.get(url)
+    with CaptureQueriesContext(connection) as kept:
+        client.get(url)
+    assert len(kept) <= 3, [q["sql"] for q in kept]  # session, user, the stamps
+    partner = Partner.objects.exclude(signatures__framework=framework).order_by("name").first()
+    Signatory.objects.create(framework=framework, partner=partner)
+    assert partner.pk in {s.partner_id for s in client.get(url).context["signatories"]}
+    Partner.objects.filter(pk=partner.pk).update(name="Partenaire renommé")
+    assert "Partenaire renommé" in client.get(url).content.decode()

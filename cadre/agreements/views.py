@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.agreements import actions, permissions
+from cadre.agreements import actions, pages, permissions
 from cadre.agreements.forms import (
     AgreementForm,
     AmendmentForm,
@@ -94,25 +94,20 @@ def agreement_list(request):
 
 
 def framework_detail(request, uuid):
-    framework = get_object_or_404(
-        FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous", "next_edition"),
-        uuid=uuid,
-    )
-    read = list(framework.editions_signatories())  # with the previous edition's, for what changed
-    signatories = [signatory for signatory in read if signatory.framework_id == framework.pk]
-    joined, left = framework.signatory_changes(read)
+    page = pages.framework_page(request.user, uuid)
+    framework = page.framework
     can_manage = permissions.can_manage_framework(request.user, framework)
     context = {
         "framework": framework,
-        "signatories": [s for s in signatories if s.left_on is None],
-        "former": [s for s in signatories if s.left_on is not None],
-        "amendments": framework.amendments.prefetch_related("joined", "left"),
-        "attachments": framework.attachments.defer("content"),
+        "signatories": page.signatories,
+        "former": page.former,
+        "amendments": page.amendments,
+        "attachments": page.attachments,
         "attachment_form": AttachmentForm() if can_manage else None,
-        "editions": framework.editions(),
-        "joined": joined,
-        "left": left,
-        "agreements": Agreement.objects.visible_to(request.user).filter(framework=framework),
+        "editions": page.editions,
+        "joined": page.joined,
+        "left": page.left,
+        "agreements": page.agreements,
         "can_manage": can_manage,
         "status_form": StatusForm(steps=STATUS_STEPS[framework.status]) if can_manage else None,
         "today": datetime.date.today(),
