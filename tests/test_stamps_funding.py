@@ -199,3 +199,35 @@ def test_the_framework_page_shows_a_new_signatory_at_once(client, demo):
     assert partner.pk in {s.partner_id for s in client.get(url).context["signatories"]}
     Partner.objects.filter(pk=partner.pk).update(name="Partenaire renommé")
     assert "Partenaire renommé" in client.get(url).content.decode()
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_meeting_page_declares_every_table_it_is_read_from(demo, email):
+    from cadre.agreements import pages
+    from cadre.agreements.models import Committee, Meeting
+
+    user = scoped(email)
+    read = set()
+    for meeting in Meeting.objects.filter(committee__in=Committee.objects.visible_to(user))[:2]:
+        read |= tables_read(lambda meeting=meeting: pages._meeting_page(user, meeting.uuid))
+    read |= tables_read(lambda: Meeting.objects.filter(committee__in=Committee.objects.visible_to(user)).first())
+    assert read and read <= pages._MEETING.tables, sorted(read - pages._MEETING.tables)
+
+
+def test_the_meeting_page_shows_a_new_decision_and_who_was_present_at_once(client, demo):
+    from cadre.agreements.models import Meeting
+
+    client.force_login(User.objects.get(email=cast.ADMIN))
+    meeting = Meeting.objects.filter(committee__members__isnull=False).first()
+    url = reverse("agreements:meeting", args=[meeting.uuid])
+    client.get(url)
+    with CaptureQueriesContext(connection) as kept:
+        client.get(url)
+    assert len(kept) <= 3, [q["sql"] for q in kept]  # session, user, the stamps
+    agreement_actions.add_decision(meeting, text="Décision toute neuve", follow_ups=[])
+    assert "Décision toute neuve" in client.get(url).content.decode()
+    member = meeting.committee.members.first()
+    meeting.present.remove(member)
+    assert member.pk not in client.get(url).context["present"]
+    meeting.present.add(member)
+    assert member.pk in client.get(url).context["present"]

@@ -1,11 +1,23 @@
-"""What the framework agreement page shows, read once and kept until a table it is read from changes
+"""What the framework agreement and meeting pages show, read once and kept until a table it is read from changes
 (cadre.core.stamps; tests/test_stamps_funding.py checks the tables against the queries made)."""
 
 import dataclasses
 
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
-from cadre.agreements.models import Agreement, Amendment, Attachment, FrameworkAgreement, Signatory
+from cadre.agreements.models import (
+    Agreement,
+    Amendment,
+    Attachment,
+    Committee,
+    CommitteeMember,
+    Decision,
+    FollowUp,
+    FrameworkAgreement,
+    Meeting,
+    Signatory,
+)
 from cadre.core.stamps import Stamped, user_key
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
@@ -61,4 +73,46 @@ def _framework_page(user, uuid):
         attachments=list(framework.attachments.defer("content")),
         editions=framework.editions(),
         agreements=list(Agreement.objects.visible_to(user).filter(framework=framework)),
+    )
+
+
+MEETING_READS = [
+    Committee,
+    CommitteeMember,
+    Commune,
+    Decision,
+    FollowUp,
+    FrameworkAgreement,
+    Meeting,
+    Partner,
+    Signatory,
+    Structure,
+]
+_MEETING = Stamped("meeting-page", MEETING_READS)
+
+
+@dataclasses.dataclass
+class MeetingPage:
+    meeting: Meeting  # with its committee, its framework and who was present
+    members: list  # [CommitteeMember] of the committee, with their partners
+    decisions: list  # [Decision] with their follow-ups and their owners
+
+
+def meeting_page(user, uuid):
+    """The meeting `uuid` of a committee `user` sees (Http404 otherwise)."""
+    return _MEETING.get((user_key(user), str(uuid)), lambda: _meeting_page(user, uuid))
+
+
+def _meeting_page(user, uuid):
+    meeting = get_object_or_404(
+        Meeting.objects.filter(committee__in=Committee.objects.visible_to(user))
+        .select_related("committee__framework")
+        .prefetch_related("present"),
+        uuid=uuid,
+    )
+    follow_ups = Prefetch("follow_ups", FollowUp.objects.select_related("owner"))
+    return MeetingPage(
+        meeting=meeting,
+        members=list(meeting.committee.members.select_related("partner")),
+        decisions=list(meeting.decisions.prefetch_related(follow_ups)),
     )

@@ -37,7 +37,6 @@ from cadre.agreements.models import (
     Event,
     FollowUp,
     FrameworkAgreement,
-    Meeting,
     ProgressNote,
     Registration,
     RoadmapItem,
@@ -462,14 +461,9 @@ def meeting_create(request, uuid):
 
 
 def meeting_detail(request, uuid):
-    meeting = get_object_or_404(
-        Meeting.objects.filter(committee__in=Committee.objects.visible_to(request.user))
-        .select_related("committee__framework")
-        .prefetch_related("present"),
-        uuid=uuid,
-    )
+    page = pages.meeting_page(request.user, uuid)
+    meeting, members = page.meeting, page.members
     committee = meeting.committee
-    members = list(committee.members.select_related("partner"))
     can_manage = permissions.can_manage_committee(request.user, committee)
     form = decision_form = None
     if can_manage:
@@ -500,9 +494,7 @@ def meeting_detail(request, uuid):
         "committee": committee,
         "present": {member.pk for member in meeting.present.all()},
         "members": members,
-        "decisions": meeting.decisions.prefetch_related(
-            Prefetch("follow_ups", FollowUp.objects.select_related("owner"))
-        ),
+        "decisions": page.decisions,
         "form": form,
         "decision_form": decision_form,
         "today": datetime.date.today(),
