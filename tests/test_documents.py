@@ -254,3 +254,47 @@ def test_the_documents_owed_over_more_years_take_no_more_queries(world, django_a
     four_years = owed_kinds([2022, 2023, 2024, 2025])
     assert {kind for year, kind in four_years if year == 2022} == {kind for _, kind in one_year}
     assert len(four_years) == 4 * len(one_year)
+
+
+def test_a_deposit_is_reviewed_by_the_partners_asking_for_it_that_year(world, django_assert_max_num_queries):
+    """The funders of the structure that year under a scheme asking for the kind, and the partners party to an
+    agreement asking for it over that year; an « autre pièce » only by those asking for that very one. A page
+    listing several deposits learns it in three queries."""
+    from cadre.agreements.models import Agreement, AgreementKind, Signatory
+    from cadre.funding.permissions import can_review, reviewable_documents
+
+    structure, city = world["structure"], world["city"]
+    caf = PartnerFactory(name="Caf du Rhône", kind=PartnerKind.CAF, departments=["69"])
+    agreement = Agreement.objects.create(
+        kind=AgreementKind.STRUCTURE,
+        title="Convention d'objectifs",
+        starts=datetime.date(2024, 1, 1),
+        ends=datetime.date(2026, 12, 31),
+    )
+    Signatory.objects.create(agreement=agreement, partner=caf)
+    Signatory.objects.create(agreement=agreement, structure=structure)
+    certificate = RequiredDocument.objects.create(
+        agreement=agreement, kind=DocumentKind.OTHER, label="Attestation URSSAF", due_month=3, due_day=31
+    )
+    RequiredDocument.objects.create(agreement=agreement, kind=DocumentKind.ANNUAL_ACCOUNTS, due_month=6, due_day=30)
+
+    def deposit(required, year):
+        return actions.deposit(structure, required, year, SimpleUploadedFile("piece.pdf", PDF), actor=None)
+
+    accounts_2025 = deposit(world["accounts"], 2025)  # the city's scheme asks for them, the agreement too
+    accounts_2024 = deposit(world["accounts"], 2024)  # the city does not fund 2024; the agreement covers it
+    certificate_2025 = deposit(certificate, 2025)  # the agreement's own requirement
+    certificate_2027 = deposit(certificate, 2027)  # after the agreement's end
+    documents = list(Document.objects.select_related("required").defer("content"))
+    officer = member(UserFactory(), city, Role.EDITOR)
+    advisor = member(UserFactory(), caf, Role.EDITOR)
+    reader = member(UserFactory(), caf, Role.VIEWER)
+    officer.scope, advisor.scope  # noqa: B018 — the memberships are read once, and kept: read them first
+    with django_assert_max_num_queries(3):
+        assert reviewable_documents(officer, documents) == {accounts_2025.pk}
+    with django_assert_max_num_queries(3):
+        assert reviewable_documents(advisor, documents) == {accounts_2025.pk, accounts_2024.pk, certificate_2025.pk}
+    assert reviewable_documents(reader, documents) == set()  # a reader does not review
+    assert reviewable_documents(UserFactory(is_superuser=True), documents) == {d.pk for d in documents}
+    assert can_review(advisor, certificate_2025) and not can_review(officer, certificate_2025)
+    assert not can_review(advisor, certificate_2027) and can_review(officer, accounts_2025)

@@ -15,9 +15,11 @@ from cadre.agreements.models import (
     Signatory,
 )
 from cadre.core.forms import FastSelect, FastSelectMultiple, FrenchDecimalField, VersionedModelForm, date_input
+from cadre.core.stamps import Stamped, user_key
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
 from cadre.territories.forms import CommuneField
+from cadre.territories.models import Commune
 
 
 class AmendmentForm(DsfrBaseForm):
@@ -157,8 +159,25 @@ class AgreementForm(VersionedModelForm):
         self.fields["framework"].queryset = frameworks
 
 
+# What the party lists show (names), kept until a partner, a structure or a party changes (tests/test_stamps_funding.py
+# checks the tables): hundreds of each, read at every visit otherwise.
+PARTY_CHOICES_READS = [Commune, Partner, Signatory, Structure]
+_PARTY_CHOICES = Stamped("agreement-party-choices", PARTY_CHOICES_READS)
+
+
+def _party_querysets(agreement, user):
+    """The partners and the structures (among those `user` sees) not party to `agreement` yet, by name."""
+    partners = Partner.objects.exclude(signatures__agreement=agreement)
+    structures = Structure.objects.visible_to(user).exclude(agreement_signatures__agreement=agreement)
+    return partners.order_by("name"), structures.order_by("name")
+
+
+def _party_choices(agreement, user):
+    return [list(queryset.values_list("pk", "name")) for queryset in _party_querysets(agreement, user)]
+
+
 class PartyForm(DsfrBaseForm):
-    """A partner or a structure that becomes party to an agreement."""
+    """A partner or a structure that becomes party to an agreement (among the structures `user` sees)."""
 
     partner = forms.ModelChoiceField(
         label="Partenaire", queryset=Partner.objects.none(), required=False, widget=FastSelect
@@ -168,13 +187,13 @@ class PartyForm(DsfrBaseForm):
     )
     signed_on = forms.DateField(label="Signée le", required=False, widget=date_input())
 
-    def __init__(self, *args, agreement, structures, **kwargs):
+    def __init__(self, *args, agreement, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only what a choice shows (its name): hundreds of partners and structures.
-        partners = Partner.objects.exclude(signatures__agreement=agreement)
-        self.fields["partner"].queryset = partners.order_by("name").only("pk", "name")
-        structures = structures.exclude(agreement_signatures__agreement=agreement)
-        self.fields["structure"].queryset = structures.order_by("name").only("pk", "name")
+        self.fields["partner"].queryset, self.fields["structure"].queryset = _party_querysets(agreement, user)
+        # Listed from the kept names; a posted choice is still checked against the querysets.
+        listed = _PARTY_CHOICES.get((user_key(user), agreement.pk), lambda: _party_choices(agreement, user))
+        for name, choices in zip(["partner", "structure"], listed, strict=True):
+            self.fields[name].choices = [("", self.fields[name].empty_label), *choices]
 
     def clean(self):
         cleaned = super().clean()
@@ -232,10 +251,15 @@ class DecisionForm(DsfrBaseForm):
     )
     due = forms.DateField(label="Échéance de la suite", required=False, widget=date_input())
 
-    def __init__(self, *args, committee, **kwargs):
+    def __init__(self, *args, committee, members=None, **kwargs):
+        """`members`: the committee's members with their partners, when the page has them already."""
         super().__init__(*args, **kwargs)
-        members = Partner.objects.filter(pk__in=committee.members.values("partner"))
-        self.fields["owner"].queryset = members.order_by("name").only("pk", "name")
+        partners = Partner.objects.filter(pk__in=committee.members.values("partner"))
+        self.fields["owner"].queryset = partners.order_by("name").only("pk", "name")
+        if members is not None:
+            # Listed from the members read once; a posted choice is still checked against the queryset.
+            owners = sorted({member.partner_id: member.partner for member in members}.values(), key=lambda p: p.name)
+            self.fields["owner"].choices = [("", self.fields["owner"].empty_label)] + [(p.pk, p.name) for p in owners]
 
     def clean(self):
         cleaned = super().clean()

@@ -162,17 +162,23 @@ class FrameworkAgreement(VersionedModel):
             chain.append(current)
         return chain
 
-    def signatory_changes(self):
-        """(joined, left): partners signing this edition and not the previous one, and the reverse."""
+    def editions_signatories(self):
+        """This edition's signatories and the previous one's, with their partners, in one query."""
+        return Signatory.objects.filter(framework_id__in=[self.pk, self.previous_id]).select_related("partner")
+
+    def signatory_changes(self, signatories=None):
+        """(joined, left): partners signing this edition and not the previous one, and the reverse.
+        `signatories`: `editions_signatories()`, when the page has read them already."""
         if not self.previous_id:
             return [], []
-        # Both editions' signatories with their partners in one query, unordered: the signatories' default
-        # order would join their structures only to sort.
-        rows = (
-            Signatory.objects.filter(Q(framework=self, left_on__isnull=True) | Q(framework=self.previous_id))
-            .select_related("partner")
-            .order_by()
-        )
+        if signatories is None:
+            # Unordered: the signatories' default order would join their structures only to sort.
+            signatories = self.editions_signatories().order_by()
+        rows = [
+            row
+            for row in signatories
+            if row.framework_id == self.previous_id or (row.framework_id == self.pk and row.left_on is None)
+        ]
         partners = {row.partner_id: row.partner for row in rows}
         now = {row.partner_id for row in rows if row.framework_id == self.pk}
         before = {row.partner_id for row in rows if row.framework_id == self.previous_id}

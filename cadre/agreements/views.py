@@ -4,7 +4,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.agreements import actions, permissions
+from cadre.agreements import actions, pages, permissions
 from cadre.agreements.forms import (
     AgreementForm,
     AmendmentForm,
@@ -37,7 +37,6 @@ from cadre.agreements.models import (
     Event,
     FollowUp,
     FrameworkAgreement,
-    Meeting,
     ProgressNote,
     Registration,
     RoadmapItem,
@@ -94,24 +93,20 @@ def agreement_list(request):
 
 
 def framework_detail(request, uuid):
-    framework = get_object_or_404(
-        FrameworkAgreement.objects.visible_to(request.user).select_related("department", "previous", "next_edition"),
-        uuid=uuid,
-    )
-    signatories = framework.signatories.select_related("partner")
-    joined, left = framework.signatory_changes()
+    page = pages.framework_page(request.user, uuid)
+    framework = page.framework
     can_manage = permissions.can_manage_framework(request.user, framework)
     context = {
         "framework": framework,
-        "signatories": [s for s in signatories if s.left_on is None],
-        "former": [s for s in signatories if s.left_on is not None],
-        "amendments": framework.amendments.prefetch_related("joined", "left"),
-        "attachments": framework.attachments.defer("content"),
+        "signatories": page.signatories,
+        "former": page.former,
+        "amendments": page.amendments,
+        "attachments": page.attachments,
         "attachment_form": AttachmentForm() if can_manage else None,
-        "editions": framework.editions(),
-        "joined": joined,
-        "left": left,
-        "agreements": Agreement.objects.visible_to(request.user).filter(framework=framework),
+        "editions": page.editions,
+        "joined": page.joined,
+        "left": page.left,
+        "agreements": page.agreements,
         "can_manage": can_manage,
         "status_form": StatusForm(steps=STATUS_STEPS[framework.status]) if can_manage else None,
         "today": datetime.date.today(),
@@ -172,29 +167,23 @@ def framework_amend(request, uuid):
 
 
 def agreement_detail(request, uuid):
+    # A party seen only through the agreement is named, not linked to a page that would refuse the visitor:
+    # whether the visitor sees each party's structure is read with the parties.
+    openable = Exists(Structure.objects.visible_to(request.user).filter(pk=OuterRef("structure_id")))
+    parties = Signatory.objects.select_related("partner", "structure__commune").annotate(can_open=openable)
     agreement = get_object_or_404(
         Agreement.objects.visible_to(request.user)
         .select_related("framework", "commune", "roadmap")
-        .prefetch_related(Prefetch("parties", Signatory.objects.select_related("partner", "structure__commune"))),
+        .prefetch_related(Prefetch("parties", parties)),
         uuid=uuid,
     )
     parties = list(agreement.parties.all())
     can_manage = permissions.can_manage_agreement(request.user, agreement)  # from the parties: no query
-    # A party seen only through the agreement is named, not linked to a page that would refuse the visitor.
-    openable = set(
-        Structure.objects.visible_to(request.user)
-        .filter(pk__in=[party.structure_id for party in parties if party.structure_id])
-        .values_list("pk", flat=True)
-    )
-    for party in parties:
-        party.can_open = party.structure_id is None or party.structure_id in openable
     roadmap = getattr(agreement, "roadmap", None)
     themes = []
     today = datetime.date.today()
     if roadmap:
-        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related(
-            "theme", "owner_partner", "owner_structure"
-        )
+        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
         by_theme = {}
         for item in items:
             by_theme.setdefault(item.theme_id, []).append(item)
@@ -369,7 +358,7 @@ def agreement_edit(request, uuid):
 def agreement_party(request, uuid):
     agreement = _managed_agreement(request, uuid)
     data = request.POST if request.method == "POST" else None  # every field is optional: an empty POST is bound
-    form = PartyForm(data, agreement=agreement, structures=Structure.objects.visible_to(request.user))
+    form = PartyForm(data, agreement=agreement, user=request.user)
     url = reverse("agreements:detail", args=[agreement.uuid])
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -472,14 +461,9 @@ def meeting_create(request, uuid):
 
 
 def meeting_detail(request, uuid):
-    meeting = get_object_or_404(
-        Meeting.objects.filter(committee__in=Committee.objects.visible_to(request.user))
-        .select_related("committee__framework")
-        .prefetch_related("present"),
-        uuid=uuid,
-    )
+    page = pages.meeting_page(request.user, uuid)
+    meeting, members = page.meeting, page.members
     committee = meeting.committee
-    members = list(committee.members.select_related("partner"))
     can_manage = permissions.can_manage_committee(request.user, committee)
     form = decision_form = None
     if can_manage:
@@ -490,7 +474,9 @@ def meeting_detail(request, uuid):
             committee=committee,
             members=members,
         )
-        decision_form = DecisionForm(posted if request.POST.get("action") == "decision" else None, committee=committee)
+        decision_form = DecisionForm(
+            posted if request.POST.get("action") == "decision" else None, committee=committee, members=members
+        )
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied
@@ -508,7 +494,7 @@ def meeting_detail(request, uuid):
         "committee": committee,
         "present": {member.pk for member in meeting.present.all()},
         "members": members,
-        "decisions": meeting.decisions.prefetch_related("follow_ups__owner"),
+        "decisions": page.decisions,
         "form": form,
         "decision_form": decision_form,
         "today": datetime.date.today(),

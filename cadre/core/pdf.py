@@ -39,8 +39,13 @@ def render_pdf(template, context, request=None):
 
 
 def pdf_response(filename, template, context, request):
+    return pdf_file_response(filename, lambda: render_pdf(template, context, request))
+
+
+def pdf_file_response(filename, make):
+    """The PDF `make()` gives (a page's `render_pdf`, or a copy kept by `cached_file`), shown inline."""
     try:
-        content = render_pdf(template, context, request)
+        content = make()
     except PdfUnavailable:
         return HttpResponse(
             "La copie PDF n'est pas disponible sur ce serveur (bibliothèques Pango absentes) : utilisez la version "

@@ -622,19 +622,34 @@ def expected_payments(lines):
         steps.setdefault(step.scheme_id, []).append(step)
     found = []
     for line in lines:
-        paid = euros(line.paid_total or ZERO)
-        share = before = ZERO
-        for step in sorted(steps.get(line.scheme_id, []), key=_step_key):
-            if step.kind == PaymentKind.BALANCE:
-                target = line.voted
-            else:
-                share += step.share
-                target = min(line.voted, euros(line.voted * share / 100))
-            owed = target - max(paid, before)
-            if owed > 0:
-                found.append(ExpectedPayment(line, step, step.due_on(line.year), owed))
-            before = target
+        found += _expected(line, euros(line.paid_total or ZERO), steps.get(line.scheme_id, []))
     found.sort(key=lambda e: (e.due, e.line.structure.name, e.line.pk))
+    return found
+
+
+def expected_of_line(line, payments):
+    """`expected_payments` of one line whose payments the page has read already (its scheme's steps read
+    here when its balance is still to pay)."""
+    if line.voted is None or any(payment.kind == PaymentKind.BALANCE for payment in payments):
+        return []
+    paid = euros(sum((payment.amount for payment in payments), ZERO))
+    return sorted(_expected(line, paid, line.scheme.payment_steps.all()), key=lambda e: e.due)
+
+
+def _expected(line, paid, steps):
+    """[ExpectedPayment] of a voted line with `paid` paid, its balance not paid, along its scheme's `steps`."""
+    found = []
+    share = before = ZERO
+    for step in sorted(steps, key=_step_key):
+        if step.kind == PaymentKind.BALANCE:
+            target = line.voted
+        else:
+            share += step.share
+            target = min(line.voted, euros(line.voted * share / 100))
+        owed = target - max(paid, before)
+        if owed > 0:
+            found.append(ExpectedPayment(line, step, step.due_on(line.year), owed))
+        before = target
     return found
 
 
@@ -898,7 +913,8 @@ def owed_for_lines(lines, today=None):
     """[(structure, Owed)] of every document the schemes of `lines` require, once per structure, year
     and shared requirement, with its latest deposit (a few queries, whatever the number of lines)."""
     today = today or datetime.date.today()
-    triples = set(lines.values_list("structure_id", "year", "scheme_id"))
+    # Unordered: the lines' default order would join their structures and partners only to sort.
+    triples = set(lines.order_by().values_list("structure_id", "year", "scheme_id"))
     if not triples:
         return []
     required = {}

@@ -1,7 +1,9 @@
 """Named rights on funding: who may record a partner's funding, who configures the schemes."""
 
+from django.db.models import Q
+
 from cadre.accounts.models import WRITE_ROLES
-from cadre.agreements.models import Agreement
+from cadre.agreements.models import Signatory
 
 
 def _active(user):
@@ -40,35 +42,59 @@ def can_review(user, document):
     """Administrators; the writers of a partner that funds the structure that year under a scheme
     requiring the document, or that is party to an agreement requiring it (a document of one kind
     answers every scheme and agreement asking for that kind, so each of their partners may review it)."""
+    return document.pk in reviewable_documents(user, [document])
+
+
+def reviewable_documents(user, documents):
+    """The pks of `documents` (with their requirement) that `user` may review (`can_review` of each), in three
+    queries whatever their number: a structure's page lists several deposits awaiting review."""
     from cadre.funding.models import FundingLine, RequiredDocument
 
-    if not _active(user):
-        return False
+    documents = list(documents)
+    if not documents or not _active(user):
+        return set()
     if user.is_administrator:
-        return True
+        return {document.pk for document in documents}
     partners = sorted(user.partner_ids(WRITE_ROLES))
     if not partners:
-        return False
-    required = document.required
-    answered = RequiredDocument.objects.all()
-    answered = (
-        answered.filter(pk=required.pk) if required.share_key.startswith("pk-") else answered.filter(kind=required.kind)
-    )
-    if FundingLine.objects.filter(
-        structure_id=document.structure_id,
-        year=document.year,
-        scheme_id__in=answered.filter(scheme__isnull=False).values("scheme_id"),
-        partner_id__in=partners,
-    ).exists():
-        return True
-    agreements = answered.filter(agreement__isnull=False).values("agreement_id")
-    return (
-        Agreement.objects.filter(
-            pk__in=agreements,
-            parties__structure_id=document.structure_id,
-            starts__year__lte=document.year,
-            ends__year__gte=document.year,
+        return set()
+    structures = sorted({document.structure_id for document in documents})
+    # The schemes under which the user's partners fund these structures, by structure and year…
+    funded = {}
+    for structure_id, year, scheme_id in (
+        FundingLine.objects.filter(
+            structure_id__in=structures, year__in={document.year for document in documents}, partner_id__in=partners
         )
-        .filter(parties__partner_id__in=partners)
-        .exists()
-    )
+        .order_by()
+        .values_list("structure_id", "year", "scheme_id")
+    ):
+        funded.setdefault((structure_id, year), set()).add(scheme_id)
+    # …and the agreements they are party to with them, with their years.
+    signed = {}
+    for structure_id, agreement_id, starts, ends in (
+        Signatory.objects.filter(structure_id__in=structures, agreement__parties__partner_id__in=partners)
+        .order_by()
+        .values_list("structure_id", "agreement_id", "agreement__starts", "agreement__ends")
+    ):
+        signed.setdefault(structure_id, {})[agreement_id] = range(starts.year, ends.year + 1)
+    # The requirements of those schemes and agreements that one of the documents answers (by its share key).
+    shares = {document.required.share_key for document in documents}
+    requireds = RequiredDocument.objects.filter(
+        Q(scheme_id__in={scheme for schemes in funded.values() for scheme in schemes})
+        | Q(agreement_id__in={agreement for agreements in signed.values() for agreement in agreements}),
+        Q(kind__in=[share for share in shares if not share.startswith("pk-")])
+        | Q(pk__in=[int(share[3:]) for share in shares if share.startswith("pk-")]),
+    ).only("pk", "kind", "scheme_id", "agreement_id")
+    answering = {}
+    for required in requireds:
+        answering.setdefault(required.share_key, []).append(required)
+    reviewable = set()
+    for document in documents:
+        schemes = funded.get((document.structure_id, document.year), set())
+        agreements = signed.get(document.structure_id, {})
+        if any(
+            required.scheme_id in schemes or document.year in agreements.get(required.agreement_id, ())
+            for required in answering.get(document.required.share_key, [])
+        ):
+            reviewable.add(document.pk)
+    return reviewable

@@ -12,11 +12,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from cadre.agreements.models import Agreement, RoadmapItem
+from cadre.agreements.models import Agreement
 from cadre.core.exports import EUROS_FORMAT, cached_file, file_response, xlsx_bytes
 from cadre.core.forms import add_model_errors
 from cadre.core.french import plural
-from cadre.core.pdf import pdf_response
+from cadre.core.pdf import pdf_file_response, render_pdf
+from cadre.core.stamps import user_key
 from cadre.core.uploads import stored_file_response
 from cadre.funding import actions, calendar, permissions, queries, scdl_export
 from cadre.funding.forms import (
@@ -36,7 +37,6 @@ from cadre.funding.models import (
     ZERO,
     CalendarFeed,
     Document,
-    DocumentStatus,
     Envelope,
     FundingLine,
     FundingScheme,
@@ -45,11 +45,8 @@ from cadre.funding.models import (
     RequiredDocument,
     SchemeYear,
     SubsidyImport,
-    documents_owed,
-    expected_payments,
-    owed_for_lines,
+    expected_of_line,
 )
-from cadre.observatory.models import Submission
 from cadre.partners.models import Partner
 from cadre.structures import permissions as structure_permissions
 from cadre.structures.models import Structure
@@ -75,16 +72,14 @@ def partner_funding(request, uuid):
     partner = get_object_or_404(Partner.objects.visible_to(request.user), uuid=uuid)
     if not permissions.can_see_partner_funding(request.user, partner):
         raise PermissionDenied
-    years = queries.partner_years(partner)
     try:
         year = int(request.GET.get("annee") or 0) or None
     except ValueError:
         year = None
-    if year is not None and year not in years:
-        year = None
+    years, year, funding = queries.partner_page(partner, year)
     context = {
         "partner": partner,
-        "years": queries.partner_funding(partner, year),
+        "years": funding,
         "all_years": years,
         "year": year,
         "title": f"Financements de {partner.name}",
@@ -143,7 +138,8 @@ def _line_crumbs(line, last):
 def line_detail(request, uuid):
     line = _line(request, uuid, "scheme__years")  # the year's rule, read for the amount and shown
     can_manage = permissions.can_manage_line(request.user, line)
-    expected = expected_payments(FundingLine.objects.filter(pk=line.pk))
+    payments = list(line.payments.all())
+    expected = expected_of_line(line, payments)
     # The next payment the schedule expects, offered as the one to record.
     initial = {"kind": expected[0].step.kind, "amount": expected[0].amount} if expected else None
     form = PaymentForm(request.POST or None, line=line, initial=initial) if can_manage else None
@@ -167,7 +163,6 @@ def line_detail(request, uuid):
                 messages.success(request, "Le versement a été enregistré.")
                 return redirect("funding:line", uuid=line.uuid)
     computed, reason = line.computed_amount()
-    payments = list(line.payments.all())
     paid = sum((p.amount for p in payments), ZERO)
     # The envelope that created the line, linked for those who see it (its partner's staff).
     envelope = (
@@ -334,16 +329,10 @@ def scheme_step(request, uuid):
 # -- Documents owed ------------------------------------------------------------------------------
 
 
-def _document_years(structure):
-    # Unordered: the lines' default order would join their structures and partners only to sort.
-    years = set(FundingLine.objects.filter(structure=structure).order_by().values_list("year", flat=True))
-    today = datetime.date.today()
-    return sorted(y for y in years if y <= today.year + 1)
-
-
 def structure_documents(request, uuid):
     structure = get_object_or_404(Structure.objects.visible_to(request.user).select_related("commune"), uuid=uuid)
-    owed = documents_owed(structure, _document_years(structure))
+    documents = queries.structure_documents(structure, request.user)
+    owed = documents.owed
     can_deposit = permissions.can_deposit(request.user, structure)
     form = None
     if can_deposit:
@@ -359,29 +348,12 @@ def structure_documents(request, uuid):
             return redirect("funding:documents", uuid=structure.uuid)
     elif request.method == "POST":
         raise PermissionDenied
-    reviewable = {
-        item.document.pk
-        for item in owed
-        if item.document is not None
-        and item.document.status == DocumentStatus.SUBMITTED
-        and permissions.can_review(request.user, item.document)
-    }
-    # Who sees the structure may not read its files (a federation): their names are then shown unlinked.
-    deposited = [item.document.pk for item in owed if item.document is not None]
-    readable = set(Document.objects.visible_to(request.user).filter(pk__in=deposited).values_list("pk", flat=True))
-    own_questionnaires = dict(
-        Submission.objects.visible_to(request.user).filter(structure=structure).values_list("campaign__year", "uuid")
-    )
-    for item in owed:
-        if item.is_questionnaire and item.year in own_questionnaires:
-            item.questionnaire_url = reverse("observatory:submission", args=[own_questionnaires[item.year]])
     context = {
         "structure": structure,
         "owed": owed,
         "form": form,
-        "reviewable": reviewable,
-        "readable": readable,
-        "review_form": ReviewForm(),
+        "reviewable": documents.reviewable,
+        "readable": documents.readable,
         "title": f"Pièces justificatives de {structure.name}",
         "breadcrumb": [
             ("Structures", reverse("structures:list")),
@@ -428,11 +400,8 @@ def overdue_documents(request):
     """The documents past their due date and not deposited (or refused), over the structures the
     user's partner funds, the user's own structures, or all of them for an administrator."""
     today = datetime.date.today()
-    lines = FundingLine.objects.followed_by(request.user).filter(year__lte=today.year)
-    rows = [(structure, owed) for structure, owed in owed_for_lines(lines, today) if owed.is_overdue]
-    rows.sort(key=lambda row: (row[1].due, row[0].name))
     context = {
-        "rows": rows,
+        "rows": queries.overdue_documents(request.user, today),
         "today": today,
         "title": "Pièces justificatives en retard",
         "breadcrumb": [("Conventions", reverse("agreements:list")), ("Pièces en retard", None)],
@@ -724,46 +693,23 @@ def partner_scdl(request, uuid):
 
 
 def agreement_pdf(request, uuid):
-    """A printable summary of an agreement: parties, funding by year and funder, roadmap, amendments."""
+    """A printable summary of an agreement: parties, funding by year and funder, roadmap, amendments. Laying out
+    a PDF costs far more than reading it: the file is kept until a table it is read from changes."""
+    user, today = request.user, datetime.date.today()
+    stamp = queries.AGREEMENT_SHEET.stamp()  # before the agreement is read: a change made meanwhile gives a new one
     agreement = get_object_or_404(
-        Agreement.objects.visible_to(request.user).select_related("framework", "commune", "roadmap"), uuid=uuid
+        Agreement.objects.visible_to(user).select_related("framework", "commune", "roadmap"), uuid=uuid
     )
-    lines = queries.with_paid(
-        FundingLine.objects.visible_to(request.user).filter(agreement=agreement).select_related("partner", "scheme")
-    )
-    grouped = {}
-    for line in lines:
-        key = (line.year, line.partner.name, line.scheme.name)
-        amount, paid = grouped.get(key, (ZERO, ZERO))
-        grouped[key] = (amount + (line.amount or ZERO), paid + line.paid_total)
-    years = {}
-    for (year, partner, scheme), (amount, paid) in sorted(grouped.items()):
-        years.setdefault(year, []).append({"partner": partner, "scheme": scheme, "amount": amount, "paid": paid})
-    year_rows = [
-        (year, rows, sum((r["amount"] for r in rows), ZERO), sum((r["paid"] for r in rows), ZERO))
-        for year, rows in years.items()
-    ]
-    roadmap = getattr(agreement, "roadmap", None)  # selected with the agreement
-    themes = []
-    if roadmap:
-        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
-        by_theme = {}
-        for item in items:
-            by_theme.setdefault(item.theme_id, []).append(item)
-        themes = [(theme, by_theme.get(theme.pk, [])) for theme in roadmap.themes.all()]
-    parties = list(agreement.parties.select_related("partner", "structure"))
-    context = {
-        "agreement": agreement,
-        "partners": [p for p in parties if p.partner_id],
-        "structures": [p for p in parties if p.structure_id],
-        "years": year_rows,
-        "total": sum((row[2] for row in year_rows), ZERO),
-        "total_paid": sum((row[3] for row in year_rows), ZERO),
-        "roadmap": roadmap,
-        "themes": themes,
-        "amendments": agreement.amendments.all(),
-        "reader": request.user.display_name,
-        "today": datetime.date.today(),
-        "OPERATOR": settings.CADRE_OPERATOR,
-    }
-    return pdf_response(f"convention-{slugify(agreement.title)[:60]}", "funding/agreement_pdf.html", context, request)
+    base_url = request.build_absolute_uri("/")
+    key = ("agreement-pdf", stamp, user_key(user), user.display_name, agreement.pk, today, base_url)
+
+    def make():
+        context = {
+            **queries.agreement_sheet(agreement, user),
+            "reader": user.display_name,
+            "today": today,
+            "OPERATOR": settings.CADRE_OPERATOR,
+        }
+        return render_pdf("funding/agreement_pdf.html", context, request)
+
+    return pdf_file_response(f"convention-{slugify(agreement.title)[:60]}", lambda: cached_file(key, make))
