@@ -158,14 +158,20 @@ class SectionProgress:
 _definitions = {}
 
 
+def version_key(questionnaire):
+    """What names a loaded version of a questionnaire for good: row, file digest, load time. A loaded version
+    never changes in place (a new file is a new row, see load_questionnaire): what is built from its questions
+    alone may be kept per process under this key."""
+    return (questionnaire.pk, questionnaire.digest, questionnaire.loaded_at)
+
+
 def definition(questionnaire):
     """(sections, questions, rules) of a questionnaire, read once per process.
 
-    A loaded version never changes in place (a new file is a new row, see load_questionnaire), so
-    the key — row, file digest, load time — cannot go stale; pages are spared three queries and
-    the building of every question.
+    The key (`version_key`) cannot go stale; pages are spared three queries and the building of every
+    question.
     """
-    key = (questionnaire.pk, questionnaire.digest, questionnaire.loaded_at)
+    key = version_key(questionnaire)
     found = _definitions.get(key)
     if found is None:
         if len(_definitions) > 50:

@@ -128,6 +128,11 @@ class Question(models.Model):
     def choice_labels(self):
         return {c["code"]: c["label"] for c in self.choices}
 
+    @property
+    def choices_text(self):
+        """The choices' labels in one line, as the answers show several: « École ; Médiathèque »."""
+        return " ; ".join(c["label"] for c in self.choices)
+
     # -- values -----------------------------------------------------------------------------------
 
     def parse(self, raw):
