@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from cadre.accounts.models import User
@@ -92,19 +93,16 @@ def test_the_questionnaire_page_shows_a_version_loaded_again(client, questionnai
     assert "Libellé revu" in html and escape(question.label) not in html
 
 
-def test_the_questionnaire_page_lists_its_campaigns_and_choices_as_a_sentence(client, campaign):
-    questionnaire = campaign.questionnaire
-    Campaign.objects.create(
-        year=2024,
-        title="Observatoire 2024",
-        questionnaire=questionnaire,
-        opens_on=campaign.opens_on,
-        closes_on=campaign.closes_on,
-    )
+def test_the_questionnaire_page_lists_its_campaigns_and_choices_as_a_sentence(client, questionnaire):
+    today = timezone.localdate()
+    for year in (2090, 2091):  # years no demo campaign takes
+        Campaign.objects.create(
+            year=year, title=f"Observatoire {year}", questionnaire=questionnaire, opens_on=today, closes_on=today
+        )
     client.force_login(User.objects.create_user(email="lecteur@exemple.fr", password="x"))
     html = client.get(reverse("observatory:questionnaire", args=[questionnaire.uuid])).content.decode()
     text = " ".join(html.split())
-    assert "Utilisé par Observatoire 2025, Observatoire 2024 : cette version ne peut plus changer." in text
+    assert "Utilisé par Observatoire 2091, Observatoire 2090 : cette version ne peut plus changer." in text
     question = next(q for q in questionnaire.questions.all() if q.choices)
     labels = [escape(c["label"]) for c in question.choices]
     assert f"Choix : {' ; '.join(labels)}</span>" in text
