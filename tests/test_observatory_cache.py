@@ -13,6 +13,7 @@ from cadre.accounts.models import User
 from cadre.demo import cast
 from cadre.observatory import dashboard
 from cadre.observatory.models import Anomaly, AnomalyStatus, Campaign, Question, Submission, SubmissionStatus
+from cadre.structures.models import Structure, sees_structure
 from tests.test_stamps import READERS, scoped, tables_read, without_token
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +107,13 @@ def test_the_questionnaire_page_lists_its_campaigns_and_choices_as_a_sentence(cl
     question = next(q for q in questionnaire.questions.all() if q.choices)
     labels = [escape(c["label"]) for c in question.choices]
     assert f"Choix : {' ; '.join(labels)}</span>" in text
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_scope_in_memory_sees_what_the_structures_query_sees(demo, email):
+    """`sees_structure` (can_review's check, without a query) and `Structure.objects.visible_to` (every list) agree."""
+    user = scoped(email)
+    structures = list(Structure.objects.select_related("commune"))
+    seen = {s.pk for s in structures if sees_structure(user, s)}
+    assert seen == set(Structure.objects.visible_to(user).values_list("pk", flat=True))
+    assert seen and (len(seen) < len(structures) or user.is_administrator)

@@ -411,7 +411,7 @@ def submission_return(request, uuid):
 def _anomaly(request, uuid):
     return get_object_or_404(
         Anomaly.objects.visible_to(request.user).select_related(
-            "submission__campaign", "submission__structure", "question__section"
+            "submission__campaign", "submission__structure__commune", "question__section"
         ),
         uuid=uuid,
     )
