@@ -197,7 +197,8 @@ class Entry:
         self.rules = rules
         by_id = {q.pk: q for q in self.questions}
         self.answers = {}
-        for answer in Answer.objects.filter(submission=submission).select_related("updated_by"):
+        # Without who wrote each answer: no page of a submission shows it (a conflict reads it again, stored).
+        for answer in Answer.objects.filter(submission=submission):
             question = by_id.get(answer.question_id)
             if question is not None:
                 answer.question = question

@@ -21,9 +21,9 @@ from cadre.territories.reference import department_place
 YES_NO = [("oui", "Oui"), ("non", "Non")]
 
 
-def _submission(request, uuid):
+def _submission(request, uuid, *related):
     queryset = Submission.objects.visible_to(request.user).select_related(
-        "campaign__questionnaire", "structure__commune", "validated_by"
+        "campaign__questionnaire", "structure__commune", "validated_by", *related
     )
     return get_object_or_404(queryset, uuid=uuid)
 
@@ -459,7 +459,7 @@ def anomaly_justify(request, uuid):
 
 def submission_print(request, uuid):
     """The filled questionnaire on one page, to print or to save as PDF."""
-    submission = _submission(request, uuid)
+    submission = _submission(request, uuid, "structure__federation")  # a fact of the registry it shows
     context = _print_context(submission, Entry(submission))
     if request.GET.get("format") == "pdf":
         name = f"observatoire-{submission.campaign.year}-{slugify(submission.structure.name)}"
