@@ -9,6 +9,7 @@ from cadre.accounts.models import WRITE_ROLES, User
 from cadre.core.forms import FastSelect
 from cadre.observatory.models import Campaign, Correspondent, Questionnaire
 from cadre.territories.models import Department
+from cadre.territories.reference import department_names
 
 
 class CampaignForm(DsfrBaseForm, forms.ModelForm):
@@ -81,6 +82,11 @@ class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
         )
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"
         self.fields["department"].queryset = Department.objects.order_by("code")
+        # Offered from the geography read once per process (checked against the table when posted).
+        self.fields["department"].choices = [
+            ("", self.fields["department"].empty_label),
+            *((code, f"{name} ({code})") for code, name in department_names().items()),
+        ]
 
     def clean(self):
         cleaned = super().clean()
