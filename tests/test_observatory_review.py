@@ -416,6 +416,18 @@ class TestEntryPages:
         page = client.get(reverse("observatory:submission_section", args=[submission.uuid, "rh"])).content.decode()
         assert "Combien de CDI exactement ?" in page and "Votre réponse au correspondant" in page
 
+    def test_a_refused_return_keeps_the_comment_and_the_remarks_written(self, client, world):
+        submission = fill(world, **VALID)
+        actions.submit_submission(submission, actor=world["director"])
+        client.force_login(world["advisor69"])
+        url = reverse("observatory:submission_return", args=[submission.uuid])
+        stale = {"version": 1, "comment": "À revoir", "remark-salaries_cdi": "Combien de CDI exactement ?"}
+        page = client.post(url, stale).content.decode()
+        assert "Rien n’a été renvoyé" in page
+        assert ">À revoir</textarea>" in page and ">Combien de CDI exactement ?</textarea>" in page
+        submission.refresh_from_db()
+        assert submission.status == SubmissionStatus.SUBMITTED and not submission.anomalies.exists()
+
     def test_the_dashboard_counts_the_correspondants_territory(self, client, world):
         fill(world, submission=world["submission13"], **VALID)
         actions.submit_submission(world["submission13"], actor=world["director13"])

@@ -392,6 +392,9 @@ def submission_return(request, uuid):
             messages.success(request, "Le questionnaire est renvoyé à la structure, qui en est prévenue par courriel.")
             return redirect("observatory:submission", uuid=submission.uuid)
     sections = [(s, [i for i in entry.items(s) if i.asked]) for s in entry.sections]
+    for _, items in sections:
+        for item in items:
+            item.remark = request.POST.get(f"remark-{item.code}", "")  # a refused return loses no remark
     queried = [a for items in entry.anomalies.values() for a in items if a.status == AnomalyStatus.QUERIED]
     return render(
         request,
