@@ -279,6 +279,12 @@ class Entry:
         return next((q for q in self.questions if q.code == code), None)
 
     def progress(self):
+        """One row per section: what is asked, answered, missing, wrong; counted once per Entry (the overview
+        shows it, then its totals)."""
+        return self._progress
+
+    @cached_property
+    def _progress(self):
         rows = []
         for section in self.sections:
             asked = [q for q in self.by_section[section.pk] if q.code in self.asked_codes]
