@@ -314,6 +314,43 @@ class TestExport:
         response = client.get(reverse("exchanges:campaign_codebook", args=[world["campaign"].uuid]))
         assert [row[0] for row in csv_rows(response.content)[1:]] == FIXED + CODES
 
+    def test_codebook_follows_the_campaigns_questionnaire_version(self, world, client, tmp_path):
+        """The codebook is kept per process and questionnaire version: a campaign of another version (here a
+        draft campaign whose version was replaced by a changed file) gets its own questions at once."""
+        url = reverse("exchanges:campaign_codebook", args=[world["campaign"].uuid])
+        client.force_login(world["admin"])
+        assert [row[0] for row in csv_rows(client.get(url).content)[1:]] == FIXED + CODES
+        path = tmp_path / "v2.toml"
+        path.write_text(QUESTIONNAIRE.replace("version = 1", "version = 2"), encoding="utf-8")
+        draft_version, _ = load_questionnaire(path)
+        draft = Campaign.objects.create(
+            year=2026,
+            title="Observatoire 2026",
+            questionnaire=draft_version,
+            opens_on=world["campaign"].opens_on,
+            closes_on=world["campaign"].closes_on,
+        )
+        draft_url = reverse("exchanges:campaign_codebook", args=[draft.uuid])
+        assert [row[0] for row in csv_rows(client.get(draft_url).content)[1:]] == FIXED + CODES
+        draft.delete()  # the version is free again: its file may change (a new question, a new label)
+        changed = QUESTIONNAIRE.replace("version = 1", "version = 2").replace("Budget total", "Budget de l'année")
+        changed += '\n[[sections.questions]]\ncode = "benevoles"\nlabel = "Bénévoles"\ntype = "integer"\n'
+        path.write_text(changed, encoding="utf-8")
+        replaced, status = load_questionnaire(path)
+        assert status == "replaced"
+        draft = Campaign.objects.create(
+            year=2026,
+            title="Observatoire 2026",
+            questionnaire=replaced,
+            opens_on=world["campaign"].opens_on,
+            closes_on=world["campaign"].closes_on,
+        )
+        rows = csv_rows(client.get(reverse("exchanges:campaign_codebook", args=[draft.uuid])).content)[1:]
+        assert [row[0] for row in rows] == [*FIXED, *CODES, "benevoles"]
+        assert {row[0]: row[2] for row in rows}["budget_total"] == "Budget de l'année"
+        # The first campaign's codebook is unchanged.
+        assert [row[0] for row in csv_rows(client.get(url).content)[1:]] == FIXED + CODES
+
     def test_structure_staff_exports_only_its_row(self, world, client):
         fill(world)
         rows = xlsx_rows(export(client, world["staff_a"], world["campaign"], "xlsx"))

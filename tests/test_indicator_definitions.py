@@ -5,6 +5,8 @@ saved, never silently overwritten by a concurrent edit, closed to everyone but t
 import html
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -373,6 +375,24 @@ class TestPages:
         # The old version's page says it was replaced and leads to the current one.
         old = page(admin_client.get(detail_url(first)))
         assert "Vous consultez une ancienne version" in old and detail_url(second) in old
+
+    def test_the_history_reads_the_same_few_tables_whatever_its_length(self, admin_client, questionnaire):
+        """Each version's sentences name their question: read once for the page, not once per version and field."""
+        _, first = define_indicator("permanences", PERMANENCES)
+        with CaptureQueriesContext(connection) as one:
+            admin_client.get(detail_url(first))
+        budget = {**PERMANENCES, "source": "question:budget_total", "operator": "gt", "threshold": "100000"}
+        for version, fields in ((1, budget), (2, PERMANENCES)):
+            response = admin_client.post(edit_url(first), post_data(fields, version=version))
+            assert response.status_code == 302
+        third = Indicator.objects.current().get(code="permanences")
+        with CaptureQueriesContext(connection) as three:
+            response = admin_client.get(detail_url(third))
+        assert [v.version for v in response.context["versions"]] == [3, 2, 1]
+        content = page(response)
+        assert "la réponse à « Des partenaires tiennent-ils des permanences dans vos locaux ? »" in content
+        assert "la réponse à « Budget total » (question budget_total, montant en euros)" in content
+        assert len(three) == len(one)
 
 
 class TestAccess:

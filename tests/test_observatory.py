@@ -371,6 +371,11 @@ def test_an_administrator_adds_a_correspondent_chosen_by_name(client, campaign):
     url = reverse("observatory:campaign_correspondents", args=[campaign.uuid])
     page = client.get(url).content.decode()
     assert f'<option value="{advisor.pk}">Inès Caf (ines@caf13.fr)</option>' in page
+    assert '<option value="13">Bouches-du-Rhône (13)</option>' in page
+    # The départements offered come from the geography read once per process: a code posted is checked again.
+    refused = client.post(url, {"user": advisor.pk, "department": "0"})
+    assert refused.status_code == 200 and "Sélectionnez un choix valide" in refused.content.decode()
+    assert not campaign.correspondents.exists()
     assert client.post(url, {"user": advisor.pk, "department": "13"}).status_code == 302
     assert campaign.correspondents.get().user == advisor
     assert "Inès Caf" in client.get(url).content.decode()

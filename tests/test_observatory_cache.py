@@ -6,12 +6,14 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from cadre.accounts.models import User
 from cadre.demo import cast
 from cadre.observatory import dashboard
 from cadre.observatory.models import Anomaly, AnomalyStatus, Campaign, Question, Submission, SubmissionStatus
+from cadre.structures.models import Structure, sees_structure
 from tests.test_stamps import READERS, scoped, tables_read, without_token
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +92,28 @@ def test_the_questionnaire_page_shows_a_version_loaded_again(client, questionnai
     questionnaire.save()
     html = client.get(url).content.decode()
     assert "Libellé revu" in html and escape(question.label) not in html
+
+
+def test_the_questionnaire_page_lists_its_campaigns_and_choices_as_a_sentence(client, questionnaire):
+    today = timezone.localdate()
+    for year in (2090, 2091):  # years no demo campaign takes
+        Campaign.objects.create(
+            year=year, title=f"Observatoire {year}", questionnaire=questionnaire, opens_on=today, closes_on=today
+        )
+    client.force_login(User.objects.create_user(email="lecteur@exemple.fr", password="x"))
+    html = client.get(reverse("observatory:questionnaire", args=[questionnaire.uuid])).content.decode()
+    text = " ".join(html.split())
+    assert "Utilisé par Observatoire 2091, Observatoire 2090 : cette version ne peut plus changer." in text
+    question = next(q for q in questionnaire.questions.all() if q.choices)
+    labels = [escape(c["label"]) for c in question.choices]
+    assert f"Choix : {' ; '.join(labels)}</span>" in text
+
+
+@pytest.mark.parametrize("email", READERS)
+def test_the_scope_in_memory_sees_what_the_structures_query_sees(demo, email):
+    """`sees_structure` (can_review's check, without a query) and `Structure.objects.visible_to` (every list) agree."""
+    user = scoped(email)
+    structures = list(Structure.objects.select_related("commune"))
+    seen = {s.pk for s in structures if sees_structure(user, s)}
+    assert seen == set(Structure.objects.visible_to(user).values_list("pk", flat=True))
+    assert seen and (len(seen) < len(structures) or user.is_administrator)

@@ -5,6 +5,8 @@ import decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -239,6 +241,21 @@ class TestReview:
         assert set(Submission.objects.visible_to(world["director"])) == {submission}
         assert set(Submission.objects.reviewable_by(world["advisor13"])) == {submission13}
 
+    def test_a_correspondant_reviews_only_what_they_see(self, world):
+        """can_review stands on its own: named correspondant for a département outside their scope (a slip when
+        the list was made, or a territory changed since), a person may neither see nor review its submissions."""
+        submission, advisor13 = world["submission"], world["advisor13"]
+        Correspondent.objects.create(campaign=world["campaign"], user=advisor13, department_id="69")
+        assert not Submission.objects.visible_to(advisor13).filter(pk=submission.pk).exists()
+        assert not permissions.can_review(advisor13, submission)
+        assert set(Submission.objects.reviewable_by(advisor13)) == {world["submission13"]}
+        # Read with its campaign and its structure's commune, the answer costs one query (the correspondants').
+        submission = Submission.objects.select_related("campaign", "structure__commune").get(pk=submission.pk)
+        world["advisor69"].scope  # noqa: B018 — the user's scope, read once per login (and kept in the cache)
+        with CaptureQueriesContext(connection) as queries:
+            assert permissions.can_review(world["advisor69"], submission)
+        assert len(queries) == 1
+
 
 class TestAnomalies:
     def test_a_large_change_since_last_year_is_a_point_to_check(self, world, questionnaire):
@@ -398,6 +415,18 @@ class TestEntryPages:
         client.force_login(world["director"])
         page = client.get(reverse("observatory:submission_section", args=[submission.uuid, "rh"])).content.decode()
         assert "Combien de CDI exactement ?" in page and "Votre réponse au correspondant" in page
+
+    def test_a_refused_return_keeps_the_comment_and_the_remarks_written(self, client, world):
+        submission = fill(world, **VALID)
+        actions.submit_submission(submission, actor=world["director"])
+        client.force_login(world["advisor69"])
+        url = reverse("observatory:submission_return", args=[submission.uuid])
+        stale = {"version": 1, "comment": "À revoir", "remark-salaries_cdi": "Combien de CDI exactement ?"}
+        page = client.post(url, stale).content.decode()
+        assert "Rien n’a été renvoyé" in page
+        assert ">À revoir</textarea>" in page and ">Combien de CDI exactement ?</textarea>" in page
+        submission.refresh_from_db()
+        assert submission.status == SubmissionStatus.SUBMITTED and not submission.anomalies.exists()
 
     def test_the_dashboard_counts_the_correspondants_territory(self, client, world):
         fill(world, submission=world["submission13"], **VALID)

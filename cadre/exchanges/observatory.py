@@ -267,8 +267,21 @@ def cached_export(campaign, user, fmt):
     return cached_file(("answers-export", campaign.pk, fmt, stamp), lambda: make(campaign, user))
 
 
+_codebooks = {}
+
+
 def export_codebook_csv(campaign):
-    return _csv_bytes(CODEBOOK_HEADERS, codebook_rows(campaign))
+    """The codebook as CSV bytes, made once per process and questionnaire version: it describes the questions
+    only, and is kept under the key of `entry.definition` (a loaded version never changes in place)."""
+    questionnaire = campaign.questionnaire
+    key = entry.version_key(questionnaire)
+    found = _codebooks.get(key)
+    if found is None:
+        if len(_codebooks) > 50:
+            _codebooks.clear()
+        _, questions, _ = entry.definition(questionnaire)
+        found = _codebooks[key] = _csv_bytes(CODEBOOK_HEADERS, codebook_rows(campaign, questions))
+    return found
 
 
 # -- reading a file ------------------------------------------------------------------------------

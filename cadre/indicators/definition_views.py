@@ -13,7 +13,7 @@ from django.urls import reverse, reverse_lazy
 from cadre.indicators import permissions
 from cadre.indicators.actions import define_indicator
 from cadre.indicators.forms import IndicatorForm
-from cadre.indicators.models import Indicator, IndicatorValue, Theme
+from cadre.indicators.models import Indicator, IndicatorValue, Theme, share_named_questions
 
 LIST_TITLE = "Définitions des indicateurs"
 INDICATORS = ("Indicateurs", reverse_lazy("indicators:dashboard"))
@@ -49,14 +49,23 @@ def definition_list(request):
 
 
 def _versions(indicator, user):
-    """Every version of `indicator`'s code, the newest first, each with what changed from the one before."""
+    """Every version of `indicator`'s code, the newest first, each with what changed from the one before and its
+    values counted (`value_count`, `computed_at`: one grouped query for all of them)."""
     versions = list(
-        Indicator.objects.visible_to(user)
-        .filter(code=indicator.code)
-        .select_related("created_by")
-        .annotate(value_count=Count("values"))
-        .order_by("-version")
+        Indicator.objects.visible_to(user).filter(code=indicator.code).select_related("created_by").order_by("-version")
     )
+    computed = {
+        row["indicator_id"]: row
+        for row in IndicatorValue.objects.filter(indicator__in=[v.pk for v in versions])
+        .order_by()
+        .values("indicator_id")
+        .annotate(n=Count("pk"), at=Max("computed_at"))
+    }
+    # The questions the versions' sentences name, read once for all of them (and for the page's description).
+    share_named_questions([indicator, *versions])
+    for version in versions:
+        found = computed.get(version.pk, {})
+        version.value_count, version.computed_at = found.get("n", 0), found.get("at")
     for newer, older in zip(versions, versions[1:], strict=False):
         newer.changes = newer.differences(older)
     return versions
@@ -66,7 +75,7 @@ def definition_detail(request, uuid):
     indicator = get_object_or_404(Indicator.objects.visible_to(request.user).select_related("created_by"), uuid=uuid)
     versions = _versions(indicator, request.user)
     current = next((v for v in versions if v.is_current), None)
-    computed = IndicatorValue.objects.filter(indicator=indicator).aggregate(n=Count("pk"), at=Max("computed_at"))
+    shown = next(v for v in versions if v.pk == indicator.pk)
     return render(
         request,
         "indicators/definitions/detail.html",
@@ -75,8 +84,8 @@ def definition_detail(request, uuid):
             "description": indicator.describe(),
             "versions": versions,
             "current": current,
-            "value_count": computed["n"],
-            "computed_at": computed["at"],
+            "value_count": shown.value_count,
+            "computed_at": shown.computed_at,
             "can_define": permissions.can_define_indicators(request.user),
             "title": indicator.title,
             "breadcrumb": _breadcrumb((indicator.title, None)),

@@ -7,9 +7,11 @@ import decimal
 from django import forms
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FastSelect, FieldsetsMixin, FrenchDecimalField
+from cadre.core.forms import FastSelect, FieldsetsMixin, FrenchDecimalField, html_attributes
 from cadre.indicators.actions import DEFINING_FIELDS
 from cadre.indicators.models import (
     REGISTRY_FIELDS,
@@ -105,14 +107,40 @@ class Sources:
         return [("", "—"), (STRUCTURES, "Les structures (leur nombre)"), *self.numeric_groups]
 
 
-class Checkboxes(forms.CheckboxSelectMultiple):
+class OptionsInPython:
+    """Each option of a list of checkboxes or radio buttons written in plain Python, in the DSFR markup (its input,
+    then its label): the template per option, with Django's input.html inside it, cost a third of the form.
+
+    django-dsfr's snippet draws the field option by option (`{{ subwidget }}`), which renders the option template
+    through `_render`; that template is written here instead."""
+
+    option_template_name = "indicators/definitions/_option.html"  # in Django's own drawing of the whole widget
+    option_group = ""
+
+    def _render(self, template_name, context, renderer=None):
+        if template_name != self.option_template_name:
+            return super()._render(template_name, context, renderer)
+        option = context["widget"]
+        attrs = {"type": option["type"], "name": option["name"]}
+        if option["value"] is not None:
+            attrs["value"] = option["value"]
+        for name, value in option["attrs"].items():
+            attrs.setdefault(name, value)
+        label_for, label = conditional_escape(option["attrs"]["id"]), conditional_escape(option["label"])
+        return mark_safe(
+            f'<div class="{self.option_group} {self.option_group}--sm">\n  <input{html_attributes(attrs)}>\n'
+            f'  <label class="fr-label" for="{label_for}">{label}</label>\n</div>'
+        )
+
+
+class Checkboxes(OptionsInPython, forms.CheckboxSelectMultiple):
     """Checkboxes in the DSFR markup (the field is drawn by django-dsfr's snippet for checkbox lists)."""
 
-    option_template_name = "indicators/definitions/_checkbox_option.html"
+    option_group = "fr-checkbox-group"
 
 
-class RadioButtons(forms.RadioSelect):
-    option_template_name = "indicators/definitions/_radio_option.html"
+class RadioButtons(OptionsInPython, forms.RadioSelect):
+    option_group = "fr-radio-group"
 
 
 class InlineCheckboxes(Checkboxes):

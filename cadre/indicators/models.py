@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import cached_property
 
 from cadre.observatory.models import NUMERIC_KINDS, Question, QuestionKind
 from cadre.structures.models import (
@@ -346,8 +347,13 @@ class Indicator(models.Model):
             if getattr(self, name) != getattr(other, name)
         ]
 
-    @staticmethod
-    def _source_phrase(source, *, with_kind=False, many=False):
+    @cached_property
+    def named_questions(self):
+        """{code: question} of the questions this version reads, as the latest questionnaire version asks them: read
+        once for every sentence naming them (`share_named_questions` reads them once for several versions)."""
+        return latest_questions(self.question_codes())
+
+    def _source_phrase(self, source, *, with_kind=False, many=False):
         """« la réponse à … » of a stored source, in French (for the plain-French definition); `many`:
         « des réponses à … », as in « somme des réponses à … »."""
         origin, name = source_parts(source)
@@ -359,23 +365,38 @@ class Indicator(models.Model):
             text = f"{what} du répertoire « {label.removesuffix(' (répertoire)')} »"
             return f"{text} ({QuestionKind(kind).label})" if with_kind else text
         if origin == "question":
-            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            question = self.named_questions.get(name)
             if question is None:
                 return f"{'de ' if many else ''}la question « {name} » (introuvable dans les questionnaires)"
             text = f"{'des réponses' if many else 'la réponse'} à « {question.label} »"
             return f"{text} (question {name}, {question.get_kind_display()})" if with_kind else text
         return f"« {source} »"
 
-    @staticmethod
-    def _choice_labels(source):
+    def _choice_labels(self, source):
         origin, name = source_parts(source or "")
         if origin == "registry" and name in REGISTRY_FIELDS and REGISTRY_FIELDS[name][2]:
             return {code: str(label) for code, label in REGISTRY_FIELDS[name][2].choices}
         if origin == "question":
-            question = Question.objects.filter(code=name).order_by("-questionnaire__version").first()
+            question = self.named_questions.get(name)
             if question is not None:
                 return question.choice_labels
         return {}
+
+
+def latest_questions(codes):
+    """{code: question} of `codes`, each from the latest version of the questionnaires asking it, in one query."""
+    found = {}
+    if codes:
+        for question in Question.objects.filter(code__in=sorted(codes)).order_by("code", "-questionnaire__version"):
+            found.setdefault(question.code, question)
+    return found
+
+
+def share_named_questions(indicators):
+    """Give `indicators` (versions shown together) the questions they read, in one query for all of them."""
+    found = latest_questions({code for indicator in indicators for code in indicator.question_codes()})
+    for indicator in indicators:
+        indicator.named_questions = found
 
 
 def describe_source(source):

@@ -158,14 +158,20 @@ class SectionProgress:
 _definitions = {}
 
 
+def version_key(questionnaire):
+    """What names a loaded version of a questionnaire for good: row, file digest, load time. A loaded version
+    never changes in place (a new file is a new row, see load_questionnaire): what is built from its questions
+    alone may be kept per process under this key."""
+    return (questionnaire.pk, questionnaire.digest, questionnaire.loaded_at)
+
+
 def definition(questionnaire):
     """(sections, questions, rules) of a questionnaire, read once per process.
 
-    A loaded version never changes in place (a new file is a new row, see load_questionnaire), so
-    the key — row, file digest, load time — cannot go stale; pages are spared three queries and
-    the building of every question.
+    The key (`version_key`) cannot go stale; pages are spared three queries and the building of every
+    question.
     """
-    key = (questionnaire.pk, questionnaire.digest, questionnaire.loaded_at)
+    key = version_key(questionnaire)
     found = _definitions.get(key)
     if found is None:
         if len(_definitions) > 50:
@@ -191,7 +197,8 @@ class Entry:
         self.rules = rules
         by_id = {q.pk: q for q in self.questions}
         self.answers = {}
-        for answer in Answer.objects.filter(submission=submission).select_related("updated_by"):
+        # Without who wrote each answer: no page of a submission shows it (a conflict reads it again, stored).
+        for answer in Answer.objects.filter(submission=submission):
             question = by_id.get(answer.question_id)
             if question is not None:
                 answer.question = question
@@ -272,6 +279,12 @@ class Entry:
         return next((q for q in self.questions if q.code == code), None)
 
     def progress(self):
+        """One row per section: what is asked, answered, missing, wrong; counted once per Entry (the overview
+        shows it, then its totals)."""
+        return self._progress
+
+    @cached_property
+    def _progress(self):
         rows = []
         for section in self.sections:
             asked = [q for q in self.by_section[section.pk] if q.code in self.asked_codes]

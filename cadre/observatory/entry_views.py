@@ -21,9 +21,9 @@ from cadre.territories.reference import department_place
 YES_NO = [("oui", "Oui"), ("non", "Non")]
 
 
-def _submission(request, uuid):
+def _submission(request, uuid, *related):
     queryset = Submission.objects.visible_to(request.user).select_related(
-        "campaign__questionnaire", "structure__commune", "validated_by"
+        "campaign__questionnaire", "structure__commune", "validated_by", *related
     )
     return get_object_or_404(queryset, uuid=uuid)
 
@@ -392,6 +392,9 @@ def submission_return(request, uuid):
             messages.success(request, "Le questionnaire est renvoyé à la structure, qui en est prévenue par courriel.")
             return redirect("observatory:submission", uuid=submission.uuid)
     sections = [(s, [i for i in entry.items(s) if i.asked]) for s in entry.sections]
+    for _, items in sections:
+        for item in items:
+            item.remark = request.POST.get(f"remark-{item.code}", "")  # a refused return loses no remark
     queried = [a for items in entry.anomalies.values() for a in items if a.status == AnomalyStatus.QUERIED]
     return render(
         request,
@@ -411,7 +414,7 @@ def submission_return(request, uuid):
 def _anomaly(request, uuid):
     return get_object_or_404(
         Anomaly.objects.visible_to(request.user).select_related(
-            "submission__campaign", "submission__structure", "question__section"
+            "submission__campaign", "submission__structure__commune", "question__section"
         ),
         uuid=uuid,
     )
@@ -459,7 +462,7 @@ def anomaly_justify(request, uuid):
 
 def submission_print(request, uuid):
     """The filled questionnaire on one page, to print or to save as PDF."""
-    submission = _submission(request, uuid)
+    submission = _submission(request, uuid, "structure__federation")  # a fact of the registry it shows
     context = _print_context(submission, Entry(submission))
     if request.GET.get("format") == "pdf":
         name = f"observatoire-{submission.campaign.year}-{slugify(submission.structure.name)}"

@@ -6,8 +6,10 @@ from django import forms
 from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES, User
+from cadre.core.forms import FastSelect
 from cadre.observatory.models import Campaign, Correspondent, Questionnaire
 from cadre.territories.models import Department
+from cadre.territories.reference import department_names
 
 
 class CampaignForm(DsfrBaseForm, forms.ModelForm):
@@ -65,6 +67,8 @@ class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
     class Meta:
         model = Correspondent
         fields = ["user", "department"]
+        # Hundreds of accounts and a hundred départements: options written in Python, read in one plain query.
+        widgets = {"user": FastSelect, "department": FastSelect}
         help_texts = {"user": "Personnel d’un partenaire (Caf, fédération…) pouvant écrire."}
 
     def __init__(self, *args, campaign, **kwargs):
@@ -78,6 +82,11 @@ class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
         )
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"
         self.fields["department"].queryset = Department.objects.order_by("code")
+        # Offered from the geography read once per process (checked against the table when posted).
+        self.fields["department"].choices = [
+            ("", self.fields["department"].empty_label),
+            *((code, f"{name} ({code})") for code, name in department_names().items()),
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -12,10 +12,10 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from cadre.observatory import expressions
-from cadre.structures.models import Structure
+from cadre.structures.models import Structure, visible_structure_q
 from cadre.territories.models import Department
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -127,6 +127,11 @@ class Question(models.Model):
     @property
     def choice_labels(self):
         return {c["code"]: c["label"] for c in self.choices}
+
+    @property
+    def choices_text(self):
+        """The choices' labels in one line, as the answers show several: « École ; Médiathèque »."""
+        return " ; ".join(c["label"] for c in self.choices)
 
     # -- values -----------------------------------------------------------------------------------
 
@@ -541,14 +546,24 @@ TRANSITIONS = {
 }
 
 
+def visible_submission_q(user, path=""):
+    """Q of the submissions `user` sees (of the rows whose submission they are, through `path`): those of the
+    structures they see, once the campaign is opened; every one for administrators. On the row's own joins,
+    not as subqueries of the submissions and the structures: PostgreSQL planned those longer than it ran them."""
+    prefix = f"{path}__" if path else ""
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user.is_administrator:
+        return Q()
+    return Q(**{f"{prefix}campaign__opened_at__isnull": False}) & visible_structure_q(user, f"{prefix}structure")
+
+
 class SubmissionQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Submissions of the structures the user may see (their own for structure staff)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_administrator:
-            return self
-        return self.filter(campaign__opened_at__isnull=False, structure__in=Structure.objects.visible_to(user))
+        return self.filter(visible_submission_q(user))
 
     def reviewable_by(self, user):
         """Submissions the user reviews: administrators all; a correspondant those of their départements."""
@@ -690,7 +705,7 @@ DETECTED_KINDS = {AnomalyKind.TERRITORY_BOUNDS, AnomalyKind.YEARLY_CHANGE}
 
 class AnomalyQuerySet(models.QuerySet):
     def visible_to(self, user):
-        return self.filter(submission__in=Submission.objects.visible_to(user))
+        return self.filter(visible_submission_q(user, "submission"))
 
     def unresolved(self):
         return self.filter(status__in=OPEN_ANOMALY_STATUSES)

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cadre.accounts.models import WRITE_ROLES
 from cadre.observatory.models import TO_REVIEW_STATUSES, Correspondent, SubmissionStatus
+from cadre.structures.models import sees_structure
 
 
 def _active(user):
@@ -48,16 +49,22 @@ def is_correspondent(user, campaign, department_code=None):
 
 
 def can_review(user, submission):
-    """Return or validate: administrators, and the campaign's correspondants of the structure's département.
+    """Return or validate: administrators, and the campaign's correspondants of the structure's département who
+    see the submission.
 
-    `submission` is one the user sees (read through `Submission.objects.visible_to`, as every page and endpoint
-    does, with its structure's commune): what remains to ask is whether the user is a correspondant there, on
-    one small table, rather than the user's whole scope again (`Submission.objects.reviewable_by`)."""
+    Whether the user sees it is read from their scope in memory (`sees_structure`: no query when the submission
+    comes with its campaign and its structure's commune, as every page and endpoint reads it); whether they are a
+    correspondant there, from one small table."""
     if not _active(user):
         return False
     if user.is_administrator:
         return True
-    return is_correspondent(user, submission.campaign_id, submission.structure.commune.department_id)
+    structure = submission.structure
+    return (
+        submission.campaign.opened_at is not None
+        and sees_structure(user, structure)
+        and is_correspondent(user, submission.campaign_id, structure.commune.department_id)
+    )
 
 
 def can_review_now(user, submission):
