@@ -132,12 +132,12 @@ def test_the_case_moves_step_by_step_and_closes_only_with_its_outcome(client, de
     client.force_login(user(cast.CAF13))
     url = reverse("monitoring:case_status", args=[case.uuid])
     skipped = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version})
-    assert skipped.status_code == 422 and "status" in skipped.context["status_form"].errors
+    assert skipped.status_code == 422 and "status" in skipped.context["forms"]["status"]["form"].errors
     client.post(url, {"status-status": CaseStatus.DIAGNOSIS, "status-version": case.version})
     case.refresh_from_db()
     assert case.status == CaseStatus.DIAGNOSIS
     no_outcome = client.post(url, {"status-status": CaseStatus.CLOSED, "status-version": case.version})
-    assert "Indiquez l'issue" in no_outcome.context["status_form"].errors["outcome"][0]
+    assert "Indiquez l'issue" in no_outcome.context["forms"]["status"]["form"].errors["outcome"][0]
     stale = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version - 1})
     case.refresh_from_db()
     assert stale.status_code == 302 and case.status == CaseStatus.DIAGNOSIS  # someone moved it meanwhile

@@ -294,7 +294,9 @@ class LinkForm(DsfrBaseForm):
 
     def __init__(self, *args, case, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["meeting"].queryset = Meeting.objects.filter(committee__framework=case.committee.framework_id)
+        self.fields["meeting"].queryset = Meeting.objects.filter(
+            committee__framework=case.committee.framework_id
+        ).select_related("committee")
         self.fields["decision"].queryset = Decision.objects.filter(
             meeting__committee__framework=case.committee.framework_id
         ).select_related("meeting__committee")

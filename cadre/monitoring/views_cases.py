@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cadre.agreements.models import Committee
 from cadre.core.models import ConcurrentEditError
@@ -249,8 +249,10 @@ def case_detail(request, uuid, bound=None, status=200):
 
 
 def _case_page(request, case, bound, status=200):
+    """The case's summary and timeline. Its forms are not built here (issue 18: they cost the page most of its
+    queries and time): a link opens each one, in place with htmx or on its own page without JavaScript
+    (_case_form); a form sent back with errors (`bound`) shows here, open, with its messages."""
     user = request.user
-    circles = permissions_cases.writable_circles(user, case)
     can_manage = permissions_cases.can_manage_case(user, case)
     today = timezone.localdate()
     visible_committees = Committee.objects.visible_to(user)
@@ -269,7 +271,9 @@ def _case_page(request, case, bound, status=200):
             (CaseStatus(s), index <= CASE_STATUS_ORDER.index(case.status)) for index, s in enumerate(CASE_STATUS_ORDER)
         ],
         "members": case.members.order_by("name"),
-        "report": DifficultyReport.objects.visible_to(user).filter(pk=case.report_id).first(),
+        "report": DifficultyReport.objects.visible_to(user).filter(pk=case.report_id).first()
+        if case.report_id
+        else None,
         "events": CaseEvent.objects.visible_to(user).filter(case=case).select_related("actor", "note"),
         "documents": CaseDocument.objects.visible_to(user).filter(case=case).defer("content"),
         "actions": actions_list,
@@ -279,16 +283,45 @@ def _case_page(request, case, bound, status=200):
         "milestones": plan.milestones.all() if plan else [],
         "targets": _targets(case, plan),
         "can_manage": can_manage,
-        "note_form": bound.get("note") or (NoteForm(circles=circles) if circles else None),
-        "document_form": bound.get("document") or (CaseDocumentForm(circles=circles) if circles else None),
-        "action_form": bound.get("action") or (ActionForm(case=case, circles=circles) if can_manage else None),
-        "status_form": bound.get("status") or (StatusForm(case=case) if can_manage else None),
-        "link_form": bound.get("link") or (LinkForm(case=case) if can_manage else None),
+        "can_write": permissions_cases.can_write(user, case),
+        "forms": {kind: _form_context(case, kind, bound.get(kind)) for kind in CASE_FORMS},
         "today": today,
         "title": f"Dossier d'accompagnement : {case.structure.name}",
         "breadcrumb": [("Dossiers d'accompagnement", reverse("monitoring:cases")), (case.structure.name, None)],
     }
     return render(request, "monitoring/case.html", context, status=status)
+
+
+# The forms of the case page, by kind: (the URL that shows and takes it, the link that opens it, its button).
+CASE_FORMS = {
+    "status": ("monitoring:case_status", "Changer l’état du dossier", "Changer l’état"),
+    "action": ("monitoring:case_action", "Ajouter une action", "Ajouter l’action"),
+    "note": ("monitoring:case_note", "Ajouter une note", "Ajouter la note"),
+    "document": ("monitoring:case_document", "Déposer un document", "Déposer"),
+    "link": ("monitoring:case_link", "Lier une réunion ou une décision", "Lier"),
+}
+
+
+def _form_context(case, kind, form):
+    url_name, heading, submit_label = CASE_FORMS[kind]
+    return {"form": form, "url": reverse(url_name, args=[case.uuid]), "heading": heading, "submit_label": submit_label}
+
+
+def _case_form(request, case, kind, form):
+    """One form of the case page, asked for by its link: the fragment htmx puts in place, or a page of its own."""
+    context = {
+        **_form_context(case, kind, form),
+        "case": case,
+        "structure": case.structure,
+        "title": f"{CASE_FORMS[kind][1]} : {case.structure.name}",
+        "breadcrumb": [
+            ("Dossiers d'accompagnement", reverse("monitoring:cases")),
+            (case.structure.name, reverse("monitoring:case", args=[case.uuid])),
+            (CASE_FORMS[kind][1], None),
+        ],
+    }
+    template = "monitoring/_case_form.html" if request.htmx else "monitoring/case_form_alone.html"
+    return render(request, template, context)
 
 
 def _writable_case(request, uuid):
@@ -310,9 +343,11 @@ def _back(case, anchor=""):
     return redirect(reverse("monitoring:case", args=[case.uuid]) + anchor)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_note(request, uuid):
     case, circles = _writable_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "note", NoteForm(circles=circles))
     form = NoteForm(request.POST, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"note": form}, status=422)
@@ -321,9 +356,11 @@ def case_note(request, uuid):
     return _back(case, "#timeline-title")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_document(request, uuid):
     case, circles = _writable_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "document", CaseDocumentForm(circles=circles))
     form = CaseDocumentForm(request.POST, request.FILES, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"document": form}, status=422)
@@ -343,10 +380,12 @@ def case_document_download(request, uuid):
     return stored_file_response(document)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_action(request, uuid):
     case = _managed_case(request, uuid)
     circles = permissions_cases.writable_circles(request.user, case)
+    if request.method == "GET":
+        return _case_form(request, case, "action", ActionForm(case=case, circles=circles))
     form = ActionForm(request.POST, case=case, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"action": form}, status=422)
@@ -432,9 +471,11 @@ def case_action_edit(request, uuid):
     return render(request, "monitoring/case_action_form.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_status(request, uuid):
     case = _managed_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "status", StatusForm(case=case))
     form = StatusForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, {"status": form}, status=422)
@@ -454,9 +495,11 @@ def case_status(request, uuid):
     return _back(case)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_link(request, uuid):
     case = _managed_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "link", LinkForm(case=case))
     form = LinkForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, {"link": form}, status=422)
