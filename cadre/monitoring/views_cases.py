@@ -223,8 +223,18 @@ def case_create(request):
 
 
 def _case(request, uuid):
-    found = SupportCase.objects.visible_to(request.user).select_related("structure", "committee", "lead", "report")
+    found = SupportCase.objects.visible_to(request.user).select_related(
+        "structure", "committee", "lead", "report", "plan"
+    )
     return get_object_or_404(found, uuid=uuid)
+
+
+def _plan_of(case):
+    """The case's recovery plan, read with the case (_case), or None."""
+    try:
+        return case.plan
+    except RecoveryPlan.DoesNotExist:
+        return None
 
 
 def _targets(case, plan):
@@ -256,11 +266,10 @@ def _case_page(request, case, bound, status=200):
     can_manage = permissions_cases.can_manage_case(user, case)
     today = timezone.localdate()
     visible_committees = Committee.objects.visible_to(user)
-    plan = RecoveryPlan.objects.filter(case=case).first()
-    actions_list = list(
-        CaseAction.objects.visible_to(user).filter(case=case).select_related("owner", "case__structure")
-    )
+    plan = _plan_of(case)
+    actions_list = list(CaseAction.objects.visible_to(user).filter(case=case).select_related("owner"))
     for action in actions_list:
+        action.case = case  # read already, with its structure
         action.late = action.is_late(today)
         action.can_complete = permissions_cases.can_complete_action(user, action)
         action.can_edit = can_manage
@@ -514,7 +523,7 @@ def case_plan(request, uuid):
     """The recovery plan: its measures, milestones and ratio targets, with the actual values of the accepted
     statements beside the targets. The body's writers edit it."""
     case = _case(request, uuid)
-    plan = RecoveryPlan.objects.filter(case=case).first()
+    plan = _plan_of(case)
     can_manage = permissions_cases.can_manage_case(request.user, case)
     which = request.POST.get("form") if request.method == "POST" else None
     if which and not can_manage:
