@@ -127,6 +127,27 @@ def test_the_cell_opens_a_case_from_a_report_with_the_partners_told_as_members(c
     assert reports_waiting(cast.CAF13) == 1
 
 
+def test_the_open_case_form_offers_the_partners_around_the_structure_and_refuses_any_other(client, demo):
+    b = Structure.objects.get(memberships__user__email=cast.STRUCTURE_B)
+    department = b.commune.department_id
+    told = set(actions.partners_told(b, timezone.localdate().year))
+    around = set(Partner.objects.filter(departments=department).values_list("pk", flat=True)) | set(
+        Partner.objects.filter(communes__department_id=department).values_list("pk", flat=True)
+    )
+    client.force_login(user(cast.CAF13))
+    url = reverse("monitoring:case_create") + f"?structure={b.uuid}"
+    form = client.get(url).context["form"]
+    offered = {value for value, _label in form.fields["members"].choices}
+    assert offered == around | told and {value for value, _ in form.fields["lead"].choices} == offered | {""}
+    stranger = Partner.objects.exclude(pk__in=offered).first()
+    committee = form.fields["committee"].choices[0][0]
+    refused = client.post(url, {"committee": committee, "title": "Essai", "members": [stranger.pk]})
+    assert refused.status_code == 200 and "members" in refused.context["form"].errors
+    refused = client.post(url, {"committee": committee, "title": "Essai", "lead": stranger.pk})
+    assert refused.status_code == 200 and "lead" in refused.context["form"].errors
+    assert not SupportCase.objects.filter(structure=b, title="Essai").exists()
+
+
 def test_the_case_moves_step_by_step_and_closes_only_with_its_outcome(client, demo):
     case = circles_case()
     client.force_login(user(cast.CAF13))

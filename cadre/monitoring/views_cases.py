@@ -163,7 +163,7 @@ def case_create(request):
     """Open a case on a structure (?structure=), from one of its reports (?signalement=) or its latest alert
     (?alerte=1), or by hand."""
     bodies = permissions_cases.support_bodies(request.user)
-    if not bodies.exists():
+    if not bodies:  # read once: the form offers them
         raise PermissionDenied
     structure_uuid = request.GET.get("structure") or request.POST.get("structure")
     report = health = None
@@ -174,7 +174,9 @@ def case_create(request):
     if not structure_uuid:
         raise Http404("Choisissez la structure depuis sa page.")
     try:
-        structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=structure_uuid)
+        structure = get_object_or_404(
+            Structure.objects.visible_to(request.user).select_related("commune"), uuid=structure_uuid
+        )
     except Exception as error:  # a malformed identifier
         raise Http404 from error
     if request.GET.get("alerte"):
