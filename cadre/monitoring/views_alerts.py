@@ -84,11 +84,6 @@ def _filter_form(request):
     return AlertFilterForm(request.GET, user=request.user)
 
 
-def _filtered(request):
-    form = _filter_form(request)
-    return form, form.apply(HealthStatus.objects.visible_to(request.user).select_related("structure__commune"))
-
-
 def _rows(statuses, user):
     # Only an acknowledged status shows its latest acknowledgement.
     acknowledgements = _latest_acknowledgements({(s.structure_id, s.year) for s in statuses if s.acknowledged})
@@ -180,9 +175,9 @@ EXPORT_HEADERS = [
 
 
 def alerts_export(request, fmt):
-    """The list as CSV or XLSX, with the page's filters and scope: three queries, whatever the count."""
-    _, queryset = _filtered(request)
-    statuses = list(queryset)
+    """The list as CSV or XLSX, with the page's filters, scope and order (its statuses found as the page finds
+    them): a few queries, whatever the count."""
+    statuses = _statuses(_listed_ids(request, _filter_form(request)))
     acknowledgements = _latest_acknowledgements({(s.structure_id, s.year) for s in statuses})
     kinds = dict(StructureKind.choices)
     rows = []
