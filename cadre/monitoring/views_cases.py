@@ -4,6 +4,7 @@ read, so it cannot show."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -225,8 +226,14 @@ def case_create(request):
 
 
 def _case(request, uuid):
-    found = SupportCase.objects.visible_to(request.user).select_related(
-        "structure", "committee", "lead", "report", "plan"
+    # `linked`: whether the case has meetings or decisions, so that a case without any (most) does not look.
+    linked = Exists(SupportCase.meetings.through.objects.filter(supportcase=OuterRef("pk"))) | Exists(
+        SupportCase.decisions.through.objects.filter(supportcase=OuterRef("pk"))
+    )
+    found = (
+        SupportCase.objects.visible_to(request.user)
+        .select_related("structure", "committee", "lead", "report", "plan")
+        .annotate(linked=linked)
     )
     return get_object_or_404(found, uuid=uuid)
 
@@ -288,8 +295,12 @@ def _case_page(request, case, bound, status=200):
         "events": CaseEvent.objects.visible_to(user).filter(case=case).select_related("actor", "note"),
         "documents": CaseDocument.objects.visible_to(user).filter(case=case).defer("content"),
         "actions": actions_list,
-        "meetings": case.meetings.filter(committee__in=visible_committees).select_related("committee"),
-        "decisions": case.decisions.filter(meeting__committee__in=visible_committees).select_related("meeting"),
+        "meetings": case.meetings.filter(committee__in=visible_committees).select_related("committee")
+        if case.linked
+        else [],
+        "decisions": case.decisions.filter(meeting__committee__in=visible_committees).select_related("meeting")
+        if case.linked
+        else [],
         "plan": plan,
         "milestones": plan.milestones.all() if plan else [],
         "targets": _targets(case, plan),
@@ -331,8 +342,11 @@ def _case_form(request, case, kind, form):
             (CASE_FORMS[kind][1], None),
         ],
     }
-    template = "monitoring/_case_form.html" if request.htmx else "monitoring/case_form_alone.html"
-    return render(request, template, context)
+    if not request.htmx:
+        return render(request, "monitoring/case_form_alone.html", context)
+    # In place of the link just followed, the form takes the focus (htmx focuses what has autofocus).
+    next(iter(form.visible_fields())).field.widget.attrs["autofocus"] = True
+    return render(request, "monitoring/_case_form.html", context)
 
 
 def _writable_case(request, uuid):
