@@ -330,6 +330,13 @@ def test_the_health_page_draws_each_ratio_beside_the_departement_quartiles(clien
     compute_statuses([a])
     assert cash_table(plain(client.get(url).content.decode()))[1][-1][:2] == ["2025", "36,0 j"]
     assert "disponibilités ÷ charges décaissables" in html and 'href="#methode-cash_days"' in html
+    # The method (formulas, rules applied) is kept with the charts: a rule renamed or switched off shows at once.
+    rule = AlertRule.objects.active().first()
+    assert rule.name in html
+    AlertRule.objects.filter(pk=rule.pk).update(name="Règle renommée pour essai")
+    assert "Règle renommée pour essai" in plain(client.get(url).content.decode())
+    AlertRule.objects.filter(pk=rule.pk).update(active=False)
+    assert "Règle renommée pour essai" not in plain(client.get(url).content.decode())
     # No subscription for a structure's own people, no acknowledgement either.
     assert "M’avertir par e-mail" not in html and "Prendre en compte" not in html
 

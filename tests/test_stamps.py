@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection, transaction
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,8 +19,9 @@ from cadre.core.stamps import Stamped
 from cadre.demo import cast
 from cadre.funding import calendar, views
 from cadre.funding.models import Document, DocumentStatus, RequiredDocument
-from cadre.monitoring.alert_models import ALERT_LIST, HealthStatus
+from cadre.monitoring.alert_models import ALERT_LIST, HEALTH_FIGURES, HealthStatus
 from cadre.monitoring.forms_alerts import AlertFilterForm
+from cadre.monitoring.views_alerts import _figures_context
 from cadre.observatory.models import Submission, SubmissionStatus
 from cadre.structures import overview
 from cadre.structures.models import Structure
@@ -160,6 +162,17 @@ def test_the_alerts_list_declares_every_table_its_order_is_read_from(demo, email
         form = AlertFilterForm(filters, user=user)
         read |= tables_read(lambda form=form: list(form.apply(HealthStatus.objects.visible_to(user))))
     assert read and read <= ALERT_LIST.tables, sorted(read - ALERT_LIST.tables)
+
+
+def test_the_health_page_charts_and_method_declare_every_table_they_are_read_from(demo):
+    """The health page reads the structure (with its commune) and its statuses itself; the cached part the rest."""
+    read = set()
+    structures = Structure.objects.filter(health_statuses__isnull=False).select_related("commune").distinct()
+    for structure in structures[:3]:
+        statuses = list(HealthStatus.objects.filter(structure=structure).order_by("year"))
+        context = _figures_context(structure, statuses)
+        read |= tables_read(lambda context=context: render_to_string("monitoring/_health_figures.html", context))
+    assert read and read <= HEALTH_FIGURES.tables, sorted(read - HEALTH_FIGURES.tables)
 
 
 def test_the_home_page_costs_the_same_few_queries_once_cached_and_shows_a_change_at_once(client, demo):

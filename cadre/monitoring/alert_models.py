@@ -406,9 +406,10 @@ class AlertSubscription(models.Model):
         return f"{self.user} : {self.structure or 'toutes les structures financées'}"
 
 
-# A structure's ratio charts beside its département's quartiles, rendered once per change of the statuses or the
-# quartiles (any write, by a recompute or an import), not at each visit of its health page.
-HEALTH_FIGURES = Stamped("health-figures", [HealthStatus, RatioQuartiles])
+# A structure's ratio charts beside its département's quartiles, and the method (the formulas, the rules
+# applied), rendered once per change of the statuses, the quartiles or the rules (any write, by a recompute or an
+# import), not at each visit of its health page.
+HEALTH_FIGURES = Stamped("health-figures", [HealthStatus, RatioQuartiles, AlertRule])
 # The alerts list's statuses in their order, for a user, a set of filters and a day (views_alerts.alerts): the
 # current status of each structure is found among all of them, too slow to do at each page of the list.
 ALERT_LIST = Stamped("alert-list", [HealthStatus, AlertAcknowledgement, Structure, Commune])

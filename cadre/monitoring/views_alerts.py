@@ -311,7 +311,12 @@ def _figures_context(structure, statuses):
             department_id=structure.commune.department_id, year__in=[s.year for s in statuses if s.ratios]
         )
     }
-    return {"structure": structure, "figures": ratio_figures(structure, statuses, quartiles)}
+    return {
+        "structure": structure,
+        "figures": ratio_figures(structure, statuses, quartiles),
+        "formulas": RATIOS,
+        "rules": AlertRule.objects.active(),
+    }
 
 
 def health(request, uuid):
@@ -338,8 +343,6 @@ def health(request, uuid):
                 lambda: render_to_string("monitoring/_health_figures.html", _figures_context(structure, statuses)),
             )
         ),
-        "formulas": RATIOS,
-        "rules": AlertRule.objects.active(),
         "can_subscribe": can_subscribe,
         "subscribed": can_subscribe
         and AlertSubscription.objects.filter(user=request.user, structure=structure).exists(),
