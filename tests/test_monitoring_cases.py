@@ -148,6 +148,25 @@ def test_the_open_case_form_offers_the_partners_around_the_structure_and_refuses
     assert not SupportCase.objects.filter(structure=b, title="Essai").exists()
 
 
+def test_the_state_form_brought_on_demand_keeps_the_version_of_the_page_seen(client, demo):
+    """The state form comes after the page (its link): changed meanwhile by someone else, the case is not moved
+    on the strength of a page that no longer says what it is."""
+    case = circles_case()
+    client.force_login(user(cast.CAF13))
+    page = client.get(reverse("monitoring:case", args=[case.uuid]))
+    link, seen = page.context["forms"]["status"]["url"], case.version
+    actions.change_status(case, actor=user(cast.ADMIN), status=CaseStatus.DIAGNOSIS, expected_version=seen)
+    form = client.get(link, headers={"HX-Request": "true"}).context["form"]
+    assert form.initial["version"] == seen  # the page's, not the one read now
+    url = reverse("monitoring:case_status", args=[case.uuid])
+    response = client.post(
+        url, {"status-status": CaseStatus.PLAN, "status-version": form.initial["version"]}, follow=True
+    )
+    assert "changé entre-temps" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.DIAGNOSIS
+
+
 def test_the_case_moves_step_by_step_and_closes_only_with_its_outcome(client, demo):
     case = circles_case()
     client.force_login(user(cast.CAF13))

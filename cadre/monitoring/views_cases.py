@@ -326,7 +326,10 @@ CASE_FORMS = {
 
 def _form_context(case, kind, form):
     url_name, heading, submit_label = CASE_FORMS[kind]
-    return {"form": form, "url": reverse(url_name, args=[case.uuid]), "heading": heading, "submit_label": submit_label}
+    url = reverse(url_name, args=[case.uuid])
+    if kind == "status":  # the state seen on the page: changed meanwhile, the form is refused (409-like message)
+        url += f"?version={case.version}"
+    return {"form": form, "url": url, "heading": heading, "submit_label": submit_label}
 
 
 def _case_form(request, case, kind, form):
@@ -500,7 +503,11 @@ def case_action_edit(request, uuid):
 def case_status(request, uuid):
     case = _managed_case(request, uuid)
     if request.method == "GET":
-        return _case_form(request, case, "status", StatusForm(case=case))
+        # The version of the page the link was on, not the one read now: a change made meanwhile is not
+        # overwritten unseen.
+        seen = request.GET.get("version", "")
+        initial = {"version": int(seen)} if seen.isdigit() else {}
+        return _case_form(request, case, "status", StatusForm(case=case, initial=initial))
     form = StatusForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, {"status": form}, status=422)
