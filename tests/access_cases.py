@@ -31,6 +31,8 @@ CASE_MANAGE_POST = row(LOGIN, 404, 403, 404, 302, 404, 404, 302)
 # A form with errors comes back with its messages (422); structure B may write shared notes.
 CASE_WRITE_POST = row(LOGIN, 404, 422, 404, 422, 404, 404, 422)
 CASE_MANAGE_FORM_POST = row(LOGIN, 404, 403, 404, 422, 404, 404, 422)
+# The case page's forms, shown on demand (their link, htmx or not): to who may send them.
+CASE_WRITE_GET = row(LOGIN, 404, 200, 404, 200, 404, 404, 200)
 # Changing an action: the cell's writers and the administrators; structure B reads the shared action only.
 CASE_MANAGE_GET = row(LOGIN, 404, 403, 404, 200, 404, 404, 200)
 CASE_BODY_MANAGE_GET = row(LOGIN, 404, 404, 404, 200, 404, 404, 200)
@@ -67,13 +69,16 @@ ROWS = {
     "monitoring:case": ("get", case_url("monitoring:case"), CASE_VISIBLE),
     "monitoring:case_plan": ("get", case_url("monitoring:case_plan"), CASE_VISIBLE),
     "monitoring:case_note": ("post", case_url("monitoring:case_note"), CASE_WRITE_POST),
+    "monitoring:case_note (form)": ("get", case_url("monitoring:case_note"), CASE_WRITE_GET),
     "monitoring:case_document": ("post", case_url("monitoring:case_document"), CASE_WRITE_POST),
+    "monitoring:case_document (form)": ("get", case_url("monitoring:case_document"), CASE_WRITE_GET),
     "monitoring:case_document_download": (
         "get",
         lambda o: reverse("monitoring:case_document_download", args=[document(Circle.BODY).uuid]),
         CASE_BODY_ONLY,
     ),
     "monitoring:case_action": ("post", case_url("monitoring:case_action"), CASE_MANAGE_FORM_POST),
+    "monitoring:case_action (form)": ("get", case_url("monitoring:case_action"), CASE_MANAGE_GET),
     "monitoring:case_action_done": (
         "post",
         lambda o: reverse("monitoring:case_action_done", args=[action(Circle.STRUCTURE).uuid]),
@@ -90,7 +95,9 @@ ROWS = {
         {**CASE_BODY_MANAGE_GET, "caf13": 422, "admin": 422},
     ),
     "monitoring:case_status": ("post", case_url("monitoring:case_status"), CASE_MANAGE_FORM_POST),
+    "monitoring:case_status (form)": ("get", case_url("monitoring:case_status"), CASE_MANAGE_GET),
     "monitoring:case_link": ("post", case_url("monitoring:case_link"), CASE_MANAGE_FORM_POST),
+    "monitoring:case_link (form)": ("get", case_url("monitoring:case_link"), CASE_MANAGE_GET),
     "api-1.0.0:difficulty_reports": ("get", lambda o: reverse("api-1.0.0:difficulty_reports"), API_SIGNED_IN),
     "api-1.0.0:difficulty_report": (
         "get",

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from cadre.demo import cast
 from cadre.monitoring.case_models import DifficultyReport, SupportCase
@@ -62,11 +63,17 @@ def test_a_reported_difficulty_becomes_a_case_with_notes_by_circle(page, site): 
     page.get_by_role("button", name="Ouvrir le dossier").click()
     page.get_by_text("Le dossier d'accompagnement est ouvert").wait_for()
     case = SupportCase.objects.get(report=report)
+    # The note form comes on demand: htmx puts it in place of its link, on the same page, and gives it the focus.
+    case_url = page.url
+    page.get_by_role("link", name="Ajouter une note").click()
     note_form = page.locator("form", has=page.get_by_role("button", name="Ajouter la note"))
+    expect(note_form.get_by_label("Note", exact=True)).to_be_focused()
+    assert page.url == case_url
     note_form.get_by_label("Note", exact=True).fill(SECRET)
     note_form.get_by_label("Instance d'appui seulement").check()
     page.get_by_role("button", name="Ajouter la note").click()
     page.get_by_text("La note est ajoutée").wait_for()
+    page.get_by_role("link", name="Ajouter une note").click()
     note_form.get_by_label("Note", exact=True).fill(SHARED)
     note_form.get_by_label("Partagé avec la structure").check()
     page.get_by_role("button", name="Ajouter la note").click()

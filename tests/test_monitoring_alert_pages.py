@@ -22,6 +22,7 @@ from cadre.monitoring.alert_models import (
     AlertSubscription,
     HealthLevel,
     HealthStatus,
+    current_status,
 )
 from cadre.monitoring.alerts import compute_statuses
 from cadre.monitoring.default_rules import DEFAULT_RULES, load_default_rules
@@ -109,6 +110,44 @@ def test_a_partner_sees_the_alerts_of_its_territory_filtered_and_sorted(client, 
     assert signed_in(client, cast.STRUCTURE_A).get(url).status_code == 403
 
 
+def test_the_list_kept_in_cache_shows_each_change_at_once(client, a):
+    """The list's order is kept between visits (ALERT_LIST): a status that changes, an acknowledgement, a
+    structure renamed show on the next page seen."""
+    signed_in(client, cast.CAF69)
+    url = reverse("monitoring:alerts")
+    status(a, 2025, HealthLevel.ALERT, "trésorerie : 18 jours de charges, seuil 30")
+
+    def names(query):
+        return [row["structure"].name for row in client.get(url, query).context["rows"]]
+
+    assert a.name in names({}) and a.name in names({"acknowledged": "no"})
+    AlertAcknowledgement.objects.create(
+        structure=a, year=2025, level=HealthLevel.ALERT, comment="vu", acknowledged_by=None
+    )
+    assert a.name not in names({"acknowledged": "no"}) and a.name in names({"acknowledged": "yes"})
+    Structure.objects.filter(pk=a.pk).update(name="Centre renommé des Brosses")
+    assert "Centre renommé des Brosses" in names({"q": "renommé"})
+    status(a, 2025, HealthLevel.GREEN)
+    assert "Centre renommé des Brosses" not in names({})
+
+
+def test_the_health_page_current_status_is_the_one_the_list_finds(a):
+    """The health page picks the current status among the statuses it read (current_status); the list finds it
+    in SQL (HealthStatusQuerySet.current): the same one, whatever the levels of the two years."""
+    today = timezone.localdate()
+    levels = [None, HealthLevel.GREEN, HealthLevel.VIGILANCE, HealthLevel.ALERT]
+    for last_year in levels:
+        for this_year in levels:
+            HealthStatus.objects.filter(structure=a).delete()
+            status(a, today.year - 2, HealthLevel.ALERT)  # too old to count
+            for year, level in ((today.year - 1, last_year), (today.year, this_year)):
+                if level:
+                    status(a, year, level)
+            statuses = list(HealthStatus.objects.filter(structure=a))
+            found = HealthStatus.objects.filter(structure=a).current(today).first()
+            assert current_status(statuses, today) == found, (last_year, this_year)
+
+
 def test_the_list_and_its_exports_take_a_few_queries_whatever_the_rows(client, a):
     HealthStatus.objects.all().delete()
     rhone = Structure.objects.filter(commune__department_id="69").exclude(pk=a.pk)
@@ -122,6 +161,9 @@ def test_the_list_and_its_exports_take_a_few_queries_whatever_the_rows(client, a
         return len(captured)
 
     status(a, 2025, HealthLevel.ALERT, "trésorerie : 18 jours de charges, seuil 30")
+    AlertAcknowledgement.objects.create(  # an acknowledged row shows its latest acknowledgement: one more query
+        structure=a, year=2025, level=HealthLevel.ALERT, comment="vu", acknowledged_by=None
+    )
     few = {path: queries(path) for path in (url, reverse("monitoring:alerts_export", args=["csv"]))}
     for structure in rhone[:20]:
         status(structure, 2025, HealthLevel.VIGILANCE, "fonds propres : 2 mois de charges, seuil 3")
@@ -288,6 +330,13 @@ def test_the_health_page_draws_each_ratio_beside_the_departement_quartiles(clien
     compute_statuses([a])
     assert cash_table(plain(client.get(url).content.decode()))[1][-1][:2] == ["2025", "36,0 j"]
     assert "disponibilités ÷ charges décaissables" in html and 'href="#methode-cash_days"' in html
+    # The method (formulas, rules applied) is kept with the charts: a rule renamed or switched off shows at once.
+    rule = AlertRule.objects.active().first()
+    assert rule.name in html
+    AlertRule.objects.filter(pk=rule.pk).update(name="Règle renommée pour essai")
+    assert "Règle renommée pour essai" in plain(client.get(url).content.decode())
+    AlertRule.objects.filter(pk=rule.pk).update(active=False)
+    assert "Règle renommée pour essai" not in plain(client.get(url).content.decode())
     # No subscription for a structure's own people, no acknowledgement either.
     assert "M’avertir par e-mail" not in html and "Prendre en compte" not in html
 

@@ -162,7 +162,7 @@ def test_adding_an_action_checks_its_owner_reads_it_too(client, case):
         },
     )
     assert response.status_code == 422
-    assert "La structure ne lit pas" in response.context["action_form"].errors["owner"][0]
+    assert "La structure ne lit pas" in response.context["forms"]["action"]["form"].errors["owner"][0]
 
 
 @pytest.mark.parametrize(

@@ -127,17 +127,57 @@ def test_the_cell_opens_a_case_from_a_report_with_the_partners_told_as_members(c
     assert reports_waiting(cast.CAF13) == 1
 
 
+def test_the_open_case_form_offers_the_partners_around_the_structure_and_refuses_any_other(client, demo):
+    b = Structure.objects.get(memberships__user__email=cast.STRUCTURE_B)
+    department = b.commune.department_id
+    told = set(actions.partners_told(b, timezone.localdate().year))
+    around = set(Partner.objects.filter(departments=department).values_list("pk", flat=True)) | set(
+        Partner.objects.filter(communes__department_id=department).values_list("pk", flat=True)
+    )
+    client.force_login(user(cast.CAF13))
+    url = reverse("monitoring:case_create") + f"?structure={b.uuid}"
+    form = client.get(url).context["form"]
+    offered = {value for value, _label in form.fields["members"].choices}
+    assert offered == around | told and {value for value, _ in form.fields["lead"].choices} == offered | {""}
+    stranger = Partner.objects.exclude(pk__in=offered).first()
+    committee = form.fields["committee"].choices[0][0]
+    refused = client.post(url, {"committee": committee, "title": "Essai", "members": [stranger.pk]})
+    assert refused.status_code == 200 and "members" in refused.context["form"].errors
+    refused = client.post(url, {"committee": committee, "title": "Essai", "lead": stranger.pk})
+    assert refused.status_code == 200 and "lead" in refused.context["form"].errors
+    assert not SupportCase.objects.filter(structure=b, title="Essai").exists()
+
+
+def test_the_state_form_brought_on_demand_keeps_the_version_of_the_page_seen(client, demo):
+    """The state form comes after the page (its link): changed meanwhile by someone else, the case is not moved
+    on the strength of a page that no longer says what it is."""
+    case = circles_case()
+    client.force_login(user(cast.CAF13))
+    page = client.get(reverse("monitoring:case", args=[case.uuid]))
+    link, seen = page.context["forms"]["status"]["url"], case.version
+    actions.change_status(case, actor=user(cast.ADMIN), status=CaseStatus.DIAGNOSIS, expected_version=seen)
+    form = client.get(link, headers={"HX-Request": "true"}).context["form"]
+    assert form.initial["version"] == seen  # the page's, not the one read now
+    url = reverse("monitoring:case_status", args=[case.uuid])
+    response = client.post(
+        url, {"status-status": CaseStatus.PLAN, "status-version": form.initial["version"]}, follow=True
+    )
+    assert "changé entre-temps" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.DIAGNOSIS
+
+
 def test_the_case_moves_step_by_step_and_closes_only_with_its_outcome(client, demo):
     case = circles_case()
     client.force_login(user(cast.CAF13))
     url = reverse("monitoring:case_status", args=[case.uuid])
     skipped = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version})
-    assert skipped.status_code == 422 and "status" in skipped.context["status_form"].errors
+    assert skipped.status_code == 422 and "status" in skipped.context["forms"]["status"]["form"].errors
     client.post(url, {"status-status": CaseStatus.DIAGNOSIS, "status-version": case.version})
     case.refresh_from_db()
     assert case.status == CaseStatus.DIAGNOSIS
     no_outcome = client.post(url, {"status-status": CaseStatus.CLOSED, "status-version": case.version})
-    assert "Indiquez l'issue" in no_outcome.context["status_form"].errors["outcome"][0]
+    assert "Indiquez l'issue" in no_outcome.context["forms"]["status"]["form"].errors["outcome"][0]
     stale = client.post(url, {"status-status": CaseStatus.PLAN, "status-version": case.version - 1})
     case.refresh_from_db()
     assert stale.status_code == 302 and case.status == CaseStatus.DIAGNOSIS  # someone moved it meanwhile

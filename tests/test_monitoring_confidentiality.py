@@ -121,10 +121,36 @@ def test_the_structure_writes_only_shared_notes_and_the_body_s_choices_are_refus
     url = reverse("monitoring:case_note", args=[case.uuid])
     refused = client.post(url, {"note-text": "Nous avons vu la banque.", "note-circle": Circle.BODY})
     assert refused.status_code == 422
-    assert "circle" in refused.context["note_form"].errors
+    assert "circle" in refused.context["forms"]["note"]["form"].errors
     done = client.post(url, {"note-text": "Nous avons vu la banque.", "note-circle": Circle.STRUCTURE})
     assert done.status_code == 302
     assert CaseNote.objects.filter(case=case, text="Nous avons vu la banque.", circle=Circle.STRUCTURE).exists()
+
+
+@pytest.mark.parametrize("role", ["structure_b", "caf13", "case_member"])
+@pytest.mark.parametrize("kind", ["case_note", "case_document"])
+def test_the_form_loaded_on_demand_offers_only_the_circles_the_user_writes_in(client, case, role, kind):
+    """The case page only links to its note and document forms (issue 18): the form, in place (htmx) or on its
+    own page, offers the circles the user may write in and no other."""
+    client.force_login(user_of(role))
+    page = client.get(reverse("monitoring:case", args=[case.uuid]))
+    url = reverse(f"monitoring:{kind}", args=[case.uuid])
+    assert f'href="{url}"' in page.content.decode() and "<textarea" not in page.content.decode()
+    alone = client.get(url)
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert alone.status_code == fragment.status_code == 200
+    assert "<html" in alone.content.decode() and "<html" not in fragment.content.decode()
+    offered = {value for value, _label in fragment.context["form"].fields["circle"].choices}
+    assert offered == CIRCLES[role]
+    for circle in ALL - CIRCLES[role]:
+        assert f'value="{circle.value}"' not in fragment.content.decode()
+
+
+@pytest.mark.parametrize("role", ["structure_a", "caf69", "city"])
+def test_the_forms_of_a_case_are_not_shown_to_who_does_not_read_it(client, case, role):
+    client.force_login(user_of(role))
+    for kind in ("case_note", "case_document", "case_action", "case_status", "case_link"):
+        assert client.get(reverse(f"monitoring:{kind}", args=[case.uuid])).status_code == 404
 
 
 def test_the_case_history_holds_no_note(case):

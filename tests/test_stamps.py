@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection, transaction
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,9 @@ from cadre.core.stamps import Stamped
 from cadre.demo import cast
 from cadre.funding import calendar, views
 from cadre.funding.models import Document, DocumentStatus, RequiredDocument
+from cadre.monitoring.alert_models import ALERT_LIST, HEALTH_FIGURES, HealthStatus
+from cadre.monitoring.forms_alerts import AlertFilterForm
+from cadre.monitoring.views_alerts import _figures_context
 from cadre.observatory.models import Submission, SubmissionStatus
 from cadre.structures import overview
 from cadre.structures.models import Structure
@@ -147,6 +151,28 @@ def test_the_structure_page_tiles_declare_every_table_they_are_read_from(demo, e
     for structure in Structure.objects.visible_to(user).filter(memberships__user__email=cast.STRUCTURE_A):
         read |= tables_read(lambda structure=structure: overview._links(structure, user, today))
     assert read and read <= overview._LINKS.tables, sorted(read - overview._LINKS.tables)
+
+
+@pytest.mark.parametrize("email", [cast.ADMIN, cast.CAF69, cast.FEDERATION69])
+def test_the_alerts_list_declares_every_table_its_order_is_read_from(demo, email):
+    """Every filter of the list (views_alerts._listed_ids), each sort, the acknowledgement's too."""
+    user = scoped(email)
+    read = set()
+    for filters in [{}, {"level": "all", "sort": "department"}, {"acknowledged": "no", "q": "centre"}, {"kind": "evs"}]:
+        form = AlertFilterForm(filters, user=user)
+        read |= tables_read(lambda form=form: list(form.apply(HealthStatus.objects.visible_to(user))))
+    assert read and read <= ALERT_LIST.tables, sorted(read - ALERT_LIST.tables)
+
+
+def test_the_health_page_charts_and_method_declare_every_table_they_are_read_from(demo):
+    """The health page reads the structure (with its commune) and its statuses itself; the cached part the rest."""
+    read = set()
+    structures = Structure.objects.filter(health_statuses__isnull=False).select_related("commune").distinct()
+    for structure in structures[:3]:
+        statuses = list(HealthStatus.objects.filter(structure=structure).order_by("year"))
+        context = _figures_context(structure, statuses)
+        read |= tables_read(lambda context=context: render_to_string("monitoring/_health_figures.html", context))
+    assert read and read <= HEALTH_FIGURES.tables, sorted(read - HEALTH_FIGURES.tables)
 
 
 def test_the_home_page_costs_the_same_few_queries_once_cached_and_shows_a_change_at_once(client, demo):

@@ -229,9 +229,9 @@ class CaseStateError(Exception):
 def partners_told(structure, year):
     """The partners told of a structure's difficulty: those funding it around `year`, and its federation."""
     funders = set(
-        FundingLine.objects.filter(structure=structure, year__range=(year - 1, year + 1)).values_list(
-            "partner_id", flat=True
-        )
+        FundingLine.objects.filter(structure=structure, year__range=(year - 1, year + 1))
+        .order_by()  # a set: not the lines' order, which joins the structure and the partner
+        .values_list("partner_id", flat=True)
     )
     if structure.federation_id:
         funders.add(structure.federation_id)

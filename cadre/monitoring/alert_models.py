@@ -17,7 +17,7 @@ from cadre.core.models import TrackedHistory, VersionedModel
 from cadre.core.stamps import Stamped
 from cadre.monitoring.ratios import RATIOS
 from cadre.structures.models import Structure
-from cadre.territories.models import Department
+from cadre.territories.models import Commune, Department
 
 __all__ = [
     "SIGNALS",
@@ -277,6 +277,13 @@ class HealthStatusQuerySet(models.QuerySet):
         return self.exclude(models.Exists(later))
 
 
+def current_status(statuses, today):
+    """HealthStatusQuerySet.current() for one structure's statuses already read: the gravest of this year's and
+    last year's, the later on a tie; None when it has neither."""
+    recent = [status for status in statuses if status.year >= today.year - 1]
+    return max(recent, key=lambda status: (LEVEL_RANK[status.level], status.year), default=None)
+
+
 class HealthStatus(models.Model):
     """A structure's financial health for one year, as the engine last found it: the level and the facts that
     triggered it, written out in French, with the ratios of the year's accepted statement (None: no statement
@@ -399,6 +406,10 @@ class AlertSubscription(models.Model):
         return f"{self.user} : {self.structure or 'toutes les structures financées'}"
 
 
-# A structure's ratio charts beside its département's quartiles, rendered once per change of the statuses or the
-# quartiles (any write, by a recompute or an import), not at each visit of its health page.
-HEALTH_FIGURES = Stamped("health-figures", [HealthStatus, RatioQuartiles])
+# A structure's ratio charts beside its département's quartiles, and the method (the formulas, the rules
+# applied), rendered once per change of the statuses, the quartiles or the rules (any write, by a recompute or an
+# import), not at each visit of its health page.
+HEALTH_FIGURES = Stamped("health-figures", [HealthStatus, RatioQuartiles, AlertRule])
+# The alerts list's statuses in their order, for a user, a set of filters and a day (views_alerts.alerts): the
+# current status of each structure is found among all of them, too slow to do at each page of the list.
+ALERT_LIST = Stamped("alert-list", [HealthStatus, AlertAcknowledgement, Structure, Commune])

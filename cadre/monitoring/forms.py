@@ -45,7 +45,7 @@ class FinancialStatementForm(FieldsetsMixin, VersionedModelForm):
         self.instance.structure = structure
         self.fields["accounts_document"].queryset = Document.objects.filter(
             structure=structure, required__kind=DocumentKind.ANNUAL_ACCOUNTS
-        ).select_related("required")
+        ).defer("content")  # the files themselves are not offered
         self.fields["accounts_document"].label_from_instance = lambda d: f"{d.year} : {d.file_name}"
         for name in AMOUNTS:
             self.fields[name].required = False  # a line the accounts do not have is left empty

@@ -90,12 +90,11 @@ def partners_around(structure, also=()):
     """The partners that may be concerned by a structure's case: those covering its département or commune, and
     `also` (ids)."""
     department = structure.commune.department_id
-    return (
-        Partner.objects.filter(
-            Q(pk__in=sorted(also)) | Q(departments=department) | Q(communes__department_id=department)
-        )
-        .distinct()
-        .order_by("name")
+    # Subqueries rather than joins: the join on the covered communes walked all the communes of France.
+    by_department = Partner.departments.through.objects.filter(department_id=department).values("partner_id")
+    by_commune = Partner.communes.through.objects.filter(commune__department_id=department).values("partner_id")
+    return Partner.objects.filter(Q(pk__in=sorted(also)) | Q(pk__in=by_department) | Q(pk__in=by_commune)).order_by(
+        "name"
     )
 
 
@@ -118,6 +117,12 @@ class CaseOpenForm(DsfrBaseForm):
         around = partners_around(structure, told)
         self.fields["lead"].queryset = around
         self.fields["members"].queryset = around
+        # Each list read once for the page (a model field's widget reads its queryset at each pass, and the
+        # partners are offered twice); the querysets still check what is sent.
+        self.fields["committee"].choices = [(body.pk, str(body)) for body in bodies]
+        partners = [(partner.pk, partner.name) for partner in around]
+        self.fields["lead"].choices = [("", "---------"), *partners]
+        self.fields["members"].choices = partners
         self.initial.setdefault("members", list(told))
 
 
@@ -294,7 +299,9 @@ class LinkForm(DsfrBaseForm):
 
     def __init__(self, *args, case, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["meeting"].queryset = Meeting.objects.filter(committee__framework=case.committee.framework_id)
+        self.fields["meeting"].queryset = Meeting.objects.filter(
+            committee__framework=case.committee.framework_id
+        ).select_related("committee")
         self.fields["decision"].queryset = Decision.objects.filter(
             meeting__committee__framework=case.committee.framework_id
         ).select_related("meeting__committee")

@@ -11,6 +11,7 @@ Every database read is one query for all rows (or a few, by chunks): 2,000 rows 
 """
 
 import datetime
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -72,9 +73,10 @@ AMOUNT_LIMIT = Decimal(10) ** (_field("cash").max_digits - _field("cash").decima
 # -- template ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def template_xlsx():
     """An empty file to fill: the columns (the form's labels) with a line saying what each holds, a sheet
-    describing every column, and the rules."""
+    describing every column, and the rules. Made of constants only: built once per process."""
     workbook = new_workbook()
     help_line = [_help_line(c) for c in COLUMNS]
     add_table_sheet(workbook, TEMPLATE_SHEET, [c.header for c in COLUMNS], [help_line], wrap=True)

@@ -5,6 +5,7 @@ département's quartiles), and the administrators' alert rules."""
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -15,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from cadre.core.charts import line_chart
 from cadre.core.exports import tabular_response
-from cadre.core.pagination import paginate
 from cadre.core.sorting import sort_headers
+from cadre.core.stamps import user_key
 from cadre.monitoring import alert_tasks, permissions
 from cadre.monitoring.alert_models import (
+    ALERT_LIST,
     HEALTH_FIGURES,
     SIGNALS,
     AlertAcknowledgement,
@@ -27,6 +29,7 @@ from cadre.monitoring.alert_models import (
     HealthLevel,
     HealthStatus,
     RatioQuartiles,
+    current_status,
 )
 from cadre.monitoring.forms_alerts import ALERT_COLUMNS, AcknowledgementForm, AlertFilterForm, AlertRuleForm
 from cadre.monitoring.ratios import RATIOS
@@ -75,16 +78,15 @@ def _latest_acknowledgements(pairs):
     return found
 
 
-def _filtered(request):
+def _filter_form(request):
     if not permissions.can_view_alerts(request.user):
         raise PermissionDenied
-    form = AlertFilterForm(request.GET, user=request.user)
-    queryset = HealthStatus.objects.visible_to(request.user).select_related("structure__commune")
-    return form, form.apply(queryset)
+    return AlertFilterForm(request.GET, user=request.user)
 
 
 def _rows(statuses, user):
-    acknowledgements = _latest_acknowledgements({(s.structure_id, s.year) for s in statuses})
+    # Only an acknowledged status shows its latest acknowledgement.
+    acknowledgements = _latest_acknowledgements({(s.structure_id, s.year) for s in statuses if s.acknowledged})
     rows = []
     for status in statuses:
         structure = status.structure
@@ -109,11 +111,32 @@ def _rows(statuses, user):
     return rows
 
 
+def _listed_ids(request, form):
+    """The pks of the list's statuses in its order: kept (ALERT_LIST) for this user, these filters and this day
+    until a status, an acknowledgement or a structure changes."""
+    filters = tuple(sorted((name, tuple(values)) for name, values in request.GET.lists() if name != "page"))
+    key = (user_key(request.user), filters, timezone.localdate())
+
+    def build():
+        queryset = form.apply(HealthStatus.objects.visible_to(request.user))
+        return list(queryset.values_list("pk", flat=True))
+
+    return ALERT_LIST.get(key, build)
+
+
+def _statuses(pks):
+    """The statuses `pks` (already in the user's scope), in that order, ready for _rows."""
+    found = HealthStatus.objects.select_related("structure__commune").with_acknowledgement().in_bulk(pks)
+    return [found[pk] for pk in pks if pk in found]
+
+
 def alerts(request):
     """The statuses of the structures in the user's scope, vigilance and alerte first (filters, pages), sorted by
     its column headers (the `sort` parameter, which the exports follow too)."""
-    form, queryset = _filtered(request)
-    page = paginate(queryset, request.GET.get("page"), settings.CADRE_PAGE_SIZE)
+    form = _filter_form(request)
+    page = Paginator(_listed_ids(request, form), settings.CADRE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _statuses(page.object_list)
+    can_subscribe_to_all = permissions.can_subscribe_to_all(request.user)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -123,8 +146,9 @@ def alerts(request):
         "query": query.urlencode(),
         "headers": sort_headers(ALERT_COLUMNS, request.GET, form.sort_key),
         "sort": form.sort_key,
-        "subscribed_to_all": AlertSubscription.objects.filter(user=request.user, structure__isnull=True).exists(),
-        "can_subscribe_to_all": permissions.can_subscribe_to_all(request.user),
+        "subscribed_to_all": can_subscribe_to_all
+        and AlertSubscription.objects.filter(user=request.user, structure__isnull=True).exists(),
+        "can_subscribe_to_all": can_subscribe_to_all,
         "can_edit_rules": permissions.can_edit_rules(request.user),
         "title": "Alertes des structures",
         "breadcrumb": [("Alertes", None)],
@@ -151,9 +175,9 @@ EXPORT_HEADERS = [
 
 
 def alerts_export(request, fmt):
-    """The list as CSV or XLSX, with the page's filters and scope: three queries, whatever the count."""
-    _, queryset = _filtered(request)
-    statuses = list(queryset)
+    """The list as CSV or XLSX, with the page's filters, scope and order (its statuses found as the page finds
+    them): a few queries, whatever the count."""
+    statuses = _statuses(_listed_ids(request, _filter_form(request)))
     acknowledgements = _latest_acknowledgements({(s.structure_id, s.year) for s in statuses})
     kinds = dict(StructureKind.choices)
     rows = []
@@ -287,7 +311,12 @@ def _figures_context(structure, statuses):
             department_id=structure.commune.department_id, year__in=[s.year for s in statuses if s.ratios]
         )
     }
-    return {"structure": structure, "figures": ratio_figures(structure, statuses, quartiles)}
+    return {
+        "structure": structure,
+        "figures": ratio_figures(structure, statuses, quartiles),
+        "formulas": RATIOS,
+        "rules": AlertRule.objects.active(),
+    }
 
 
 def health(request, uuid):
@@ -296,8 +325,7 @@ def health(request, uuid):
     structure = _structure(request, uuid)
     today = timezone.localdate()
     statuses = list(HealthStatus.objects.filter(structure=structure).with_acknowledgement().order_by("year"))
-    current = HealthStatus.objects.filter(structure=structure).current(today).values_list("year", flat=True).first()
-    current = next((status for status in statuses if status.year == current), None)
+    current = current_status(statuses, today)
     can_subscribe = permissions.can_subscribe(request.user, structure, today)
     context = {
         "structure": structure,
@@ -315,8 +343,6 @@ def health(request, uuid):
                 lambda: render_to_string("monitoring/_health_figures.html", _figures_context(structure, statuses)),
             )
         ),
-        "formulas": RATIOS,
-        "rules": AlertRule.objects.active(),
         "can_subscribe": can_subscribe,
         "subscribed": can_subscribe
         and AlertSubscription.objects.filter(user=request.user, structure=structure).exists(),

@@ -4,11 +4,12 @@ read, so it cannot show."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from cadre.agreements.models import Committee
 from cadre.core.models import ConcurrentEditError
@@ -163,7 +164,7 @@ def case_create(request):
     """Open a case on a structure (?structure=), from one of its reports (?signalement=) or its latest alert
     (?alerte=1), or by hand."""
     bodies = permissions_cases.support_bodies(request.user)
-    if not bodies.exists():
+    if not bodies:  # read once: the form offers them
         raise PermissionDenied
     structure_uuid = request.GET.get("structure") or request.POST.get("structure")
     report = health = None
@@ -174,7 +175,9 @@ def case_create(request):
     if not structure_uuid:
         raise Http404("Choisissez la structure depuis sa page.")
     try:
-        structure = get_object_or_404(Structure.objects.visible_to(request.user), uuid=structure_uuid)
+        structure = get_object_or_404(
+            Structure.objects.visible_to(request.user).select_related("commune"), uuid=structure_uuid
+        )
     except Exception as error:  # a malformed identifier
         raise Http404 from error
     if request.GET.get("alerte"):
@@ -223,8 +226,24 @@ def case_create(request):
 
 
 def _case(request, uuid):
-    found = SupportCase.objects.visible_to(request.user).select_related("structure", "committee", "lead", "report")
+    # `linked`: whether the case has meetings or decisions, so that a case without any (most) does not look.
+    linked = Exists(SupportCase.meetings.through.objects.filter(supportcase=OuterRef("pk"))) | Exists(
+        SupportCase.decisions.through.objects.filter(supportcase=OuterRef("pk"))
+    )
+    found = (
+        SupportCase.objects.visible_to(request.user)
+        .select_related("structure", "committee", "lead", "report", "plan")
+        .annotate(linked=linked)
+    )
     return get_object_or_404(found, uuid=uuid)
+
+
+def _plan_of(case):
+    """The case's recovery plan, read with the case (_case), or None."""
+    try:
+        return case.plan
+    except RecoveryPlan.DoesNotExist:
+        return None
 
 
 def _targets(case, plan):
@@ -249,16 +268,17 @@ def case_detail(request, uuid, bound=None, status=200):
 
 
 def _case_page(request, case, bound, status=200):
+    """The case's summary and timeline. Its forms are not built here (issue 18: they cost the page most of its
+    queries and time): a link opens each one, in place with htmx or on its own page without JavaScript
+    (_case_form); a form sent back with errors (`bound`) shows here, open, with its messages."""
     user = request.user
-    circles = permissions_cases.writable_circles(user, case)
     can_manage = permissions_cases.can_manage_case(user, case)
     today = timezone.localdate()
     visible_committees = Committee.objects.visible_to(user)
-    plan = RecoveryPlan.objects.filter(case=case).first()
-    actions_list = list(
-        CaseAction.objects.visible_to(user).filter(case=case).select_related("owner", "case__structure")
-    )
+    plan = _plan_of(case)
+    actions_list = list(CaseAction.objects.visible_to(user).filter(case=case).select_related("owner"))
     for action in actions_list:
+        action.case = case  # read already, with its structure
         action.late = action.is_late(today)
         action.can_complete = permissions_cases.can_complete_action(user, action)
         action.can_edit = can_manage
@@ -269,26 +289,67 @@ def _case_page(request, case, bound, status=200):
             (CaseStatus(s), index <= CASE_STATUS_ORDER.index(case.status)) for index, s in enumerate(CASE_STATUS_ORDER)
         ],
         "members": case.members.order_by("name"),
-        "report": DifficultyReport.objects.visible_to(user).filter(pk=case.report_id).first(),
+        "report": DifficultyReport.objects.visible_to(user).filter(pk=case.report_id).first()
+        if case.report_id
+        else None,
         "events": CaseEvent.objects.visible_to(user).filter(case=case).select_related("actor", "note"),
         "documents": CaseDocument.objects.visible_to(user).filter(case=case).defer("content"),
         "actions": actions_list,
-        "meetings": case.meetings.filter(committee__in=visible_committees).select_related("committee"),
-        "decisions": case.decisions.filter(meeting__committee__in=visible_committees).select_related("meeting"),
+        "meetings": case.meetings.filter(committee__in=visible_committees).select_related("committee")
+        if case.linked
+        else [],
+        "decisions": case.decisions.filter(meeting__committee__in=visible_committees).select_related("meeting")
+        if case.linked
+        else [],
         "plan": plan,
         "milestones": plan.milestones.all() if plan else [],
         "targets": _targets(case, plan),
         "can_manage": can_manage,
-        "note_form": bound.get("note") or (NoteForm(circles=circles) if circles else None),
-        "document_form": bound.get("document") or (CaseDocumentForm(circles=circles) if circles else None),
-        "action_form": bound.get("action") or (ActionForm(case=case, circles=circles) if can_manage else None),
-        "status_form": bound.get("status") or (StatusForm(case=case) if can_manage else None),
-        "link_form": bound.get("link") or (LinkForm(case=case) if can_manage else None),
+        "can_write": permissions_cases.can_write(user, case),
+        "forms": {kind: _form_context(case, kind, bound.get(kind)) for kind in CASE_FORMS},
         "today": today,
         "title": f"Dossier d'accompagnement : {case.structure.name}",
         "breadcrumb": [("Dossiers d'accompagnement", reverse("monitoring:cases")), (case.structure.name, None)],
     }
     return render(request, "monitoring/case.html", context, status=status)
+
+
+# The forms of the case page, by kind: (the URL that shows and takes it, the link that opens it, its button).
+CASE_FORMS = {
+    "status": ("monitoring:case_status", "Changer l’état du dossier", "Changer l’état"),
+    "action": ("monitoring:case_action", "Ajouter une action", "Ajouter l’action"),
+    "note": ("monitoring:case_note", "Ajouter une note", "Ajouter la note"),
+    "document": ("monitoring:case_document", "Déposer un document", "Déposer"),
+    "link": ("monitoring:case_link", "Lier une réunion ou une décision", "Lier"),
+}
+
+
+def _form_context(case, kind, form):
+    url_name, heading, submit_label = CASE_FORMS[kind]
+    url = reverse(url_name, args=[case.uuid])
+    if kind == "status":  # the state seen on the page: changed meanwhile, the form is refused (409-like message)
+        url += f"?version={case.version}"
+    return {"form": form, "url": url, "heading": heading, "submit_label": submit_label}
+
+
+def _case_form(request, case, kind, form):
+    """One form of the case page, asked for by its link: the fragment htmx puts in place, or a page of its own."""
+    context = {
+        **_form_context(case, kind, form),
+        "case": case,
+        "structure": case.structure,
+        "title": f"{CASE_FORMS[kind][1]} : {case.structure.name}",
+        "breadcrumb": [
+            ("Dossiers d'accompagnement", reverse("monitoring:cases")),
+            (case.structure.name, reverse("monitoring:case", args=[case.uuid])),
+            (CASE_FORMS[kind][1], None),
+        ],
+    }
+    if not request.htmx:
+        return render(request, "monitoring/case_form_alone.html", context)
+    # In place of the link just followed, the form takes the focus (htmx focuses what has autofocus).
+    next(iter(form.visible_fields())).field.widget.attrs["autofocus"] = True
+    return render(request, "monitoring/_case_form.html", context)
 
 
 def _writable_case(request, uuid):
@@ -310,9 +371,11 @@ def _back(case, anchor=""):
     return redirect(reverse("monitoring:case", args=[case.uuid]) + anchor)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_note(request, uuid):
     case, circles = _writable_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "note", NoteForm(circles=circles))
     form = NoteForm(request.POST, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"note": form}, status=422)
@@ -321,9 +384,11 @@ def case_note(request, uuid):
     return _back(case, "#timeline-title")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_document(request, uuid):
     case, circles = _writable_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "document", CaseDocumentForm(circles=circles))
     form = CaseDocumentForm(request.POST, request.FILES, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"document": form}, status=422)
@@ -343,10 +408,12 @@ def case_document_download(request, uuid):
     return stored_file_response(document)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_action(request, uuid):
     case = _managed_case(request, uuid)
     circles = permissions_cases.writable_circles(request.user, case)
+    if request.method == "GET":
+        return _case_form(request, case, "action", ActionForm(case=case, circles=circles))
     form = ActionForm(request.POST, case=case, circles=circles)
     if not form.is_valid():
         return _case_page(request, case, {"action": form}, status=422)
@@ -432,9 +499,15 @@ def case_action_edit(request, uuid):
     return render(request, "monitoring/case_action_form.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_status(request, uuid):
     case = _managed_case(request, uuid)
+    if request.method == "GET":
+        # The version of the page the link was on, not the one read now: a change made meanwhile is not
+        # overwritten unseen.
+        seen = request.GET.get("version", "")
+        initial = {"version": int(seen)} if seen.isdigit() else {}
+        return _case_form(request, case, "status", StatusForm(case=case, initial=initial))
     form = StatusForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, {"status": form}, status=422)
@@ -454,9 +527,11 @@ def case_status(request, uuid):
     return _back(case)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_link(request, uuid):
     case = _managed_case(request, uuid)
+    if request.method == "GET":
+        return _case_form(request, case, "link", LinkForm(case=case))
     form = LinkForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, {"link": form}, status=422)
@@ -471,7 +546,7 @@ def case_plan(request, uuid):
     """The recovery plan: its measures, milestones and ratio targets, with the actual values of the accepted
     statements beside the targets. The body's writers edit it."""
     case = _case(request, uuid)
-    plan = RecoveryPlan.objects.filter(case=case).first()
+    plan = _plan_of(case)
     can_manage = permissions_cases.can_manage_case(request.user, case)
     which = request.POST.get("form") if request.method == "POST" else None
     if which and not can_manage:
