@@ -166,11 +166,17 @@ def framework_amend(request, uuid):
     return render(request, "agreements/amendment_form.html", context)
 
 
+PARTY_FIELDS = ["agreement", "partner", "structure", "role", "signed_on", "left_on", "structure__commune__name"]
+ITEM_FIELDS = ["uuid", "theme", "title", "owner_partner", "owner_structure", "due", "status"]
+
+
 def agreement_detail(request, uuid):
     # A party seen only through the agreement is named, not linked to a page that would refuse the visitor:
     # whether the visitor sees each party's structure is read with the parties.
     openable = Exists(Structure.objects.visible_to(request.user).filter(pk=OuterRef("structure_id")))
     parties = Signatory.objects.select_related("partner", "structure__commune").annotate(can_open=openable)
+    # Only what the page shows of each party (a structure has some forty columns).
+    parties = parties.only(*PARTY_FIELDS, "partner__uuid", "partner__name", "structure__uuid", "structure__name")
     agreement = get_object_or_404(
         Agreement.objects.visible_to(request.user)
         .select_related("framework", "commune", "roadmap")
@@ -183,7 +189,11 @@ def agreement_detail(request, uuid):
     themes = []
     today = datetime.date.today()
     if roadmap:
-        items = RoadmapItem.objects.filter(theme__roadmap=roadmap).select_related("owner_partner", "owner_structure")
+        items = (
+            RoadmapItem.objects.filter(theme__roadmap=roadmap)
+            .select_related("owner_partner", "owner_structure")
+            .only(*ITEM_FIELDS, "owner_partner__name", "owner_structure__name")
+        )
         by_theme = {}
         for item in items:
             by_theme.setdefault(item.theme_id, []).append(item)
