@@ -80,6 +80,7 @@ def personal_data(user):
     from cadre.accounts import two_factor
 
     device = two_factor.confirmed_device(user)
+    kinds = dict(AccountEventKind.choices)
     data = {
         "compte": {
             "adresse électronique": user.email,
@@ -109,15 +110,18 @@ def personal_data(user):
             }
             for t in user.api_tokens.all()
         ],
+        # Every sign-in adds an event: read as plain values, hundreds of them cost no model to build.
         "journal du compte": [
             {
-                "date": _dt(e.at),
-                "événement": e.get_kind_display(),
-                "précision": e.detail,
-                "adresse IP": e.ip_address,
-                "navigateur": e.user_agent,
+                "date": _dt(at),
+                "événement": kinds.get(kind, kind),
+                "précision": detail,
+                "adresse IP": ip,
+                "navigateur": agent,
             }
-            for e in user.account_events.all()
+            for at, kind, detail, ip, agent in user.account_events.values_list(
+                "at", "kind", "detail", "ip_address", "user_agent"
+            )
         ],
         "modifications faites": changes_made_by(user),
     }
