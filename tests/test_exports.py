@@ -6,6 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
+from cadre.core import exports
 from cadre.core.exports import DATE_FORMAT, EUROS_FORMAT, sheet_title, xlsx_response
 
 
@@ -61,3 +62,19 @@ def test_sheet_names_are_shortened_by_whole_words_and_unique():
     assert sheet_title("Ressources humaines : salariés / bénévoles [2025]", set()) == "Ressources humaines salariés"
     assert sheet_title("Budget de la structure et subventions", set()) == "Budget de la structure"
     assert sheet_title("Présentation", used) == "Présentation"
+
+
+def test_a_kept_file_is_made_again_after_a_deploy_changes_the_code(monkeypatch, settings):
+    settings.CACHES = {**settings.CACHES, "documents": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    made = []
+
+    def build():
+        made.append(1)
+        return b"fichier"
+
+    assert exports.cached_file(["rapport", 2025], build) == b"fichier"
+    exports.cached_file(["rapport", 2025], build)
+    assert len(made) == 1  # the same data and code: kept
+    monkeypatch.setattr(exports, "code_stamp", lambda: "une autre version du code")
+    exports.cached_file(["rapport", 2025], build)
+    assert len(made) == 2

@@ -3,8 +3,10 @@
 import csv
 import datetime
 import decimal
+import functools
 import hashlib
 import io
+from pathlib import Path
 
 from django.core.cache import caches
 from django.http import HttpResponse, StreamingHttpResponse
@@ -24,11 +26,24 @@ class _Echo:
         return value
 
 
+@functools.cache
+def code_stamp():
+    """The code that makes the files, as deployed: every module and template, by size and time of change. A
+    deploy (a new checkout) makes new keys, so a file made by the previous code is never served again."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]  # cadre/
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".html", ".txt") and path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def cached_file(key_parts, build):
     """The bytes `build()` makes, kept in the « documents » cache under `key_parts`, which must name
     everything they are made of (a stamp of the data's last change, the choices asked for): a change to
-    any of them makes a new file, and an old one is never served."""
-    key = "file:" + hashlib.sha256(repr(tuple(key_parts)).encode()).hexdigest()
+    any of them, or to the code, makes a new file, and an old one is never served."""
+    key = "file:" + hashlib.sha256(repr((code_stamp(), *key_parts)).encode()).hexdigest()
     documents = caches["documents"]
     content = documents.get(key)
     if content is None:
