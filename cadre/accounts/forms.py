@@ -1,11 +1,11 @@
 from django import forms
 from django.contrib.auth import forms as auth_forms
-from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import Role
+from cadre.core.forms import CadreForm
 
 
-class LoginForm(DsfrBaseForm, auth_forms.AuthenticationForm):
+class LoginForm(CadreForm, auth_forms.AuthenticationForm):
     error_messages = {
         "invalid_login": "Adresse électronique ou mot de passe incorrect.",
         "inactive": "Ce compte est désactivé.",
@@ -17,25 +17,25 @@ class LoginForm(DsfrBaseForm, auth_forms.AuthenticationForm):
         self.fields["username"].widget.attrs.update(type="email", autocomplete="email")
 
 
-class PasswordResetForm(DsfrBaseForm, auth_forms.PasswordResetForm):
+class PasswordResetForm(CadreForm, auth_forms.PasswordResetForm):
     pass
 
 
-class SetPasswordForm(DsfrBaseForm, auth_forms.SetPasswordForm):
+class SetPasswordForm(CadreForm, auth_forms.SetPasswordForm):
     pass
 
 
-class PasswordChangeForm(DsfrBaseForm, auth_forms.PasswordChangeForm):
+class PasswordChangeForm(CadreForm, auth_forms.PasswordChangeForm):
     pass
 
 
-class ApiTokenForm(DsfrBaseForm):
+class ApiTokenForm(CadreForm):
     name = forms.CharField(
         label="Nom du jeton", max_length=100, help_text="À quoi il sert, par exemple : « script d'import mensuel »."
     )
 
 
-class OneTimeCodeForm(DsfrBaseForm):
+class OneTimeCodeForm(CadreForm):
     """A code from the authenticator app (6 digits), or at sign-in one of the recovery codes."""
 
     code = forms.CharField(
@@ -55,10 +55,10 @@ class OneTimeCodeForm(DsfrBaseForm):
             )
         else:
             self.fields["code"].widget.attrs.update(inputmode="numeric")
-        self._bound_fields_cache.clear()  # DsfrBaseForm read the fields already: bind them again, help text included
+        self._bound_fields_cache.clear()  # CadreForm read the fields already: bind them again, help text included
 
 
-class ErasureForm(DsfrBaseForm):
+class ErasureForm(CadreForm):
     """Confirms the erasure of one's own account: the password, or for an account without one (ProConnect only)
     its e-mail address typed again."""
 
@@ -85,7 +85,7 @@ class ErasureForm(DsfrBaseForm):
         return value
 
 
-class InvitationAcceptForm(DsfrBaseForm):
+class InvitationAcceptForm(CadreForm):
     """A new account's names and password, chosen when the invitation is accepted."""
 
     first_name = forms.CharField(label="Prénom", max_length=150)
@@ -123,7 +123,7 @@ class InvitationAcceptForm(DsfrBaseForm):
         return cleaned
 
 
-class InviteForm(DsfrBaseForm):
+class InviteForm(CadreForm):
     email = forms.EmailField(label="Adresse électronique", help_text="Format attendu : nom@domaine.fr")
     role = forms.ChoiceField(label="Rôle")
 

@@ -1,5 +1,4 @@
 from django import forms
-from dsfr.forms import DsfrBaseForm
 
 from cadre.agreements.models import (
     Agreement,
@@ -14,7 +13,14 @@ from cadre.agreements.models import (
     RoadmapItem,
     Signatory,
 )
-from cadre.core.forms import FastSelect, FastSelectMultiple, FrenchDecimalField, VersionedModelForm, date_input
+from cadre.core.forms import (
+    CadreForm,
+    FastSelect,
+    FastSelectMultiple,
+    FrenchDecimalField,
+    VersionedModelForm,
+    date_input,
+)
 from cadre.core.stamps import Stamped, user_key
 from cadre.partners.models import Partner
 from cadre.structures.models import Structure
@@ -22,7 +28,7 @@ from cadre.territories.forms import CommuneField
 from cadre.territories.models import Commune
 
 
-class AmendmentForm(DsfrBaseForm):
+class AmendmentForm(CadreForm):
     """An avenant and what it changes; actions.amend checks it against the agreement and applies it."""
 
     signed_on = forms.DateField(label="Signé le", widget=date_input())
@@ -59,7 +65,7 @@ class AmendmentForm(DsfrBaseForm):
         self.fields["joined"].queryset = joining.order_by("name").only("pk", "name")
 
 
-class StatusForm(DsfrBaseForm):
+class StatusForm(CadreForm):
     status = forms.ChoiceField(label="Nouvel état", choices=AgreementStatus.choices)
     signed_on = forms.DateField(
         label="Date de signature", required=False, widget=date_input(), help_text="pour une signature"
@@ -127,7 +133,7 @@ class FrameworkForm(VersionedModelForm):
         return cleaned
 
 
-class SignatoryForm(DsfrBaseForm, forms.ModelForm):
+class SignatoryForm(CadreForm, forms.ModelForm):
     class Meta:
         model = Signatory
         fields = ["partner", "role", "signed_on"]
@@ -176,7 +182,7 @@ def _party_choices(agreement, user):
     return [list(queryset.values_list("pk", "name")) for queryset in _party_querysets(agreement, user)]
 
 
-class PartyForm(DsfrBaseForm):
+class PartyForm(CadreForm):
     """A partner or a structure that becomes party to an agreement (among the structures `user` sees)."""
 
     partner = forms.ModelChoiceField(
@@ -243,7 +249,7 @@ class MeetingForm(VersionedModelForm):
         self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]
 
 
-class DecisionForm(DsfrBaseForm):
+class DecisionForm(CadreForm):
     text = forms.CharField(label="Décision", widget=forms.Textarea(attrs={"rows": 3}))
     follow_up = forms.CharField(label="Suite à donner", required=False, max_length=250)
     owner = forms.ModelChoiceField(
@@ -279,7 +285,7 @@ class CommitteeForm(VersionedModelForm):
         self.instance.framework = framework
 
 
-class MemberForm(DsfrBaseForm, forms.ModelForm):
+class MemberForm(CadreForm, forms.ModelForm):
     class Meta:
         model = CommitteeMember
         fields = ["partner", "person", "role"]
@@ -304,7 +310,7 @@ class EventForm(VersionedModelForm):
         self.fields["starts_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]
 
 
-class AttachmentForm(DsfrBaseForm):
+class AttachmentForm(CadreForm):
     kind = forms.ChoiceField(label="Document", choices=AttachmentKind.choices)
     title = forms.CharField(label="Intitulé", required=False, max_length=200)
     file = forms.FileField(label="Fichier", help_text="PDF, ODT, ODS, DOCX, XLSX, PNG ou JPEG ; 10 Mo au plus.")

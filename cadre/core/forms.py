@@ -3,13 +3,53 @@ import html
 from django import forms
 from django.db import models, transaction
 from django.forms.models import ModelChoiceIterator
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, mark_safe
-from dsfr.forms import DsfrBaseForm
+from dsfr.forms import DsfrBaseForm, DsfrBoundField
+from dsfr.utils import dsfr_input_class_attr
 
 from cadre.core.models import ConcurrentEditError
 
+INPUT_SNIPPET = "dsfr/form_field_snippets/input_snippet.html"
 
-class VersionedModelForm(DsfrBaseForm, forms.ModelForm):
+
+class FastBoundField(DsfrBoundField):
+    """A field drawn as the generic group (label, mark, hint, input, errors) of our input_snippet.html (django-dsfr's,
+    core/templates/dsfr/form_field_snippets), written in Python.
+
+    That template draws most fields of every form, and through its tags it cost a third of a form page (the
+    structure form: 21 fields, 7 of its 30 ms). Same markup, same helpers (the input's classes, the group, the
+    optional mark); the other snippets (checkboxes, radios) keep their templates."""
+
+    def as_field_group(self):
+        if self.template_name != INPUT_SNIPPET:
+            return super().as_field_group()
+        from cadre.core.templatetags.widgets import group_class, required_marker  # they import this module
+
+        dsfr_input_class_attr(self)
+        group = group_class(self)
+        classes = group + (f" {group}--error" if self.errors else "")
+        classes += " fr-input-group--disabled" if self.field.disabled else ""
+        field_id = conditional_escape(self.id_for_label)
+        hint = ""
+        if self.help_text:  # written by us, shown as is (the template's |safe)
+            hint = f'<span class="fr-hint-text" id="{field_id}_helptext">{self.help_text}</span>'
+        errors = f'<div id="{conditional_escape(self.auto_id)}-desc-error">{self.errors}</div>' if self.errors else ""
+        mark = conditional_escape(required_marker(self))
+        return mark_safe(
+            f'<div class="{conditional_escape(classes)}">\n'
+            f'<label for="{field_id}" class="fr-label">{conditional_escape(self.label)}{mark}{hint}</label>\n'
+            f"{self.as_widget()}{errors}</div>"
+        )
+
+
+class CadreForm(DsfrBaseForm):
+    """The base of every form: django-dsfr's, its fields drawn by FastBoundField."""
+
+    bound_field_class = FastBoundField
+
+
+class VersionedModelForm(CadreForm, forms.ModelForm):
     """A ModelForm that carries the version it was read at, so a stale save is refused."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)

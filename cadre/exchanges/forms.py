@@ -1,8 +1,8 @@
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from dsfr.forms import DsfrBaseForm
 
+from cadre.core.forms import CadreForm
 from cadre.exchanges import registry
 from cadre.exchanges.actions import (
     record_import,
@@ -20,7 +20,7 @@ class UploadInput(forms.FileInput):
         super().__init__(attrs={"class": "fr-upload", "accept": ".xlsx,.csv,.txt"})
 
 
-class ImportUploadForm(DsfrBaseForm):
+class ImportUploadForm(CadreForm):
     """Upload = dry run: a small file is read and checked here, then stored with its report; a larger one is
     stored and checked by the worker (its page shows the progress). Subclasses say how their file is checked
     (`check`), stored for the worker (`upload`) or stored with its report (`record`)."""

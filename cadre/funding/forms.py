@@ -1,8 +1,7 @@
 from django import forms
-from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES
-from cadre.core.forms import FastSelect, VersionedModelForm, date_input, french_decimals
+from cadre.core.forms import CadreForm, FastSelect, VersionedModelForm, date_input, french_decimals
 from cadre.funding import scdl
 from cadre.funding.models import (
     Envelope,
@@ -45,7 +44,7 @@ class FundingLineForm(VersionedModelForm):
                 self.fields[name].disabled = True
 
 
-class PaymentForm(DsfrBaseForm, forms.ModelForm):
+class PaymentForm(CadreForm, forms.ModelForm):
     class Meta:
         model = Payment
         fields = ["kind", "amount", "paid_on", "reference"]
@@ -58,7 +57,7 @@ class PaymentForm(DsfrBaseForm, forms.ModelForm):
         self.fields["kind"].choices = PaymentKind.choices
 
 
-class SchemeYearForm(DsfrBaseForm, forms.ModelForm):
+class SchemeYearForm(CadreForm, forms.ModelForm):
     class Meta:
         model = SchemeYear
         fields = ["year", "rate", "ceiling"]
@@ -82,7 +81,7 @@ def partners_for(user):
     return Partner.objects.filter(pk__in=sorted(user.partner_ids(WRITE_ROLES))).order_by("name")
 
 
-class DepositForm(DsfrBaseForm):
+class DepositForm(CadreForm):
     """A file for one of the documents the structure owes (chosen among them)."""
 
     owed = forms.ChoiceField(label="Pièce")
@@ -116,7 +115,7 @@ class DepositForm(DsfrBaseForm):
         return upload
 
 
-class ReviewForm(DsfrBaseForm):
+class ReviewForm(CadreForm):
     decision = forms.ChoiceField(label="Décision", choices=[("accept", "Accepter"), ("reject", "Refuser")])
     reason = forms.CharField(
         label="Motif du refus",
@@ -140,7 +139,7 @@ class EnvelopeForm(VersionedModelForm):
         self.fields["scheme"].help_text = "les prestations de service se calculent par structure : pas d'enveloppe"
 
 
-class CommitForm(DsfrBaseForm):
+class CommitForm(CadreForm):
     decision_reference = forms.CharField(
         label="Référence de la décision", required=False, max_length=100, help_text="vide : montants prévisionnels"
     )
@@ -153,7 +152,7 @@ class CommitForm(DsfrBaseForm):
         return cleaned
 
 
-class SubsidyFileForm(DsfrBaseForm):
+class SubsidyFileForm(CadreForm):
     file = forms.FileField(
         label="Fichier SCDL « subventions » (CSV)",
         help_text=(
@@ -179,7 +178,7 @@ class SubsidyFileForm(DsfrBaseForm):
         return upload
 
 
-class RequiredDocumentForm(DsfrBaseForm, forms.ModelForm):
+class RequiredDocumentForm(CadreForm, forms.ModelForm):
     class Meta:
         model = RequiredDocument
         fields = ["kind", "label", "due_month", "due_day", "following_year", "blocks_balance"]
@@ -189,7 +188,7 @@ class RequiredDocumentForm(DsfrBaseForm, forms.ModelForm):
         self.instance.scheme = scheme
 
 
-class PaymentStepForm(DsfrBaseForm, forms.ModelForm):
+class PaymentStepForm(CadreForm, forms.ModelForm):
     class Meta:
         model = PaymentStep
         fields = ["kind", "share", "due_month", "due_day", "following_year"]

@@ -9,9 +9,8 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
-from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FastSelect, FieldsetsMixin, FrenchDecimalField, html_attributes
+from cadre.core.forms import CadreForm, FastSelect, FieldsetsMixin, FrenchDecimalField, html_attributes
 from cadre.indicators.actions import DEFINING_FIELDS
 from cadre.indicators.models import (
     REGISTRY_FIELDS,
@@ -171,7 +170,7 @@ def _plain_decimal(value):
     return value.quantize(decimal.Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
-class IndicatorForm(FieldsetsMixin, DsfrBaseForm):
+class IndicatorForm(FieldsetsMixin, CadreForm):
     code = forms.SlugField(
         label="Code",
         max_length=60,

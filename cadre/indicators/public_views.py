@@ -19,10 +19,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
-from dsfr.forms import DsfrBaseForm
 
 from cadre.core.charts import NOT_COMPUTABLE, format_number, round_decimal
 from cadre.core.exports import cached_file, csv_bytes, file_response
+from cadre.core.forms import CadreForm
 from cadre.indicators import queries
 from cadre.indicators.models import (
     LEVELS,
@@ -203,7 +203,7 @@ def place_title(level, code):
 # -- the page ------------------------------------------------------------------------------------
 
 
-class OpenDataForm(DsfrBaseForm):
+class OpenDataForm(CadreForm):
     # Optional: a link may give only some of them, the others take their default.
     year = forms.TypedChoiceField(label="Année", coerce=int, empty_value=None, required=False)
     territory = forms.ChoiceField(label="Territoire", required=False)

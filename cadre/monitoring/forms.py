@@ -1,7 +1,6 @@
 from django import forms
-from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FieldsetsMixin, VersionedModelForm, date_input, french_decimals
+from cadre.core.forms import CadreForm, FieldsetsMixin, VersionedModelForm, date_input, french_decimals
 from cadre.funding.models import Document, DocumentKind
 from cadre.monitoring import models as statements
 from cadre.monitoring.models import ZERO
@@ -63,7 +62,7 @@ class FinancialStatementForm(FieldsetsMixin, VersionedModelForm):
         return data
 
 
-class ReviewForm(DsfrBaseForm):
+class ReviewForm(CadreForm):
     decision = forms.ChoiceField(
         label="Décision",
         choices=[("accept", "Accepter les comptes"), ("return", "Renvoyer à la structure")],

@@ -6,9 +6,8 @@ from django import forms
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
-from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FastInput, FastSelect, VersionedModelForm, french_decimals
+from cadre.core.forms import CadreForm, FastInput, FastSelect, VersionedModelForm, french_decimals
 from cadre.core.sorting import ASCENDING, DESCENDING, SortColumn, SortOrder
 from cadre.monitoring.alert_models import LEVEL_RANK, SIGNALS, AlertAcknowledgement, AlertRule, HealthLevel
 from cadre.structures.models import StructureKind, areas_in_scope
@@ -85,7 +84,7 @@ def _years():
     ]
 
 
-class AlertFilterForm(DsfrBaseForm):
+class AlertFilterForm(CadreForm):
     """Filters of the alerts list, shared by the page and its exports."""
 
     is_filter_form = True
@@ -153,7 +152,7 @@ class AlertFilterForm(DsfrBaseForm):
         return queryset.order_by(*SORTS[self.sort_key][1], "pk")
 
 
-class AcknowledgementForm(DsfrBaseForm, forms.ModelForm):
+class AcknowledgementForm(CadreForm, forms.ModelForm):
     comment = forms.CharField(
         label="Commentaire",
         help_text="Ce que vous savez de la situation, ce qui est fait ou prévu (visible des autres partenaires).",

@@ -5,10 +5,9 @@ import datetime
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from dsfr.forms import DsfrBaseForm
 
 from cadre.agreements.models import Decision, Meeting
-from cadre.core.forms import FrenchDecimalField, date_input
+from cadre.core.forms import CadreForm, FrenchDecimalField, date_input
 from cadre.core.uploads import ALLOWED_LABEL, check_upload, max_bytes, weight
 from cadre.monitoring.case_models import (
     CaseOutcome,
@@ -42,7 +41,7 @@ def _upload_help():
     return f"{ALLOWED_LABEL} ; {weight(max_bytes())} au plus par fichier."
 
 
-class ReportForm(DsfrBaseForm):
+class ReportForm(CadreForm):
     category = forms.ChoiceField(label="Nature de la difficulté", choices=DifficultyCategory.choices)
     urgency = forms.ChoiceField(label="Urgence", choices=Urgency.choices, initial=Urgency.NORMAL)
     description = forms.CharField(
@@ -98,7 +97,7 @@ def partners_around(structure, also=()):
     )
 
 
-class CaseOpenForm(DsfrBaseForm):
+class CaseOpenForm(CadreForm):
     committee = forms.ModelChoiceField(label="Instance d'appui", queryset=None, empty_label=None)
     title = forms.CharField(label="Objet du dossier", max_length=200)
     lead = PartnerChoice(label="Pilote", queryset=None, required=False, help_text="Le partenaire qui suit le dossier.")
@@ -126,7 +125,7 @@ class CaseOpenForm(DsfrBaseForm):
         self.initial.setdefault("members", list(told))
 
 
-class NoteForm(DsfrBaseForm):
+class NoteForm(CadreForm):
     prefix = "note"
 
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
@@ -144,7 +143,7 @@ class NoteForm(DsfrBaseForm):
         return text
 
 
-class CaseDocumentForm(DsfrBaseForm):
+class CaseDocumentForm(CadreForm):
     prefix = "document"
 
     title = forms.CharField(label="Intitulé", max_length=200)
@@ -165,7 +164,7 @@ class CaseDocumentForm(DsfrBaseForm):
 STRUCTURE_OWNER = "structure"
 
 
-class ActionForm(DsfrBaseForm):
+class ActionForm(CadreForm):
     prefix = "action"
 
     title = forms.CharField(label="Action", max_length=250)
@@ -269,7 +268,7 @@ class ActionEditForm(ActionForm):
         return self.partners.get(self.cleaned_data.get("owner") or "")
 
 
-class StatusForm(DsfrBaseForm):
+class StatusForm(CadreForm):
     prefix = "status"
 
     status = forms.ChoiceField(label="Nouvel état")
@@ -291,7 +290,7 @@ class StatusForm(DsfrBaseForm):
         return data
 
 
-class LinkForm(DsfrBaseForm):
+class LinkForm(CadreForm):
     prefix = "link"
 
     meeting = forms.ModelChoiceField(label="Réunion", queryset=None, required=False)
@@ -314,18 +313,18 @@ class LinkForm(DsfrBaseForm):
         return data
 
 
-class PlanForm(DsfrBaseForm):
+class PlanForm(CadreForm):
     adopted_on = forms.DateField(label="Adopté le", widget=date_input())
     summary = forms.CharField(label="Mesures prévues", widget=forms.Textarea(attrs={"rows": 5}), max_length=10000)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class MilestoneForm(DsfrBaseForm):
+class MilestoneForm(CadreForm):
     title = forms.CharField(label="Jalon", max_length=250)
     due = forms.DateField(label="Échéance", widget=date_input())
 
 
-class TargetForm(DsfrBaseForm):
+class TargetForm(CadreForm):
     ratio = forms.ChoiceField(label="Ratio", choices=[(r.code, f"{r.label} ({r.unit})") for r in RATIOS])
     year = forms.IntegerField(label="Exercice", min_value=2000, max_value=2100)
     target = FrenchDecimalField(label="Valeur visée", max_digits=14, decimal_places=2)

@@ -3,16 +3,15 @@
 import decimal
 
 from django import forms
-from dsfr.forms import DsfrBaseForm
 
 from cadre.accounts.models import WRITE_ROLES, User
-from cadre.core.forms import FastSelect
+from cadre.core.forms import CadreForm, FastSelect
 from cadre.observatory.models import Campaign, Correspondent, Questionnaire
 from cadre.territories.models import Department
 from cadre.territories.reference import department_names
 
 
-class CampaignForm(DsfrBaseForm, forms.ModelForm):
+class CampaignForm(CadreForm, forms.ModelForm):
     change_percent = forms.DecimalField(
         label="Évolution sur un an qui fait relire une réponse (en %)",
         min_value=1,
@@ -63,7 +62,7 @@ class CampaignForm(DsfrBaseForm, forms.ModelForm):
         return super().save(commit)
 
 
-class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
+class CorrespondentForm(CadreForm, forms.ModelForm):
     class Meta:
         model = Correspondent
         fields = ["user", "department"]
@@ -100,7 +99,7 @@ class CorrespondentForm(DsfrBaseForm, forms.ModelForm):
         return cleaned
 
 
-class CommentForm(DsfrBaseForm):
+class CommentForm(CadreForm):
     comment = forms.CharField(
         label="Commentaire",
         required=False,
@@ -119,5 +118,5 @@ class ReasonForm(CommentForm):
     )
 
 
-class AnomalyTextForm(DsfrBaseForm):
+class AnomalyTextForm(CadreForm):
     text = forms.CharField(label="Texte", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)

@@ -1,8 +1,7 @@
 from django import forms
 from django.db.models import Q
-from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FastSelectMultiple, VersionedModelForm
+from cadre.core.forms import CadreForm, FastSelectMultiple, VersionedModelForm
 from cadre.partners.models import Partner, PartnerContact
 from cadre.territories.forms import resolve_commune
 from cadre.territories.models import Department
@@ -55,7 +54,7 @@ class PartnerContactForm(VersionedModelForm):
         fields = ["name", "position", "email", "phone"]
 
 
-class PartnerFilterForm(DsfrBaseForm):
+class PartnerFilterForm(CadreForm):
     is_filter_form = True
 
     q = forms.CharField(label="Rechercher", required=False)

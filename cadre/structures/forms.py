@@ -4,9 +4,8 @@ from django import forms
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
-from dsfr.forms import DsfrBaseForm
 
-from cadre.core.forms import FastInput, FastSelect, FieldsetsMixin, VersionedModelForm
+from cadre.core.forms import CadreForm, FastInput, FastSelect, FieldsetsMixin, VersionedModelForm
 from cadre.core.sorting import ASCENDING, DESCENDING, SortColumn, SortOrder
 from cadre.partners.models import Partner
 from cadre.structures.models import (
@@ -226,7 +225,7 @@ APPROVAL_CHOICES = [
 ]
 
 
-class StructureFilterForm(DsfrBaseForm):
+class StructureFilterForm(CadreForm):
     """Filters of the structure list, shared by the page, its exports and the API."""
 
     is_filter_form = True
